@@ -1,0 +1,61 @@
+"""cffi build script (API mode): cdef from minigrad_api.h, sources from csrc/.
+
+Compiler flags are probed, not assumed: -O3 always, -march=native when the compiler
+accepts it (AVX2/FMA on CPUs that have them; the C code keeps a portable path
+under #ifdef), and OpenMP when the compiler and its runtime link.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ["threads.c", "gemm.c"]
+
+
+def _compiles(flags: list[str], code: str = "int main(void){return 0;}\n") -> bool:
+    cc = os.environ.get("CC", "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write(code)
+        cmd = [cc, src, "-o", os.path.join(tmp, "probe")] + flags
+        try:
+            return subprocess.run(cmd, capture_output=True).returncode == 0
+        except OSError:
+            return False
+
+
+def _flags() -> tuple[list[str], list[str]]:
+    compile_args = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+    link_args: list[str] = []
+    if os.environ.get("MINIGRAD_NO_NATIVE") != "1" and _compiles(["-march=native"]):
+        compile_args.append("-march=native")
+    omp = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+    if os.environ.get("MINIGRAD_NO_OPENMP") != "1" and _compiles(["-fopenmp"], omp):
+        compile_args.append("-fopenmp")
+        link_args.append("-fopenmp")
+    return compile_args, link_args
+
+
+compile_args, link_args = _flags()
+flags_text = " ".join(compile_args).replace('"', "")
+print(f"minigrad._C: compiling with {flags_text}", file=sys.stderr)
+
+ffibuilder = FFI()
+with open(os.path.join(HERE, "minigrad_api.h")) as f:
+    ffibuilder.cdef(f.read())
+ffibuilder.set_source(
+    "minigrad._C",
+    '#include "minigrad_api.h"\n',
+    sources=[os.path.join("csrc", s) for s in SOURCES],
+    include_dirs=[HERE],
+    define_macros=[("MG_BUILD_FLAGS", f'"{flags_text}"')],
+    extra_compile_args=compile_args,
+    extra_link_args=link_args,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,17 @@
+"""minigrad: a tape-based reverse-mode autodiff mini-framework over numpy arrays,
+with its hot kernels in C (cffi) and Numba behind one backend switch."""
+from . import backend, ops
+from .autograd import Function, GradientTape, enable_grad, is_grad_enabled, no_grad
+from .backend import get_num_threads, set_num_threads
+from .functions import (abs, clip, concat, exp, flatten, log, matmul, max, maximum, mean,
+                        min, minimum, permute, relu, reshape, sigmoid, sqrt, stack, std, sum,
+                        tanh, transpose, var, where)
+from .gradcheck import GradcheckError, gradcheck
+from .random import manual_seed
+from .tensor import Tensor, as_tensor, tensor
+
+import numpy as _np
+
+float32 = _np.float32
+float64 = _np.float64
+__version__ = "0.1.0"

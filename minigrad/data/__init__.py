@@ -1,0 +1,1 @@
+"""Datasets (IDX, MNIST, Fashion-MNIST), DataLoader, samplers and transforms."""

@@ -1,0 +1,4 @@
+"""Study tools: gradient and activation statistics, graph export, lr finder."""
+from ..gradcheck import GradcheckError, gradcheck
+
+__all__ = ["GradcheckError", "gradcheck"]

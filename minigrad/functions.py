@@ -1,0 +1,75 @@
+"""The ``mg.*`` function forms of the Tensor methods, plus the ops over several
+tensors (concat, stack, where, maximum)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import ops
+from .tensor import Tensor, _tensors, as_tensor
+
+
+def exp(x: Any) -> Tensor: return as_tensor(x).exp()
+def log(x: Any) -> Tensor: return as_tensor(x).log()
+def sqrt(x: Any) -> Tensor: return as_tensor(x).sqrt()
+def abs(x: Any) -> Tensor: return as_tensor(x).abs()  # noqa: A001 (mirrors numpy)
+def tanh(x: Any) -> Tensor: return as_tensor(x).tanh()
+def sigmoid(x: Any) -> Tensor: return as_tensor(x).sigmoid()
+def relu(x: Any) -> Tensor: return as_tensor(x).relu()
+def clip(x: Any, low=None, high=None) -> Tensor: return as_tensor(x).clip(low, high)
+
+
+def sum(x: Any, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    return as_tensor(x).sum(axis, keepdims)
+
+
+def mean(x: Any, axis=None, keepdims=False) -> Tensor:
+    return as_tensor(x).mean(axis, keepdims)
+
+
+def max(x: Any, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    return as_tensor(x).max(axis, keepdims)
+
+
+def min(x: Any, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    return as_tensor(x).min(axis, keepdims)
+
+
+def var(x: Any, axis=None, keepdims=False, ddof=0) -> Tensor:
+    return as_tensor(x).var(axis, keepdims, ddof)
+
+
+def std(x: Any, axis=None, keepdims=False, ddof=0) -> Tensor:
+    return as_tensor(x).std(axis, keepdims, ddof)
+
+
+def reshape(x: Any, *shape) -> Tensor: return as_tensor(x).reshape(*shape)
+def transpose(x: Any, *axes) -> Tensor: return as_tensor(x).transpose(*axes)
+def permute(x: Any, *axes) -> Tensor: return as_tensor(x).permute(*axes)
+def flatten(x: Any, start_axis=0, end_axis=-1) -> Tensor:
+    return as_tensor(x).flatten(start_axis, end_axis)
+
+
+def matmul(a: Any, b: Any) -> Tensor: return as_tensor(a) @ b
+def maximum(a: Any, b: Any) -> Tensor: return as_tensor(a).maximum(b)
+def minimum(a: Any, b: Any) -> Tensor: return as_tensor(a).minimum(b)
+
+
+def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; the gradient is split back."""
+    if len(tensors) == 0:
+        raise ValueError("concat: needs at least one tensor")
+    return ops.Concat.apply(*_tensors(tensors), axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    if len(tensors) == 0:
+        raise ValueError("stack: needs at least one tensor")
+    return ops.Stack.apply(*_tensors(tensors), axis=axis)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise cond ? a : b, broadcasting all three; cond gets no gradient."""
+    cond_t = as_tensor(cond)
+    a_t, b_t = _tensors([a, b])
+    return ops.Where.apply(cond_t, a_t, b_t)

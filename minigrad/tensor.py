@@ -1,0 +1,311 @@
+"""Tensor: a numpy array, its gradient, and the tape entry (_ctx) that produced it.
+
+Every method that computes is a one-line forward to a primitive in ``minigrad.ops``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import autograd, ops
+
+DTypeLike = Any
+
+
+def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
+    """Array under minigrad's dtype rules: floats -> float32 unless dtype says
+    otherwise, integers -> int64, bools stay bool. No copy when nothing changes."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt.kind not in "fiub":
+            raise TypeError(f"tensor: unsupported dtype {dt}")
+        return np.asarray(data, dtype=dt)
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float32, copy=False)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "b":
+        return arr
+    raise TypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for backward.
+
+    Tensor(data, requires_grad=False, dtype=None): data is anything np.asarray takes.
+    Floats become float32 unless dtype= says otherwise; integers become int64 and
+    cannot require grad.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __array_ufunc__ = None  # make numpy defer: ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None):
+        self.data = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._ctx = None
+        self.name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool = False) -> "Tensor":
+        """Wrap an op's result as it is (keeps float64; no dtype rules, no copy)."""
+        t = cls.__new__(cls)
+        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t.grad, t._ctx, t.name, t.requires_grad = None, None, None, requires_grad
+        return t
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got "
+                            f"{self.data.dtype}; create it with dtype=np.float32")
+        self.requires_grad = bool(flag)
+        return self
+
+    # ----- plain properties -------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python "
+                             f"number, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (shares memory)."""
+        return Tensor._wrap(self.data)
+
+    def astype(self, dtype: DTypeLike) -> "Tensor":
+        """A copy in another dtype, cut from the graph unless the dtype is the same."""
+        dt = np.dtype(dtype)
+        if dt == self.dtype:
+            return self
+        return Tensor._wrap(self.data.astype(dt))
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}{grad})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ----- autograd -----------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's .grad. A scalar seeds 1;
+        otherwise pass grad (a Tensor or array of self's shape)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"backward: this tensor (shape {self.shape}) does not require "
+                               "grad and has no graph; set requires_grad=True on the inputs")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be omitted only for a scalar output, "
+                                   f"got shape {self.shape}; pass backward(grad)")
+            seed = np.ones(self.shape, dtype=self.dtype)
+        else:
+            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad,
+                              dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {seed.shape}, expected the "
+                                 f"output's shape {self.shape}")
+        autograd.run_backward(autograd.reachable(self), self, seed,
+                              retain_graph=retain_graph)
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        if self.grad is None:
+            self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
+        else:
+            self.grad.data = self.grad.data + g
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----- arithmetic -------------------------------------------------------------
+    def _other(self, x: Any) -> "Tensor":
+        """The other operand of a binary op, in this tensor's float dtype."""
+        if isinstance(x, Tensor):
+            if x.dtype.kind != "f" and self.dtype.kind == "f":
+                return Tensor._wrap(x.data.astype(self.dtype))
+            return x
+        if self.dtype.kind == "f":
+            return Tensor._wrap(np.asarray(x, dtype=self.dtype))
+        return Tensor(x)
+
+    def _promoted(self, other: "Tensor") -> "Tensor":
+        if self.dtype.kind != "f" and other.dtype.kind == "f":
+            return Tensor._wrap(self.data.astype(other.dtype))
+        return self
+
+    def _binary(self, op: type, x: Any, reverse: bool = False) -> "Tensor":
+        other = self._other(x)
+        me = self._promoted(other)
+        return op.apply(other, me) if reverse else op.apply(me, other)
+
+    def __add__(self, x): return self._binary(ops.Add, x)
+    def __radd__(self, x): return self._binary(ops.Add, x, reverse=True)
+    def __sub__(self, x): return self._binary(ops.Sub, x)
+    def __rsub__(self, x): return self._binary(ops.Sub, x, reverse=True)
+    def __mul__(self, x): return self._binary(ops.Mul, x)
+    def __rmul__(self, x): return self._binary(ops.Mul, x, reverse=True)
+    def __truediv__(self, x): return self._binary(ops.Div, x)
+    def __rtruediv__(self, x): return self._binary(ops.Div, x, reverse=True)
+    def __pow__(self, x): return self._binary(ops.Pow, x)
+    def __rpow__(self, x): return self._binary(ops.Pow, x, reverse=True)
+    def __matmul__(self, x): return self._binary(ops.MatMul, x)
+    def __rmatmul__(self, x): return self._binary(ops.MatMul, x, reverse=True)
+    def __neg__(self): return ops.Neg.apply(self)
+    def __pos__(self): return self
+
+    def _compare(self, fn, x: Any) -> "Tensor":
+        other = x.data if isinstance(x, Tensor) else x
+        return Tensor._wrap(fn(self.data, other))
+
+    def __lt__(self, x): return self._compare(np.less, x)
+    def __le__(self, x): return self._compare(np.less_equal, x)
+    def __gt__(self, x): return self._compare(np.greater, x)
+    def __ge__(self, x): return self._compare(np.greater_equal, x)
+    def __eq__(self, x): return self._compare(np.equal, x)  # type: ignore[override]
+    def __ne__(self, x): return self._compare(np.not_equal, x)  # type: ignore[override]
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return ops.GetItem.apply(self, index=_plain_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError("setitem: in-place assignment into a tensor that requires "
+                               "grad would corrupt its graph; do it under mg.no_grad()")
+        self.data[_plain_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # ----- math -------------------------------------------------------------------
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def sqrt(self): return ops.Sqrt.apply(self)
+    def abs(self): return ops.Abs.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def clip(self, low=None, high=None): return ops.Clip.apply(self, low=low, high=high)
+    clamp = clip
+    def maximum(self, x): return self._binary(ops.Maximum, x)
+    def minimum(self, x): return self._binary(ops.Minimum, x)
+
+    # ----- reductions ---------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return self.var(axis, keepdims, ddof).sqrt()
+
+    def argmax(self, axis=None) -> "Tensor":
+        return Tensor._wrap(np.argmax(self.data, axis=axis))
+
+    def argmin(self, axis=None) -> "Tensor":
+        return Tensor._wrap(np.argmin(self.data, axis=axis))
+
+    # ----- shape ------------------------------------------------------------------
+    def reshape(self, *shape): return ops.Reshape.apply(self, shape=_shape_arg(shape))
+    view = reshape
+
+    def transpose(self, *axes):
+        axes = _shape_arg(axes) if axes else tuple(reversed(range(self.ndim)))
+        return ops.Permute.apply(self, axes=axes)
+
+    def permute(self, *axes): return ops.Permute.apply(self, axes=_shape_arg(axes))
+
+    def swapaxes(self, a: int, b: int):
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = axes[b], axes[a]
+        return ops.Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self): return self.transpose()
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1):
+        s = self.shape
+        if not s:
+            return self.reshape(1)
+        end = end_axis % len(s)
+        merged = int(np.prod(s[start_axis:end + 1]))
+        return self.reshape(*s[:start_axis], merged, *s[end + 1:])
+
+    def broadcast_to(self, *shape): return ops.BroadcastTo.apply(self, shape=_shape_arg(shape))
+
+    def unsqueeze(self, axis: int):
+        return self.reshape(np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis=None):
+        return self.reshape(np.squeeze(self.data, axis).shape)
+
+
+def _shape_arg(args: tuple) -> tuple:
+    """Accept f(2, 3) and f((2, 3)) alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _plain_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays (integer-array indexing)."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> Tensor:
+    """Same as Tensor(...)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x: Any, dtype: DTypeLike = None) -> Tensor:
+    """x itself when it already is a Tensor, else a new one (no grad)."""
+    return x if isinstance(x, Tensor) and dtype is None else Tensor(x, dtype=dtype)
+
+
+def _tensors(xs: Iterable[Any]) -> list[Tensor]:
+    xs = [as_tensor(x) for x in xs]
+    floats = [x for x in xs if x.dtype.kind == "f"]
+    if floats:
+        xs = [x if x.dtype.kind == "f" else x._promoted(floats[0]) for x in xs]
+    return xs
