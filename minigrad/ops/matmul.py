@@ -51,11 +51,11 @@ class MatMul(Function):
         a, b = ctx.saved
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        dy2 = dy
-        if a.ndim == 1:
-            dy2 = np.expand_dims(dy2, -2)
+        dy2 = dy  # restore the axes forward dropped for 1-d operands (b's first)
         if b.ndim == 1:
             dy2 = np.expand_dims(dy2, -1)
+        if a.ndim == 1:
+            dy2 = np.expand_dims(dy2, -2)
         da = db = None
         if ctx.needs_input_grad[0]:
             da = _batched(dy2, np.swapaxes(b2, -1, -2))
