@@ -61,17 +61,29 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> "Tensor":
-        from .tensor import Tensor
-
-        tensors = [t for t in inputs if isinstance(t, Tensor)]
-        _check_float_dtypes(cls.__name__, tensors)
-        record = _grad_enabled and any(_tracked(t) for t in tensors)
-        needs = tuple(isinstance(t, Tensor) and _tracked(t) for t in inputs)
+        # The hot path of the whole engine: one pass over the inputs collects the
+        # arrays, the float dtype check and which inputs want a gradient.
+        tensor_cls = _tensor_class()
+        args, needs, dtype, record = [], [], None, False
+        for t in inputs:
+            if isinstance(t, tensor_cls):
+                data = t.data
+                if data.dtype.kind == "f":
+                    if dtype is None:
+                        dtype = data.dtype
+                    elif data.dtype != dtype:
+                        _raise_mixed(cls.__name__, inputs, tensor_cls)
+                wants = t.requires_grad or (bool(_tapes) and _watched(t))
+                record |= wants
+                needs.append(wants)
+                args.append(data)
+            else:
+                needs.append(False)
+                args.append(t)
+        record &= _grad_enabled
         fn = cls()
-        ctx = Context(needs)
-        args = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        out = fn.forward(ctx, *args, **params)
-        result = Tensor._wrap(out, requires_grad=record)
+        ctx = Context(tuple(needs))
+        result = tensor_cls._wrap(fn.forward(ctx, *args, **params), record)
         if record:
             fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
             fn.output = weakref.ref(result)
@@ -84,16 +96,26 @@ class Function:
         return f"<{type(self).__name__} #{getattr(self, 'seq', '?')}>"
 
 
-def _tracked(t: "Tensor") -> bool:
-    return t.requires_grad or any(id(t) in tape._watched for tape in _tapes)
+_Tensor = None
 
 
-def _check_float_dtypes(op: str, tensors: Sequence["Tensor"]) -> None:
-    floats = {t.data.dtype for t in tensors if t.data.dtype.kind == "f"}
-    if len(floats) > 1:
-        shapes = ", ".join(f"{t.data.dtype}{tuple(t.shape)}" for t in tensors)
-        raise TypeError(f"{op.lower()}: cannot mix float32 and float64 operands, got "
-                        f"{shapes}; convert one with .astype()")
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from .tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
+
+
+def _watched(t: "Tensor") -> bool:
+    return any(id(t) in tape._watched for tape in _tapes)
+
+
+def _raise_mixed(op: str, inputs: Sequence[Any], tensor_cls: type) -> None:
+    shapes = ", ".join(f"{t.data.dtype}{tuple(t.shape)}" for t in inputs
+                       if isinstance(t, tensor_cls))
+    raise TypeError(f"{op.lower()}: cannot mix float32 and float64 operands, got "
+                    f"{shapes}; convert one with .astype()")
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

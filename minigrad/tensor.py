@@ -170,6 +170,8 @@ class Tensor:
         return self
 
     def _binary(self, op: type, x: Any, reverse: bool = False) -> "Tensor":
+        if isinstance(x, Tensor) and x.data.dtype == self.data.dtype:  # the common case
+            return op.apply(x, self) if reverse else op.apply(self, x)
         other = self._other(x)
         me = self._promoted(other)
         return op.apply(other, me) if reverse else op.apply(me, other)
