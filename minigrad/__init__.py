@@ -1,7 +1,8 @@
 """minigrad: a tape-based reverse-mode autodiff mini-framework over numpy arrays,
 with its hot kernels in C (cffi) and Numba behind one backend switch."""
 from . import backend, ops
-from .autograd import Function, GradientTape, enable_grad, is_grad_enabled, no_grad
+from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, enable_grad,
+                       is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
 from .functions import (abs, clip, concat, exp, flatten, log, matmul, max, maximum, mean,
                         min, minimum, permute, relu, reshape, sigmoid, sqrt, stack, std, sum,

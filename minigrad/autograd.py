@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _grad_enabled = True
+_anomaly = False
 _tapes: list["GradientTape"] = []
 _sequence = itertools.count()
 
@@ -84,6 +85,8 @@ class Function:
         fn = cls()
         ctx = Context(tuple(needs))
         result = tensor_cls._wrap(fn.forward(ctx, *args, **params), record)
+        if _anomaly:
+            _check_forward(cls.__name__, args, result.data)
         if record:
             fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
             fn.output = weakref.ref(result)
@@ -180,6 +183,8 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
+        if _anomaly:
+            _check_backward(fn, dy, grads)
         for inp, g in zip(fn.inputs, grads):
             if g is None or not isinstance(inp, Tensor):
                 continue
@@ -208,6 +213,54 @@ def reachable(root: "Tensor") -> list[Function]:
         stack.extend(t._ctx for t in fn.inputs
                      if getattr(t, "_ctx", None) is not None)
     return sorted(seen.values(), key=lambda f: f.seq, reverse=True)
+
+
+class AnomalyError(FloatingPointError):
+    """An op produced NaN/Inf under detect_anomaly(); the message names it."""
+
+
+def _stats(a: Any) -> str:
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or a.size == 0:
+        return f"{a.dtype}{a.shape}"
+    finite = a[np.isfinite(a)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+    return (f"{a.dtype}{a.shape} min {lo:.4g} max {hi:.4g} nan {int(np.isnan(a).sum())} "
+            f"inf {int(np.isinf(a).sum())}")
+
+
+def _check_forward(op: str, args: Sequence[Any], out: np.ndarray) -> None:
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        inputs = "; ".join(_stats(a) for a in args if isinstance(a, np.ndarray))
+        raise AnomalyError(f"detect_anomaly: {op} produced non-finite values in forward "
+                           f"({_stats(out)}); its inputs: {inputs}")
+
+
+def _check_backward(fn: Function, dy: np.ndarray, grads: tuple) -> None:
+    for i, g in enumerate(grads):
+        if g is not None and not np.isfinite(g).all():
+            raise AnomalyError(
+                f"detect_anomaly: {type(fn).__name__}.backward (tape entry #{fn.seq}) "
+                f"returned non-finite values in the gradient of input {i} ({_stats(g)}); "
+                f"incoming gradient: {_stats(dy)}")
+
+
+@contextlib.contextmanager
+def detect_anomaly(enabled: bool = True) -> Iterator[None]:
+    """Check every op's output in forward and every gradient in backward for NaN/Inf
+    and raise AnomalyError naming the first op that made one. Slow: for debugging."""
+    global _anomaly
+    previous, _anomaly = _anomaly, enabled
+    try:
+        yield
+    finally:
+        _anomaly = previous
+
+
+def set_detect_anomaly(enabled: bool) -> None:
+    """Turn anomaly detection on or off globally (the flag form of detect_anomaly)."""
+    global _anomaly
+    _anomaly = bool(enabled)
 
 
 @contextlib.contextmanager
