@@ -10,6 +10,7 @@ from .functions import (abs, clip, concat, exp, flatten, log, matmul, max, maxim
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor, as_tensor, tensor
+from . import optim
 
 import numpy as _np
 

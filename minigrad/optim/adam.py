@@ -1,0 +1,100 @@
+"""Adam (Kingma & Ba 2015), its AMSGrad variant (Reddi et al. 2018) and AdamW
+(Loshchilov & Hutter 2019, decoupled weight decay)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, Schedule, check_number, coupled_decay
+
+
+class Adam(Optimizer):
+    """Adam with PyTorch's update rule. Kingma & Ba, "Adam: A method for stochastic
+    optimization", ICLR 2015; amsgrad: Reddi, Kale & Kumar, "On the convergence of
+    Adam and beyond", ICLR 2018.
+
+    For each parameter p with gradient g, at step t = 1, 2, ... (m, v start at zero):
+        g <- g + weight_decay * p                    (Adam: L2 penalty in the gradient)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g^2
+        v_max <- max(v_max, v)                        (amsgrad; v_max replaces v below)
+        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8. Raises ValueError
+    for betas outside [0, 1), negative/NaN lr, eps or weight_decay.
+    """
+
+    _name = "Adam"
+    _decoupled = False
+
+    def __init__(self, params: Any, lr: float | Schedule = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False,
+                 clipvalue: float | None = None, clipnorm: float | None = None):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      clipvalue=clipvalue, clipnorm=clipnorm))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{self._name}: betas must be a pair (beta1, beta2), "
+                             f"got {betas!r}")
+        group["betas"] = tuple(check_number(self._name, f"betas[{i}]", b, 0.0, 1.0,
+                                            high_open=True) for i, b in enumerate(betas))
+        group["eps"] = check_number(self._name, "eps", group["eps"])
+        group["amsgrad"] = bool(group["amsgrad"])
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
+        work, tmp = scratch
+        wd = group["weight_decay"]
+        if self._decoupled:
+            if wd != 0:
+                p *= 1.0 - lr * wd
+        else:
+            g = coupled_decay(p, g, wd, work)
+        if not state:
+            state["step"] = 0
+            state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
+        state["step"] += 1
+        t, (beta1, beta2) = state["step"], group["betas"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m += np.multiply(np.subtract(g, m, out=tmp), 1.0 - beta1, out=tmp)
+        v *= beta2
+        v += np.multiply(np.multiply(g, g, out=tmp), 1.0 - beta2, out=tmp)
+        if group["amsgrad"]:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = state["max_exp_avg_sq"] = np.zeros_like(p)
+            v = np.maximum(v_max, v, out=v_max)
+        # the bias corrections are folded into two scalars, as PyTorch does, so that
+        # the array work is sqrt, divide, add, divide, multiply, subtract
+        step_size = lr / (1.0 - beta1 ** t)
+        denom = np.sqrt(v, out=tmp)
+        denom /= math.sqrt(1.0 - beta2 ** t)
+        denom += group["eps"]
+        update = np.divide(m, denom, out=tmp)
+        update *= step_size
+        p -= update
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay. Loshchilov & Hutter, "Decoupled weight decay
+    regularization", ICLR 2019. PyTorch's rule: before the Adam update (which then
+    sees the raw gradient),
+        p <- p * (1 - lr * weight_decay)
+    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2.
+    """
+
+    _name = "AdamW"
+    _decoupled = True
+
+    def __init__(self, params: Any, lr: float | Schedule = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False,
+                 clipvalue: float | None = None, clipnorm: float | None = None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, clipvalue=clipvalue, clipnorm=clipnorm)

@@ -1,0 +1,336 @@
+"""Optimizer base: parameter groups, lazy per-parameter state, Keras-style gradient
+clipping, weight decay, learning-rate schedules and state dicts.
+
+A subclass supplies its defaults, a ``_check_group`` that validates one group's
+hyperparameters, and ``_update(p, g, state, group, lr, scratch)`` which changes
+``p`` (the parameter's ndarray) in place. Everything else lives here.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+Schedule = Callable[[int], float]
+
+
+class Optimizer:
+    """Base class of every optimizer.
+
+    params: an iterable of Tensors, or of dicts ``{"params": [...], "lr": ..., ...}``
+    (parameter groups: a key given in the dict overrides the optimizer's default for
+    that group only, as in PyTorch). Parameters with ``requires_grad=False`` (frozen)
+    or ``grad is None`` are skipped by ``step()``.
+
+    State (moment estimates, step counts) is created lazily, at a parameter's first
+    update, and is keyed by the parameter's index in the flattened group order, so
+    ``state_dict()`` loads into a new optimizer built over the same parameters.
+
+    The update of one step, for each parameter, in this order:
+      1. g = grad, clipped elementwise to [-clipvalue, clipvalue] and/or rescaled to
+         g * clipnorm / max(||g||_2, clipnorm) (Keras: each tensor by its own norm);
+      2. weight decay (coupled ``g += wd * p``, or decoupled for AdamW);
+      3. the optimizer's rule.
+    No gradient is checked for NaN/inf here (that would cost a full extra pass per
+    step): ``clip_grad_norm_`` returns the global norm, inf/nan when a gradient is
+    not finite, which is the place to notice it and skip the step.
+    """
+
+    _name = "Optimizer"
+
+    def __init__(self, params: Any, defaults: dict[str, Any]):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}
+        self.iterations = 0  # optimizer steps taken; a schedule is called with it
+        self._scratch: dict[int, list[np.ndarray]] = {}
+        groups = _as_groups(self._name, params)
+        seen: dict[int, int] = {}
+        for group in groups:
+            self._add_group(group, seen)
+
+    # ----- construction and validation ---------------------------------------------
+    def _add_group(self, group: dict[str, Any], seen: dict[int, int]) -> None:
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"{self._name}: unknown parameter-group option(s) "
+                             f"{sorted(unknown)}; known: {sorted(self.defaults)}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{self._name}: parameter group {len(self.param_groups)} "
+                             "has an empty parameter list")
+        for p in params:
+            _check_param(self._name, p, seen, len(seen))
+        full = {**self.defaults, **group, "params": params}
+        _check_common(self._name, full)
+        self._check_group(full)
+        self.param_groups.append(full)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Append a parameter group (dict with "params" and optional overrides)."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise ValueError(f"{self._name}.add_param_group: expected a dict with a "
+                             f"'params' key, got {type(group).__name__}")
+        seen = {id(p): i for i, p in enumerate(self._all_params())}
+        self._add_group(dict(group), seen)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate one group's optimizer-specific hyperparameters (subclasses)."""
+
+    def _all_params(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    # ----- learning rate -----------------------------------------------------------
+    def _group_lr(self, group: dict[str, Any]) -> float:
+        lr = group["lr"]
+        if callable(lr):
+            value = lr(self.iterations)
+            _check_lr(f"{self._name}: schedule at step {self.iterations}", value)
+            return float(value)
+        return lr
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step (of the first group; a schedule is
+        evaluated at the current step count). Setting it sets every group's lr to
+        the given float or schedule, replacing any schedule."""
+        return self._group_lr(self.param_groups[0])
+
+    @lr.setter
+    def lr(self, value: float | Schedule) -> None:
+        value = _checked_lr(self._name, value)
+        for group in self.param_groups:
+            group["lr"] = value
+
+    # ----- the step ----------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every parameter's .grad to None (PyTorch's set_to_none=True)."""
+        for p in self._all_params():
+            p.grad = None
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that requires grad and has a gradient, in place.
+
+        closure: optional callable that re-evaluates the model and returns the loss
+        (it is called first, and its result returned), as in PyTorch.
+        """
+        loss = closure() if closure is not None else None
+        index = 0
+        for group in self.param_groups:
+            lr = self._group_lr(group)
+            for p in group["params"]:
+                i, index = index, index + 1
+                if not p.requires_grad or p.grad is None:
+                    continue
+                g = p.grad.data
+                if g.shape != p.data.shape:
+                    raise RuntimeError(f"{self._name}.step: parameter {i} has shape "
+                                       f"{p.data.shape} but its grad has shape {g.shape}")
+                scratch = self._buffers(i, p.data)
+                g = _clipped(g, group, scratch[0])
+                self._update(p.data, g, self.state.setdefault(i, {}), group, lr, scratch)
+        self.iterations += 1
+        return loss
+
+    def _buffers(self, i: int, p: np.ndarray) -> list[np.ndarray]:
+        """Work arrays shaped like parameter i, kept between steps so that a step
+        allocates nothing (they are not part of the state dict)."""
+        bufs = self._scratch.get(i)
+        if bufs is None or bufs[0].shape != p.shape or bufs[0].dtype != p.dtype:
+            bufs = [np.empty_like(p) for _ in range(self._n_scratch)]
+            self._scratch[i] = bufs
+        return bufs
+
+    _n_scratch = 2
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
+        raise NotImplementedError(f"{self._name} defines no _update")
+
+    # ----- state dicts ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {name: array or number}}, "param_groups": [{hyper-
+        parameters..., "params": [indices]}], "iterations": n}: copies, keyed by the
+        parameter's index in group order (no references to the parameters)."""
+        groups, start = [], 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            entry = {k: v for k, v in group.items() if k != "params"}
+            entry["params"] = list(range(start, start + n))
+            groups.append(entry)
+            start += n
+        state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                     for k, v in s.items()} for i, s in self.state.items()}
+        return {"state": state, "param_groups": copy.deepcopy(groups),
+                "iterations": self.iterations}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load what ``state_dict()`` returned (by this or another optimizer of the
+        same class over parameters of the same shapes). Hyperparameters are taken
+        from the dict, as in PyTorch; arrays are copied."""
+        name = f"{self._name}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(
+                state_dict):
+            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups', "
+                             f"got {type(state_dict).__name__}")
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError(f"{name}: the dict has {len(saved)} parameter groups, this "
+                             f"optimizer has {len(self.param_groups)}")
+        sizes = [len(g["params"]) for g in saved]
+        mine = [len(g["params"]) for g in self.param_groups]
+        if sizes != mine:
+            raise ValueError(f"{name}: group sizes differ, the dict has {sizes} "
+                             f"parameters per group, this optimizer {mine}")
+        params = self._all_params()
+        state = {}
+        for key, entry in state_dict["state"].items():
+            i = int(key)
+            if not 0 <= i < len(params):
+                raise ValueError(f"{name}: state for parameter {i}, but there are "
+                                 f"{len(params)} parameters")
+            state[i] = {k: _loaded_value(name, i, k, v, params[i]) for k, v in entry.items()}
+        new_groups = []
+        for group, entry in zip(self.param_groups, saved):
+            full = {**copy.deepcopy({k: v for k, v in entry.items() if k != "params"}),
+                    "params": group["params"]}
+            _check_common(self._name, full)
+            self._check_group(full)
+            new_groups.append(full)
+        self.param_groups, self.state = new_groups, state
+        self.iterations = int(state_dict.get("iterations", 0))
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            opts = ", ".join(f"{k}={v!r}" for k, v in group.items() if k != "params")
+            lines.append(f"  group {i}: {len(group['params'])} params, {opts}")
+        return "\n".join(lines + [")"])
+
+
+# ----- helpers shared by the optimizers ----------------------------------------------
+def _as_groups(name: str, params: Any) -> list[dict[str, Any]]:
+    if isinstance(params, Tensor):
+        raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, "
+                        "got a single Tensor; pass [tensor]")
+    if isinstance(params, dict):
+        raise TypeError(f"{name}: params must be an iterable, got a dict; pass [dict] "
+                        "for one parameter group")
+    try:
+        items = list(params)
+    except TypeError:
+        raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, got "
+                        f"{type(params).__name__}") from None
+    if not items:
+        raise ValueError(f"{name}: got an empty parameter list")
+    if all(isinstance(x, dict) for x in items):
+        for j, g in enumerate(items):
+            if "params" not in g:
+                raise ValueError(f"{name}: parameter group {j} has no 'params' key")
+        return [dict(g) for g in items]
+    if any(isinstance(x, dict) for x in items):
+        raise TypeError(f"{name}: params mixes dicts (parameter groups) and Tensors")
+    return [{"params": items}]
+
+
+def _check_param(name: str, p: Any, seen: dict[int, int], index: int) -> None:
+    if not isinstance(p, Tensor):
+        raise TypeError(f"{name}: parameter {index} is a {type(p).__name__}, expected a "
+                        "minigrad Tensor")
+    if p.data.dtype.kind != "f":
+        raise TypeError(f"{name}: parameter {index} has dtype {p.data.dtype}; only "
+                        "float tensors can be optimized")
+    if id(p) in seen:
+        raise ValueError(f"{name}: a parameter appears twice (at positions "
+                         f"{seen[id(p)]} and {index}, shape {p.shape})")
+    seen[id(p)] = index
+
+
+def _check_lr(where: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating,
+                                                          np.integer)):
+        raise ValueError(f"{where}: lr must be a number or a schedule, got {value!r}")
+    if math.isnan(value) or value < 0 or math.isinf(value):
+        raise ValueError(f"{where}: lr must be a finite number >= 0, got {value!r}")
+
+
+def _checked_lr(name: str, value: Any) -> float | Schedule:
+    if callable(value):
+        return value
+    _check_lr(name, value)
+    return float(value)
+
+
+def check_number(name: str, key: str, value: Any, low: float = 0.0,
+                 high: float | None = None, high_open: bool = False) -> float:
+    """value as a float, or ValueError echoing it unless low <= value (< or <=) high."""
+    bad = isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+    if not bad:
+        value = float(value)
+        bad = (math.isnan(value) or value < low or
+               (high is not None and (value >= high if high_open else value > high)))
+    if bad:
+        top = "" if high is None else f" and {'<' if high_open else '<='} {high}"
+        raise ValueError(f"{name}: {key} must be a number >= {low}{top}, got {value!r}")
+    return value
+
+
+def _check_common(name: str, group: dict[str, Any]) -> None:
+    group["lr"] = _checked_lr(name, group["lr"])
+    group["weight_decay"] = check_number(name, "weight_decay", group["weight_decay"])
+    for key in ("clipvalue", "clipnorm"):
+        v = group[key]
+        if v is not None:
+            v = check_number(name, key, v)
+            if v == 0 or math.isinf(v):
+                raise ValueError(f"{name}: {key} must be a finite number > 0 (or None), "
+                                 f"got {group[key]!r}")
+            group[key] = v
+    if group["clipvalue"] is not None and group["clipnorm"] is not None:
+        raise ValueError(f"{name}: set only one of clipvalue and clipnorm (as Keras), got "
+                         f"clipvalue={group['clipvalue']!r}, clipnorm={group['clipnorm']!r}")
+
+
+def _clipped(g: np.ndarray, group: dict[str, Any], out: np.ndarray) -> np.ndarray:
+    """The Keras per-tensor clipping of g (into ``out`` when it changes anything)."""
+    clipvalue, clipnorm = group["clipvalue"], group["clipnorm"]
+    if clipvalue is not None:
+        return np.clip(g, -clipvalue, clipvalue, out=out)
+    if clipnorm is not None:
+        # float64 accumulation: a float32 sum of squares overflows for |g| ~ 1e19
+        flat = g.ravel()
+        norm = math.sqrt(float(np.einsum("i,i->", flat, flat, dtype=np.float64)))
+        if norm > clipnorm:  # False for a NaN norm: the NaN then shows in the weights
+            return np.multiply(g, clipnorm / norm, out=out)
+    return g
+
+
+def coupled_decay(p: np.ndarray, g: np.ndarray, wd: float, out: np.ndarray) -> np.ndarray:
+    """g + wd * p (L2 penalty folded into the gradient), written into ``out``; ``g``
+    may be ``out`` itself (after clipping)."""
+    if wd == 0:
+        return g
+    if g is out:
+        out += wd * p  # rare path (clipping and decay): one temporary is fine
+        return out
+    np.multiply(p, wd, out=out)
+    out += g
+    return out
+
+
+def _loaded_value(name: str, i: int, key: str, value: Any, p: Tensor) -> Any:
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.shape != p.data.shape:
+            raise ValueError(f"{name}: state '{key}' of parameter {i} has shape "
+                             f"{value.shape}, the parameter has {p.data.shape}")
+        return np.array(value, dtype=p.data.dtype, copy=True)
+    if isinstance(value, np.ndarray):
+        return value.item()
+    return value
