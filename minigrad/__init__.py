@@ -1,6 +1,6 @@
 """minigrad: a tape-based reverse-mode autodiff mini-framework over numpy arrays,
 with its hot kernels in C (cffi) and Numba behind one backend switch."""
-from . import backend, ops
+from . import backend, data, ops
 from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
