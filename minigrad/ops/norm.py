@@ -1,0 +1,48 @@
+"""Batch normalization over the channel axis, on the backend kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+
+
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel (axis 1).
+
+    x: (N, C) or (N, C, H, W); gamma, beta: (C,) (None means ones / zeros, with no
+    gradient). running_mean, running_var: (C,) numpy arrays. Training: the batch mean
+    and biased variance normalise x, and the running arrays are updated in place,
+    r = (1 - momentum) * r + momentum * batch, with the unbiased batch variance
+    (Ioffe & Szegedy 2015; PyTorch's convention). Eval: the running statistics
+    normalise x and stay unchanged; backward treats them as constants.
+    Raises ValueError for mismatched shapes, for eval without running statistics and
+    for training on one value per channel.
+    """
+
+    def forward(self, ctx, x, gamma, beta, running_mean=None, running_var=None,
+                training=True, momentum=0.1, eps=1e-5):
+        c = x.shape[1] if x.ndim >= 2 else 0
+        gamma = np.ones(c, x.dtype) if gamma is None else np.ascontiguousarray(gamma)
+        beta = np.zeros(c, x.dtype) if beta is None else np.ascontiguousarray(beta)
+        if running_mean is None or running_var is None:
+            if not training:
+                raise ValueError("batchnorm: eval mode needs running_mean and running_var")
+            # Training without running statistics: the kernel updates throwaway arrays.
+            running_mean, running_var = np.zeros(c, x.dtype), np.ones(c, x.dtype)
+        running_mean = getattr(running_mean, "data", running_mean)
+        running_var = getattr(running_var, "data", running_var)
+        x = np.ascontiguousarray(x)
+        y, mean, invstd = backend.current().batchnorm_forward(
+            x, gamma, beta, running_mean, running_var, bool(training), momentum, eps)
+        ctx.save(x, gamma, mean, invstd)
+        ctx.training = bool(training)
+        return y
+
+    def backward(self, ctx, dy):
+        x, gamma, mean, invstd = ctx.saved
+        dx, dgamma, dbeta = backend.current().batchnorm_backward(
+            np.ascontiguousarray(dy), x, gamma, mean, invstd, ctx.training)
+        needs = ctx.needs_input_grad
+        return (dx if needs[0] else None, dgamma if needs[1] else None,
+                dbeta if needs[2] else None)
