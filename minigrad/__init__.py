@@ -11,6 +11,8 @@ from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor, as_tensor, tensor
 from . import optim
+from . import nn
+from .serialization import load, save
 
 import numpy as _np
 

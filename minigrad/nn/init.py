@@ -1,0 +1,199 @@
+"""Weight initializers, called Keras-style: ``init(shape, dtype=np.float32, rng=None)``
+returns a new ndarray. Fans are read from minigrad's PyTorch layout (Linear (out, in),
+Conv2d (C_out, C_in, KH, KW)): fan_in = shape[1] * receptive field, fan_out =
+shape[0] * receptive field. All draws come from ``mg.random.get_rng(rng)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..random import get_rng
+
+# std of a unit normal truncated to [-2, 2]: dividing by it keeps the requested variance
+# (the constant Keras uses in VarianceScaling).
+TRUNCATED_STD = 0.87962566103423978
+
+
+def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight in PyTorch layout; a vector counts as both."""
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _truncated(rng: np.random.Generator, shape: tuple[int, ...], bound: float = 2.0
+               ) -> np.ndarray:
+    """Standard normal samples redrawn until every one lies in [-bound, bound]."""
+    z = rng.standard_normal(shape)
+    bad = np.abs(z) > bound
+    while bad.any():
+        z[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(z) > bound
+    return z
+
+
+class Initializer:
+    """Base: subclasses implement ``sample(shape, rng) -> float64 ndarray``."""
+
+    def __call__(self, shape: Any, dtype: Any = np.float32,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+        shape = (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)
+        if any(n < 0 for n in shape):
+            raise ValueError(f"{self!r}: shape must be non-negative, got {shape}")
+        return np.asarray(self.sample(shape, get_rng(rng)), dtype=dtype)
+
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        self.value = float(value)
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+
+class Normal(Initializer):
+    """N(mean, stddev^2)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05):
+        if stddev < 0:
+            raise ValueError(f"Normal: stddev must be >= 0, got {stddev}")
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def sample(self, shape, rng):
+        return self.mean + self.stddev * rng.standard_normal(shape)
+
+
+class Uniform(Initializer):
+    """U(minval, maxval); the default is U(-0.05, 0.05)."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05):
+        if maxval < minval:
+            raise ValueError(f"Uniform: maxval must be >= minval, got [{minval}, {maxval}]")
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def sample(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, shape)
+
+
+class TruncatedNormal(Initializer):
+    """N(mean, stddev^2) with draws beyond 2 stddev redrawn (as Keras)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05):
+        if stddev < 0:
+            raise ValueError(f"TruncatedNormal: stddev must be >= 0, got {stddev}")
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def sample(self, shape, rng):
+        return self.mean + self.stddev * _truncated(rng, shape)
+
+
+class VarianceScaling(Initializer):
+    """Variance scale / n with n = fan_in, fan_out or their mean (mode).
+
+    distribution: "truncated_normal" (std sqrt(scale/n) / 0.8796..., cut at 2 std, so
+    the variance after truncation is scale/n), "untruncated_normal" (std sqrt(scale/n))
+    or "uniform" (limit sqrt(3 scale / n)). Glorot & Bengio (2010), He et al. (2015),
+    LeCun et al. (1998) are the special cases below.
+    """
+
+    MODES = ("fan_in", "fan_out", "fan_avg")
+    DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal"):
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be > 0, got {scale}")
+        if mode not in self.MODES:
+            raise ValueError(f"VarianceScaling: mode must be one of {self.MODES}, "
+                             f"got {mode!r}")
+        if distribution not in self.DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution must be one of "
+                             f"{self.DISTRIBUTIONS}, got {distribution!r}")
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def variance(self, shape: tuple[int, ...]) -> float:
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out,
+             "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        return self.scale / max(1.0, n)
+
+    def sample(self, shape, rng):
+        var = self.variance(shape)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * var)
+            return rng.uniform(-limit, limit, shape)
+        if self.distribution == "untruncated_normal":
+            return math.sqrt(var) * rng.standard_normal(shape)
+        return math.sqrt(var) / TRUNCATED_STD * _truncated(rng, shape)
+
+
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix over (shape[0], prod(shape[1:])) times gain (Saxe et
+    al., 2014): QR of a Gaussian matrix with the signs of R's diagonal fixed."""
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = float(gain)
+
+    def sample(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: needs a shape of 2 or more dims, got {shape}")
+        rows, cols = shape[0], int(np.prod(shape[1:]))
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+
+zeros = Constant(0.0)
+ones = Constant(1.0)
+normal = Normal()
+uniform = Uniform()
+truncated_normal = TruncatedNormal()
+glorot_normal = VarianceScaling(1.0, "fan_avg", "untruncated_normal")
+glorot_uniform = VarianceScaling(1.0, "fan_avg", "uniform")
+he_normal = VarianceScaling(2.0, "fan_in", "untruncated_normal")
+he_uniform = VarianceScaling(2.0, "fan_in", "uniform")
+lecun_normal = VarianceScaling(1.0, "fan_in", "untruncated_normal")
+lecun_uniform = VarianceScaling(1.0, "fan_in", "uniform")
+orthogonal = Orthogonal()
+
+
+def constant(value: float) -> Constant:
+    """The initializer that fills with ``value``."""
+    return Constant(value)
+
+
+_BY_NAME: dict[str, Initializer] = {
+    "zeros": zeros, "ones": ones, "normal": normal, "random_normal": normal,
+    "uniform": uniform, "random_uniform": uniform, "truncated_normal": truncated_normal,
+    "glorot_normal": glorot_normal, "xavier_normal": glorot_normal,
+    "glorot_uniform": glorot_uniform, "xavier_uniform": glorot_uniform,
+    "he_normal": he_normal, "he_uniform": he_uniform, "lecun_normal": lecun_normal,
+    "lecun_uniform": lecun_uniform, "orthogonal": orthogonal,
+}
+
+
+def get(name_or_callable: str | Callable) -> Callable:
+    """The initializer named (e.g. "he_normal"), or the callable itself."""
+    if callable(name_or_callable):
+        return name_or_callable
+    if isinstance(name_or_callable, str) and name_or_callable.lower() in _BY_NAME:
+        return _BY_NAME[name_or_callable.lower()]
+    raise ValueError(f"init.get: unknown initializer {name_or_callable!r}; expected a "
+                     f"callable or one of {sorted(_BY_NAME)}")

@@ -1,0 +1,304 @@
+"""Layers: Linear, Conv2d, pooling, batch norm, dropout, shape layers, Normalization.
+
+Weights use PyTorch's layout and names (Linear weight (out, in), Conv2d weight
+(C_out, C_in, KH, KW), bias, running_mean, running_var) so state dicts map one to one.
+Every layer checks its input and raises ValueError naming itself, the expected and
+the actual shape.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..tensor import Tensor, as_tensor
+from . import functional as F
+from . import init as initializers
+from . import regularizers
+from .module import Module, Parameter
+
+
+def _shape_error(layer: Module, expected: str, x: Tensor) -> ValueError:
+    return ValueError(f"{layer!r}: expected input of shape {expected}, got "
+                      f"{tuple(x.shape)}")
+
+
+class Identity(Module):
+    """Returns its input (what fuse_batchnorm puts in place of a folded BN)."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class _Weighted(Module):
+    """Shared by Linear and Conv2d: weight/bias creation and the regularizers."""
+
+    def _build(self, weight_shape: tuple[int, ...], bias: bool, weight_init: Any,
+               bias_init: Any, kernel_regularizer: Any, bias_regularizer: Any,
+               activity_regularizer: Any, dtype: Any) -> None:
+        self.weight = Parameter(initializers.get(weight_init)(weight_shape, dtype=dtype),
+                                dtype=dtype)
+        self.bias = (Parameter(initializers.get(bias_init)((weight_shape[0],), dtype=dtype),
+                               dtype=dtype) if bias else None)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def _activity(self, y: Tensor) -> Tensor:
+        """Record reg(y) / batch size for regularization_loss (Keras)."""
+        if self.activity_regularizer is not None:
+            self._activity_losses[:] = [self.activity_regularizer(y) / float(y.shape[0])]
+        return y
+
+
+class Linear(_Weighted):
+    """y = x @ weight.T + bias. x: (..., in_features) -> (..., out_features).
+    Defaults: Glorot-uniform weight, zero bias."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 weight_init: str | Callable = "glorot_uniform",
+                 bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 dtype: Any = np.float32):
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: features must be positive, got in_features="
+                             f"{in_features}, out_features={out_features}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self._build((self.out_features, self.in_features), bias, weight_init, bias_init,
+                    kernel_regularizer, bias_regularizer, activity_regularizer, dtype)
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise _shape_error(self, f"(N, {self.in_features})", x)
+        return self._activity(F.linear(x, self.weight, self.bias))
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Conv2d(_Weighted):
+    """2-d cross-correlation. x: (N, in_channels, H, W) -> (N, out_channels, OH, OW);
+    padding an int, a pair, "valid" or "same" (stride 1 only)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any,
+                 stride: Any = 1, padding: Any = 0, bias: bool = True,
+                 weight_init: str | Callable = "glorot_uniform",
+                 bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 dtype: Any = np.float32):
+        super().__init__()
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = F._pair("Conv2d", "kernel_size", kernel_size)
+        self.stride = F._pair("Conv2d", "stride", stride)
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride "
+                             f"{self.stride}")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', "
+                             f"got {padding!r}")
+        self.padding = padding if isinstance(padding, str) else \
+            F._pair("Conv2d", "padding", padding)
+        self._build((self.out_channels, self.in_channels) + self.kernel_size, bias,
+                    weight_init, bias_init, kernel_regularizer, bias_regularizer,
+                    activity_regularizer, dtype)
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        (kh, kw), pad = self.kernel_size, self.padding
+        ph, pw = (0, 0) if isinstance(pad, str) else pad
+        if (x.ndim != 4 or x.shape[1] != self.in_channels
+                or (pad != "same" and (x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw))):
+            raise _shape_error(self, f"(N, {self.in_channels}, H >= {kh - 2 * ph}, "
+                                     f"W >= {kw - 2 * pw})", x)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return self._activity(y)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}")
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size: Any, stride: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = F._pair(name, "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else F._pair(name, "stride", stride)
+        if min(self.kernel_size + self.stride) <= 0:
+            raise ValueError(f"{name}: kernel_size and stride must be positive, got "
+                             f"{self.kernel_size}, {self.stride}")
+
+    def _check(self, x: Tensor) -> Tensor:
+        kh, kw = self.kernel_size
+        if x.ndim != 4 or x.shape[2] < kh or x.shape[3] < kw:
+            raise _shape_error(self, f"(N, C, H >= {kh}, W >= {kw})", x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max over windows (no padding, floor mode). x: (N, C, H, W)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over windows (no padding, floor mode). x: (N, C, H, W)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride)
+
+
+class _BatchNorm(Module):
+    """gamma * (x - mean) / sqrt(var + eps) + beta per channel (Ioffe & Szegedy, 2015);
+    batch statistics in training, running ones in eval (PyTorch momentum)."""
+
+    ndims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype: Any = np.float32):
+        super().__init__()
+        name = type(self).__name__
+        if num_features <= 0:
+            raise ValueError(f"{name}: num_features must be positive, got {num_features}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum}")
+        if not eps > 0:
+            raise ValueError(f"{name}: eps must be > 0, got {eps}")
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.weight = Parameter(np.ones(num_features), dtype=dtype)
+        self.bias = Parameter(np.zeros(num_features), dtype=dtype)
+        self.register_buffer("running_mean", Tensor(np.zeros(num_features), dtype=dtype))
+        self.register_buffer("running_var", Tensor(np.ones(num_features), dtype=dtype))
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim not in self.ndims or x.shape[1] != self.num_features:
+            raise _shape_error(self, self._expected(), x)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """x: (N, C) or (N, C, L)."""
+
+    ndims = (2, 3)
+
+    def _expected(self) -> str:
+        return f"(N, {self.num_features}) or (N, {self.num_features}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """x: (N, C, H, W)."""
+
+    ndims = (4,)
+
+    def _expected(self) -> str:
+        return f"(N, {self.num_features}, H, W)"
+
+
+class Dropout(Module):
+    """Inverted dropout: zero with probability p and scale by 1/(1-p) in training;
+    the identity in eval."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Merge axes start_axis..end_axis (default: all but the batch axis)."""
+
+    def __init__(self, start_axis: int = 1, end_axis: int = -1):
+        super().__init__()
+        self.start_axis, self.end_axis = start_axis, end_axis
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim <= max(self.start_axis, self.end_axis % max(x.ndim, 1)):
+            raise _shape_error(self, f"at least {self.start_axis + 1} axes", x)
+        return x.flatten(self.start_axis, self.end_axis)
+
+
+class Reshape(Module):
+    """(N, ...) -> (N, *shape) (Keras: the batch axis is kept; -1 allowed once)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(int(n) for n in shape)
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        per_item = int(np.prod(x.shape[1:])) if x.ndim else 0
+        known = int(np.prod([n for n in self.shape if n != -1]))
+        fits = per_item == known if -1 not in self.shape else known and per_item % known == 0
+        if x.ndim < 1 or not fits:
+            raise _shape_error(self, f"(N, ...) with {known} elements per sample", x)
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Unflatten(Module):
+    """Split axis into shape (PyTorch nn.Unflatten): (N, 784) -> (N, 1, 28, 28)."""
+
+    def __init__(self, axis: int, shape: tuple[int, ...]):
+        super().__init__()
+        self.axis, self.shape = int(axis), tuple(int(n) for n in shape)
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if not -x.ndim <= self.axis < x.ndim or x.shape[self.axis] != np.prod(self.shape):
+            raise _shape_error(self, f"axis {self.axis} of size {int(np.prod(self.shape))}", x)
+        a = self.axis % x.ndim
+        return x.reshape(*x.shape[:a], *self.shape, *x.shape[a + 1:])
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}, shape={self.shape}"
+
+
+class Normalization(Module):
+    """(x - mean) / max(std, 1e-7) per feature of the last axis, with mean and variance
+    learned from data by ``adapt(x)`` (Keras preprocessing Normalization)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def adapt(self, x: Any) -> "Normalization":
+        """Compute the per-feature mean and variance of x (..., F) over every other axis."""
+        a = np.asarray(getattr(x, "data", x), dtype=np.float64)
+        if a.ndim < 1 or a.size == 0:
+            raise ValueError(f"Normalization.adapt: needs a non-empty array (..., F), got "
+                             f"shape {a.shape}")
+        flat = a.reshape(-1, a.shape[-1])
+        self.register_buffer("mean", Tensor(flat.mean(axis=0)))
+        self.register_buffer("variance", Tensor(flat.var(axis=0)))
+        return self
+
+    def forward(self, x: Any) -> Tensor:
+        if "mean" not in self._buffer_names:
+            raise RuntimeError("Normalization: call adapt(x) on training data first")
+        x = as_tensor(x)
+        n = self.mean.shape[0]
+        if x.ndim < 1 or x.shape[-1] != n:
+            raise _shape_error(self, f"(..., {n})", x)
+        std = np.maximum(np.sqrt(self.variance.data), 1e-7).astype(x.dtype)
+        return (x - self.mean.data.astype(x.dtype)) / std
