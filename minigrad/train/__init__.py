@@ -1,0 +1,9 @@
+"""Training: fit / evaluate / predict, callbacks, History and the progress display."""
+from .callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler,
+                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
+from .history import History
+from .loop import Trainer, evaluate, fit, predict
+
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateScheduler",
+           "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "Trainer", "evaluate",
+           "fit", "predict"]

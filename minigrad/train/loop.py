@@ -1,0 +1,354 @@
+"""fit / evaluate / predict: the training loop, Keras-style, over minigrad modules."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..metrics import confusion_from_labels, scores_from_confusion
+from ..random import get_rng
+from ..tensor import Tensor, tensor
+from .callbacks import Callback
+from .history import History
+from .progress import EpochProgress
+from .sources import ArraySource, LoaderSource, make_source
+from .spec import (Task, _modes, check_class_weight, check_loss_on_probe, fit_output,
+                   model_dtype, prepare_targets, probe, resolve_task)
+
+__all__ = ["Trainer", "evaluate", "fit", "predict"]
+
+_CLASS_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "precision": "precision",
+                  "recall": "recall", "f1": "f1"}
+_REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
+
+
+class Trainer:
+    """What callbacks see of a running fit: ``model``, ``optimizer``, ``verbose``,
+    ``epoch`` and ``stop_training`` (set it to True to end after the current batch)."""
+
+    def __init__(self, model: Any, optimizer: Any, verbose: int = 0):
+        self.model, self.optimizer, self.verbose = model, optimizer, verbose
+        self.stop_training = False
+        self.epoch = 0
+
+
+def _metric_list(metrics: Iterable[Any], what: str) -> list[tuple[str, Any]]:
+    """[(log key, "accuracy"|... or a callable (y_true, outputs) -> float)]."""
+    out = []
+    for m in metrics or ():
+        if isinstance(m, str):
+            if m not in _CLASS_METRICS:
+                raise ValueError(f"{what}: unknown metric {m!r}; choose from "
+                                 f"{sorted(set(_CLASS_METRICS))} or pass a callable")
+            out.append((_CLASS_METRICS[m], _CLASS_METRICS[m]))
+        elif callable(m):
+            out.append((getattr(m, "__name__", "metric"), m))
+        else:
+            raise ValueError(f"{what}: a metric must be a name or a callable, got {m!r}")
+    return out
+
+
+class _Meter:
+    """Running loss and metrics of one pass, from outputs the step already computed:
+    a confusion matrix grows by one bincount per batch; nothing is stored per sample."""
+
+    def __init__(self, task: Task, metrics: list[tuple[str, Any]]):
+        self.task = task
+        self.k = task.num_classes
+        self.named = [key for key, m in metrics if isinstance(m, str)] if self.k else []
+        self.custom = [(key, fn) for key, fn in metrics if not isinstance(fn, str)]
+        self.cm = np.zeros((self.k, self.k), np.int64) if self.named else None
+        self.loss_sum, self.count = 0.0, 0
+        self.custom_sums = [0.0] * len(self.custom)
+
+    def update(self, loss_value: float | None, out: np.ndarray, yb: np.ndarray) -> None:
+        m = len(out)
+        self.count += m
+        if loss_value is not None:
+            self.loss_sum += loss_value * m
+        if self.cm is not None:
+            self.cm += confusion_from_labels(_true_labels(self.task, yb),
+                                             _predicted(self.task, out), self.k)
+        for i, (_, fn) in enumerate(self.custom):
+            self.custom_sums[i] += float(fn(yb, out)) * m
+
+    def running(self) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / max(self.count, 1)}
+        if self.cm is not None and "accuracy" in self.named:
+            logs["accuracy"] = float(np.trace(self.cm)) / max(self.count, 1)
+        return logs
+
+    def result(self, with_loss: bool = True) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / max(self.count, 1)} if with_loss else {}
+        if self.cm is not None:
+            average = "binary" if self.task.kind == "binary" else "macro"
+            scores = scores_from_confusion(self.cm, average)
+            for key in self.named:
+                logs[key] = (float(np.trace(self.cm)) / max(self.count, 1)
+                             if key == "accuracy" else scores[key])
+        for (key, _), total in zip(self.custom, self.custom_sums):
+            logs[key] = total / max(self.count, 1)
+        return logs
+
+
+def _true_labels(task: Task, yb: np.ndarray) -> np.ndarray:
+    return yb.reshape(len(yb)).astype(np.int64, copy=False)
+
+
+def _predicted(task: Task, out: np.ndarray) -> np.ndarray:
+    if out.ndim == 2 and out.shape[1] >= 2:
+        return out.argmax(axis=1)
+    return (out.reshape(len(out)) > 0).astype(np.int64)  # one logit: class 1 when > 0
+
+
+def _regularized(model: Any) -> bool:
+    """Whether regularization_loss can be non-zero (checked once, not every step)."""
+    if not callable(getattr(model, "regularization_loss", None)):
+        return False
+    if not hasattr(model, "modules"):
+        return True
+    return any(getattr(m, a, None) is not None for m in model.modules() for a in _REGULARIZERS)
+
+
+def _train_step(model: Any, optimizer: Any, task: Task, xb: np.ndarray, yb: Any,
+                wb: np.ndarray | None, regularized: bool) -> tuple[float, np.ndarray]:
+    """One update; returns the batch loss and the outputs (for metrics, no second forward)."""
+    optimizer.zero_grad()
+    out = model(tensor(xb))
+    if wb is None:
+        loss = task.loss(out, yb)
+    else:  # Keras: the mean over the batch of per-sample weight * loss
+        loss = (task.per_sample(out, yb) * Tensor._wrap(wb)).mean()
+    if regularized:
+        loss = loss + model.regularization_loss()
+    loss.backward()
+    optimizer.step()
+    return loss.item(), out.data
+
+
+def _check_args(epochs: int, batch_size: int, validation_split: float, verbose: int) -> None:
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be an int >= 1, got {batch_size!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+
+
+def _validation(train: Any, validation_split: float, validation_data: Any, dtype: Any
+                ) -> tuple[Any, Any]:
+    """(train source, validation source or None): validation_data, or the LAST fraction."""
+    if validation_data is not None:
+        if isinstance(validation_data, (tuple, list)):
+            if len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be (x_val, y_val) or a DataLoader, "
+                                 f"got a sequence of {len(validation_data)}")
+            return train, make_source(*validation_data, 256, dtype, "fit (validation_data)")
+        return train, make_source(validation_data, None, 256, dtype, "fit (validation_data)")
+    if validation_split == 0:
+        return train, None
+    if not isinstance(train, ArraySource):
+        raise ValueError("fit: validation_split needs arrays; with a DataLoader pass "
+                         "validation_data")
+    at = int(math.ceil(len(train) * (1.0 - validation_split)))  # Keras' split point
+    if at >= len(train) or at == 0:
+        raise ValueError(f"fit: validation_split={validation_split} of {len(train)} samples "
+                         "leaves no sample for training or validation")
+    train, val = train.split(at)
+    val.batch_size = max(val.batch_size, 256)  # evaluation batches only bound the memory
+    return train, val
+
+
+def _prepare(model: Any, loss: Any, train: Any, val: Any, class_weight: Any, what: str
+             ) -> tuple[Task, np.ndarray | None]:
+    """Every check that can fail, run on a probe and the labels before the first step."""
+    task = resolve_task(loss, what)
+    xp, yp = train.probe_batch()
+    out = probe(model, xp)
+    fit_output(task, out, what)
+    train.prepare(task, what)
+    if val is not None:
+        val.prepare(task, what + " (validation)")
+    weights = None if class_weight is None else check_class_weight(class_weight, task, what)
+    check_loss_on_probe(task, out, prepare_targets(task, yp, what), what, weights is not None)
+    return task, weights
+
+
+def _weights(class_weights: np.ndarray | None, task: Task, yb: np.ndarray, dtype: Any):
+    if class_weights is None:
+        return None
+    return class_weights[_true_labels(task, yb)].astype(dtype)
+
+
+def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: Any,
+               class_weights: np.ndarray | None, regularized: bool,
+               batch_callbacks: Sequence[Callback], bar: EpochProgress) -> None:
+    model, optimizer = trainer.model, trainer.optimizer
+    batches = (source.batches(order, training=True, epoch=trainer.epoch)
+               if isinstance(source, LoaderSource) else source.batches(order))
+    for b, (xb, yb) in enumerate(batches):
+        wb = _weights(class_weights, task, yb, task.dtype)
+        value, out = _train_step(model, optimizer, task, xb, yb, wb, regularized)
+        meter.update(value, out, yb)
+        for cb in batch_callbacks:
+            cb.on_batch_end(b, {"loss": value, "size": len(xb)})
+        bar.update(meter.running)
+        if trainer.stop_training:
+            break
+
+
+def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs: int = 1,
+        batch_size: int = 32, validation_split: float = 0.0, validation_data: Any = None,
+        shuffle: bool = True, class_weight: Any = None, callbacks: Sequence[Callback] = (),
+        metrics: Sequence[Any] = ("accuracy",), verbose: int = 1,
+        seed: int | None = None) -> History:
+    """Train ``model`` on ``x``/``y`` with mini-batches; returns the History.
+
+    x: (N, ...) array or Tensor (integer images are cast per batch, so they can stay
+    uint8 in memory), or a DataLoader yielding (xb, yb) with y=None. y: (N,) int labels
+    for "cross_entropy", 0/1 for "binary_cross_entropy", floats shaped like the
+    output for "mse". loss: one of those names or a callable (outputs, targets) ->
+    scalar Tensor (with class_weight it must accept reduction="none").
+    validation_split: the LAST fraction of x/y is held out (Keras); validation_data:
+    (x_val, y_val) or a DataLoader. class_weight: {class: weight} or one weight per
+    class; the loss becomes the batch mean of weight[y_i] * loss_i. metrics: names
+    ("accuracy", "precision", "recall", "f1"; macro-averaged for C classes) or
+    callables (y_true, outputs) -> float, batch-size weighted; class metrics are
+    recorded only when the targets are class labels. verbose: 0 silent, 1 a
+    progress bar per epoch, 2 a line per epoch. seed: fixes the shuffling of arrays
+    (a DataLoader shuffles with its own seed). The model's regularization_loss() is
+    added to the loss. Training runs in train mode; validation in eval mode under
+    no_grad; the model's modes are restored at the end.
+
+    Raises ValueError before training for: x/y length mismatch, labels outside the
+    model's classes, an output that does not fit the loss, an unknown loss or metric.
+    """
+    _check_args(epochs, batch_size, validation_split, verbose)
+    dtype = model_dtype(model)
+    train = make_source(x, y, batch_size, dtype, "fit")
+    if isinstance(train, ArraySource) and train.y is None:
+        raise ValueError("fit: y is required when x is an array (or pass a DataLoader as x)")
+    train, val = _validation(train, validation_split, validation_data, dtype)
+    task, class_weights = _prepare(model, loss, train, val, class_weight, "fit")
+    metric_list = _metric_list(metrics, "fit")
+    regularized = _regularized(model)
+
+    trainer = Trainer(model, optimizer, verbose)
+    history = History()
+    history.params = {"epochs": epochs, "batch_size": batch_size, "samples": len(train),
+                      "steps": train.steps, "loss": task.name}
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        cb.set_trainer(trainer)
+    batch_callbacks = [cb for cb in callbacks
+                       if type(cb).on_batch_end is not Callback.on_batch_end]
+    rng = np.random.default_rng(seed) if seed is not None else get_rng()
+    modes = _modes(model)
+    for cb in callbacks:
+        cb.on_train_begin({})
+    try:
+        for epoch in range(epochs):
+            trainer.epoch = epoch
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {})
+            model.train()
+            order = (rng.permutation(len(train))
+                     if shuffle and isinstance(train, ArraySource) else None)
+            meter = _Meter(task, metric_list)
+            bar = EpochProgress(verbose, epoch, epochs, train.steps)
+            _run_epoch(trainer, train, task, meter, order, class_weights, regularized,
+                       batch_callbacks, bar)
+            logs = meter.result()
+            if val is not None:
+                vlogs = _evaluate_source(model, val, task, metric_list, regularized)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            if hasattr(optimizer, "lr"):
+                logs["lr"] = float(optimizer.lr)
+            bar.close(logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            history.append(epoch, logs)
+            if trainer.stop_training:
+                break
+    finally:
+        for m, flag in modes:
+            object.__setattr__(m, "training", flag)
+    for cb in callbacks:
+        cb.on_train_end({})
+    return history
+
+
+def _evaluate_source(model: Any, source: Any, task: Task, metric_list: list,
+                     regularized: bool) -> dict[str, float]:
+    """Loss and metrics over a whole source in eval mode, without recording a graph."""
+    meter = _Meter(task, metric_list)
+    modes = _modes(model)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            for xb, yb in source.batches(None, training=False):
+                out = model(tensor(xb))
+                value = None
+                if task.loss is not None:
+                    lt = task.loss(out, yb)
+                    if regularized:
+                        lt = lt + model.regularization_loss()
+                    value = lt.item()
+                meter.update(value, out.data, yb)
+    finally:
+        for m, flag in modes:
+            object.__setattr__(m, "training", flag)
+    return meter.result(with_loss=task.loss is not None)
+
+
+def evaluate(model: Any, x: Any, y: Any = None, *, loss: Any,
+             metrics: Sequence[Any] = ("accuracy",), batch_size: int = 256) -> dict[str, float]:
+    """Loss and metrics of ``model`` on ``x``/``y`` (or a DataLoader as x, its transform
+    off), in eval mode under no_grad; returns {"loss": ..., "accuracy": ..., ...}.
+    ``loss=None`` computes the metrics only. Raises ValueError as fit does."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
+    dtype = model_dtype(model)
+    source = make_source(x, y, batch_size, dtype, "evaluate")
+    if isinstance(source, ArraySource) and source.y is None:
+        raise ValueError("evaluate: y is required when x is an array")
+    if loss is None:
+        task = Task("none", None, None, "custom")  # type: ignore[arg-type]
+        out = probe(model, source.probe_batch()[0])
+        fit_output(task, out, "evaluate")
+        source.prepare(task, "evaluate")
+    else:
+        task, _ = _prepare(model, loss, source, None, None, "evaluate")
+    return _evaluate_source(model, source, task, _metric_list(metrics, "evaluate"),
+                            _regularized(model) and loss is not None)
+
+
+def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs ``(N, ...)`` for ``x`` (array, Tensor or a DataLoader whose
+    first array is the input), batch by batch in eval mode under no_grad."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"predict: batch_size must be an int >= 1, got {batch_size!r}")
+    dtype = model_dtype(model)
+    if hasattr(x, "dataset") and hasattr(x, "batch_size"):
+        source: Any = LoaderSource(x, dtype)
+        batches: Callable = lambda: source.batches(None, training=False)
+    else:
+        source = make_source(x, None, batch_size, dtype, "predict")
+        batches = lambda: source.batches(None)
+    outputs: list[np.ndarray] = []
+    modes = _modes(model)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            for xb, _ in batches():
+                outputs.append(np.array(getattr(out := model(tensor(xb)), "data", out)))
+    finally:
+        for m, flag in modes:
+            object.__setattr__(m, "training", flag)
+    return np.concatenate(outputs) if outputs else np.empty((0,))
