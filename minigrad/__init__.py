@@ -13,6 +13,7 @@ from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn
 from .serialization import load, save
+from . import metrics, train
 
 import numpy as _np
 
