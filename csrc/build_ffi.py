@@ -12,7 +12,7 @@ import tempfile
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["threads.c", "gemm.c"]
+SOURCES = ["threads.c", "gemm.c", "conv2d.c", "pool.c", "batchnorm.c"]
 
 
 def _compiles(flags: list[str], code: str = "int main(void){return 0;}\n") -> bool:
@@ -49,7 +49,7 @@ with open(os.path.join(HERE, "minigrad_api.h")) as f:
     ffibuilder.cdef(f.read())
 ffibuilder.set_source(
     "minigrad._C",
-    '#include "minigrad_api.h"\n',
+    '#include <stdint.h>\n#include "minigrad_api.h"\n',
     sources=[os.path.join("csrc", s) for s in SOURCES],
     include_dirs=[HERE],
     define_macros=[("MG_BUILD_FLAGS", f'"{flags_text}"')],

@@ -1,5 +1,7 @@
 /* Every function minigrad._C exports. Plain C declarations only: cffi's cdef reads
-   this file as it is. Each returns 0 on success or a negative MG_E* code. */
+   this file as it is. Each kernel returns 0 on success or a negative code:
+   -1 invalid sizes, strides or arguments; -2 out of memory. Sizes are element counts,
+   strides ("ld", "stride") are in elements. */
 int mg_num_threads(void);
 void mg_set_num_threads(int n);
 const char *mg_build_info(void);
@@ -10,3 +12,62 @@ int mg_gemm_f32(int trans_a, int trans_b, long m, long n, long k, float alpha,
 int mg_gemm_f64(int trans_a, int trans_b, long m, long n, long k, double alpha,
                 const double *a, long lda, const double *b, long ldb, double beta,
                 double *c, long ldc);
+int mg_gemm_batch_f32(int trans_a, int trans_b, long batch, long m, long n, long k,
+                      float alpha, const float *a, long lda, long stride_a,
+                      const float *b, long ldb, long stride_b, float beta,
+                      float *c, long ldc, long stride_c);
+int mg_gemm_batch_f64(int trans_a, int trans_b, long batch, long m, long n, long k,
+                      double alpha, const double *a, long lda, long stride_a,
+                      const double *b, long ldb, long stride_b, double beta,
+                      double *c, long ldc, long stride_c);
+
+/* conv2d: x (n, c, h, w), w (f, c, kh, kw), b (f) or NULL, y/dy (n, f, oh, ow).
+   Backward outputs dx, dw, db may be NULL (not computed). */
+int mg_conv2d_forward_f32(const float *x, const float *w, const float *b, float *y,
+                          long n, long c, long h, long wd, long f, long kh, long kw,
+                          long sh, long sw, long ph, long pw);
+int mg_conv2d_forward_f64(const double *x, const double *w, const double *b, double *y,
+                          long n, long c, long h, long wd, long f, long kh, long kw,
+                          long sh, long sw, long ph, long pw);
+int mg_conv2d_backward_f32(const float *x, const float *w, const float *dy, float *dx,
+                           float *dw, float *db, long n, long c, long h, long wd, long f,
+                           long kh, long kw, long sh, long sw, long ph, long pw);
+int mg_conv2d_backward_f64(const double *x, const double *w, const double *dy, double *dx,
+                           double *dw, double *db, long n, long c, long h, long wd, long f,
+                           long kh, long kw, long sh, long sw, long ph, long pw);
+
+/* Pooling: x/dx (n, c, h, w); y/dy/argmax (n, c, oh, ow). */
+int mg_maxpool2d_forward_f32(const float *x, float *y, int64_t *argmax, long n, long c,
+                             long h, long w, long kh, long kw, long sh, long sw);
+int mg_maxpool2d_forward_f64(const double *x, double *y, int64_t *argmax, long n, long c,
+                             long h, long w, long kh, long kw, long sh, long sw);
+int mg_maxpool2d_backward_f32(const float *dy, const int64_t *argmax, float *dx, long n,
+                              long c, long h, long w, long oh, long ow);
+int mg_maxpool2d_backward_f64(const double *dy, const int64_t *argmax, double *dx, long n,
+                              long c, long h, long w, long oh, long ow);
+int mg_avgpool2d_forward_f32(const float *x, float *y, long n, long c, long h, long w,
+                             long kh, long kw, long sh, long sw);
+int mg_avgpool2d_forward_f64(const double *x, double *y, long n, long c, long h, long w,
+                             long kh, long kw, long sh, long sw);
+int mg_avgpool2d_backward_f32(const float *dy, float *dx, long n, long c, long h, long w,
+                              long kh, long kw, long sh, long sw);
+int mg_avgpool2d_backward_f64(const double *dy, double *dx, long n, long c, long h, long w,
+                              long kh, long kw, long sh, long sw);
+
+/* Batch norm over x (n, c, s): s = H*W, or 1 for (N, C) input. */
+int mg_batchnorm_forward_f32(const float *x, const float *gamma, const float *beta,
+                             float *running_mean, float *running_var, int training,
+                             double momentum, double eps, float *y, float *mean,
+                             float *invstd, long n, long c, long s);
+int mg_batchnorm_forward_f64(const double *x, const double *gamma, const double *beta,
+                             double *running_mean, double *running_var, int training,
+                             double momentum, double eps, double *y, double *mean,
+                             double *invstd, long n, long c, long s);
+int mg_batchnorm_backward_f32(const float *dy, const float *x, const float *gamma,
+                              const float *mean, const float *invstd, int training,
+                              float *dx, float *dgamma, float *dbeta, long n, long c,
+                              long s);
+int mg_batchnorm_backward_f64(const double *dy, const double *x, const double *gamma,
+                              const double *mean, const double *invstd, int training,
+                              double *dx, double *dgamma, double *dbeta, long n, long c,
+                              long s);

@@ -1,5 +1,10 @@
-/* Thread count of the OpenMP kernels and the build description shown by `doctor`. */
+/* Thread count of the OpenMP kernels, the per-thread workspaces (see mg_internal.h)
+   and the build description shown by `doctor`. */
+#define _POSIX_C_SOURCE 200112L
+#include <stdint.h>
 #include "minigrad_api.h"
+#include "mg_internal.h"
+#include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -7,6 +12,31 @@
 #ifndef MG_BUILD_FLAGS
 #define MG_BUILD_FLAGS "unknown"
 #endif
+
+/* One set of buffers per thread. They live as long as the thread: OpenMP workers are
+   pooled for the life of the process, so this is the grow-once reuse we want. */
+static __thread struct { void *ptr; size_t size; } ws[MG_WS_SLOTS];
+
+void *mg_workspace(int slot, size_t bytes) {
+    if (ws[slot].size >= bytes) return ws[slot].ptr;
+    /* Grow by a quarter more than asked so a slowly growing sequence of shapes does
+       not reallocate at every call. */
+    size_t size = (bytes + bytes / 4 + 4095) & ~(size_t)4095;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, size) != 0) return NULL;
+    free(ws[slot].ptr);
+    ws[slot].ptr = p;
+    ws[slot].size = size;
+    return p;
+}
+
+int mg_threads_avail(void) {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 int mg_num_threads(void) {
 #ifdef _OPENMP
@@ -26,13 +56,10 @@ void mg_set_num_threads(int n) {
 
 const char *mg_build_info(void) {
     return "flags: " MG_BUILD_FLAGS
-#ifdef __AVX2__
-           "; simd: avx2"
-#ifdef __FMA__
-           "+fma"
-#endif
+#if defined(__AVX2__) && defined(__FMA__)
+           "; simd: avx2+fma"
 #else
-           "; simd: none"
+           "; simd: none (portable C micro-kernels)"
 #endif
 #ifdef _OPENMP
            "; openmp: yes"

@@ -1,45 +1,249 @@
-"""The C backend: thin cffi wrappers over minigrad._C. Each wrapper checks dtypes and
-shapes, makes operands contiguous, allocates the output and raises on error codes, so
-nothing from Python can reach the C code malformed."""
+"""The C backend: thin cffi wrappers over minigrad._C (csrc/). Contracts in
+``interface.py``.
+
+Each wrapper checks dtypes and shapes with ``_check`` (the same errors as the numpy
+reference), makes operands C-contiguous (a transposed matrix goes to the GEMM as its
+base plus a transpose flag instead of being copied), allocates the outputs, passes
+``ffi.from_buffer`` pointers and raises on the kernels' error codes, so nothing from
+Python can reach the C code malformed. Empty operands, where there is nothing to
+compute, are answered by the numpy reference.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C  # ImportError here makes the registry fall back, with one warning
-from ._check import check_matmul
+from . import numpy_ref
+from ._check import (_pair, check_batchnorm, check_conv2d, check_float, check_matmul,
+                     check_pool, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
-_ERRORS = {-1: "invalid sizes or strides", -2: "out of memory"}
 
 
-def _ptr(a: np.ndarray):
-    return ffi.from_buffer("float[]" if a.dtype == np.float32 else "double[]", a,
-                           require_writable=False)
+def set_num_threads(n: int) -> None:
+    """Threads of the OpenMP kernels (every later call in this process)."""
+    lib.mg_set_num_threads(int(n))
 
 
-def _raise(op: str, code: int) -> None:
+def get_num_threads() -> int:
+    return int(lib.mg_num_threads())
+
+
+def _ptr(a: np.ndarray | None):
+    if a is None:
+        return ffi.NULL
+    ctype = {np.float32: "float[]", np.float64: "double[]", np.int64: "int64_t[]"}
+    return ffi.from_buffer(ctype[a.dtype.type], a, require_writable=False)
+
+
+def _fn(name: str, dtype: np.dtype):
+    return getattr(lib, f"mg_{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+def _raise(op: str, code: int, what: str) -> None:
+    if code == -2:
+        raise MemoryError(f"{op}: C kernel out of memory ({what})")
     if code != 0:
-        raise RuntimeError(f"{op}: C kernel failed ({_ERRORS.get(code, code)})")
+        raise ValueError(f"{op}: C kernel rejected the arguments ({what}), code {code}")
 
 
-def _gemm2d(a, b, trans_a, trans_b, out):
-    m, n, k = out.shape[0], out.shape[1], a.shape[0] if trans_a else a.shape[1]
-    gemm = lib.mg_gemm_f32 if a.dtype == np.float32 else lib.mg_gemm_f64
-    code = gemm(int(trans_a), int(trans_b), m, n, k, 1.0, _ptr(a), a.shape[1],
-                _ptr(b), b.shape[1], 0.0, _ptr(out), n)
-    _raise("matmul", code)
+def _c(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.ascontiguousarray(a)
+
+
+def _gemm_operand(a: np.ndarray, trans: bool) -> tuple[np.ndarray, bool, int, int]:
+    """(array, transpose flag, row stride, batch stride) without copying a matrix that
+    is a transposed view of a contiguous one."""
+    if not a.flags.c_contiguous:
+        t = np.swapaxes(a, -1, -2)
+        a, trans = (t, not trans) if t.flags.c_contiguous else (np.ascontiguousarray(a), trans)
+    batch_stride = a.shape[-1] * a.shape[-2] if a.ndim == 3 else 0
+    return a, trans, a.shape[-1], batch_stride
 
 
 def matmul(a, b, trans_a=False, trans_b=False):
-    m, n, _ = check_matmul(a, b, trans_a, trans_b)
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    """op(a) @ op(b): a (M, K) or (K, M) when trans_a, b (K, N) or (N, K) when trans_b;
+    3-d operands are batched, a 2-d one is shared. Returns c (M, N) or (B, M, N)."""
+    m, n, k = check_matmul(a, b, trans_a, trans_b)
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
-    if a.ndim == 2 and b.ndim == 2:
-        out = np.empty((m, n), dtype=a.dtype)
-        _gemm2d(a, b, trans_a, trans_b, out)
-        return out
-    out = np.empty((batch, m, n), dtype=a.dtype)
-    for i in range(batch):
-        _gemm2d(a[i] if a.ndim == 3 else a, b[i] if b.ndim == 3 else b,
-                trans_a, trans_b, out[i])
+    shape = (batch, m, n) if max(a.ndim, b.ndim) == 3 else (m, n)
+    if 0 in (m, n, k, batch):
+        return np.zeros(shape, dtype=a.dtype)
+    a, ta, lda, sa = _gemm_operand(a, trans_a)
+    b, tb, ldb, sb = _gemm_operand(b, trans_b)
+    out = np.empty(shape, dtype=a.dtype)
+    code = _fn("gemm_batch", a.dtype)(int(ta), int(tb), batch, m, n, k, 1.0, _ptr(a), lda,
+                                      sa, _ptr(b), ldb, sb, 0.0, _ptr(out), n, m * n)
+    _raise("matmul", code, f"a{a.shape}, b{b.shape}")
     return out
+
+
+def _conv_args(x, w, stride, padding) -> tuple:
+    (sh, sw), (ph, pw) = _pair("conv2d", "stride", stride), _pair("conv2d", "padding",
+                                                                    padding)
+    return (*x.shape, w.shape[0], *w.shape[2:], sh, sw, ph, pw)
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """y (N, F, OH, OW) = conv of x (N, C, H, W) with w (F, C, KH, KW) plus b (F,)."""
+    check_conv2d(x, w, b, stride, padding)
+    if x.size == 0 or w.size == 0:
+        return numpy_ref.conv2d_forward(x, w, b, stride, padding)
+    x, w, b = _c(x), _c(w), _c(b)
+    args = _conv_args(x, w, stride, padding)
+    oh, ow = conv_out_shape(x.shape, w.shape, args[-4:-2], args[-2:])
+    y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
+    code = _fn("conv2d_forward", x.dtype)(_ptr(x), _ptr(w), _ptr(b), _ptr(y), *args)
+    _raise("conv2d_forward", code, f"x{x.shape}, w{w.shape}")
+    return y
+
+
+def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
+                    need_db=True):
+    """(dx, dw, db) of conv2d for upstream dy (N, F, OH, OW); None where not needed."""
+    check_conv2d(x, w, None, stride, padding)
+    check_float("conv2d_backward", x=x, w=w, dy=dy)
+    args = _conv_args(x, w, stride, padding)
+    expected = (x.shape[0], w.shape[0], *conv_out_shape(x.shape, w.shape, args[-4:-2],
+                                                        args[-2:]))
+    if dy.shape != expected:
+        raise ValueError(f"conv2d_backward: dy{dy.shape} does not match the output "
+                         f"shape {expected} of x{x.shape}, w{w.shape}")
+    if x.size == 0 or w.size == 0:
+        return numpy_ref.conv2d_backward(x, w, dy, args[-4:-2], args[-2:], need_dx,
+                                         need_dw, need_db)
+    x, w, dy = _c(x), _c(w), _c(dy)
+    dx = np.empty_like(x) if need_dx else None
+    dw = np.empty_like(w) if need_dw else None
+    db = np.empty(w.shape[0], dtype=x.dtype) if need_db else None
+    code = _fn("conv2d_backward", x.dtype)(_ptr(x), _ptr(w), _ptr(dy), _ptr(dx), _ptr(dw),
+                                           _ptr(db), *args)
+    _raise("conv2d_backward", code, f"x{x.shape}, w{w.shape}, dy{dy.shape}")
+    return dx, dw, db
+
+
+def maxpool2d_forward(x, kernel, stride):
+    """(y, argmax) of max-pooling x (N, C, H, W); argmax int64 flat h * W + w."""
+    check_pool("maxpool2d", x, kernel, stride)
+    (kh, kw), (sh, sw) = _pair("maxpool2d", "kernel_size", kernel), _pair("pool", "stride", stride)
+    if x.size == 0:
+        return numpy_ref.maxpool2d_forward(x, (kh, kw), (sh, sw))
+    x = _c(x)
+    shape = (*x.shape[:2], *pool_out_shape(x.shape, (kh, kw), (sh, sw)))
+    y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
+    code = _fn("maxpool2d_forward", x.dtype)(_ptr(x), _ptr(y), _ptr(argmax), *x.shape,
+                                             kh, kw, sh, sw)
+    _raise("maxpool2d_forward", code, f"x{x.shape}")
+    return y, argmax
+
+
+def _x_shape(op: str, dy: np.ndarray, x_shape) -> tuple[int, int, int, int]:
+    check_float(op, dy=dy)
+    shape = tuple(int(s) for s in x_shape)
+    if len(shape) != 4 or dy.ndim != 4 or dy.shape[:2] != shape[:2] or min(shape) < 0:
+        raise ValueError(f"{op}: dy{dy.shape} does not fit x_shape {tuple(x_shape)}")
+    return shape  # type: ignore[return-value]
+
+
+def maxpool2d_backward(dy, argmax, x_shape):
+    """dx of x_shape: zeros with dy (N, C, OH, OW) accumulated at argmax."""
+    shape = _x_shape("maxpool2d_backward", dy, x_shape)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise TypeError(f"maxpool2d_backward: argmax must be an int64 array, got "
+                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if dy.shape != argmax.shape:
+        raise ValueError(f"maxpool2d_backward: dy{dy.shape} and argmax{argmax.shape} "
+                         "differ")
+    if dy.size == 0 or 0 in shape:
+        return np.zeros(shape, dtype=dy.dtype)
+    dy, argmax = _c(dy), _c(argmax)
+    dx = np.empty(shape, dtype=dy.dtype)
+    code = _fn("maxpool2d_backward", dy.dtype)(_ptr(dy), _ptr(argmax), _ptr(dx), *shape,
+                                               *dy.shape[2:])
+    _raise("maxpool2d_backward", code, f"argmax outside the {shape[2]}x{shape[3]} plane")
+    return dx
+
+
+def avgpool2d_forward(x, kernel, stride):
+    """y (N, C, OH, OW): the mean of each window of x (N, C, H, W)."""
+    check_pool("avgpool2d", x, kernel, stride)
+    (kh, kw), (sh, sw) = _pair("avgpool2d", "kernel_size", kernel), _pair("pool", "stride", stride)
+    if x.size == 0:
+        return numpy_ref.avgpool2d_forward(x, (kh, kw), (sh, sw))
+    x = _c(x)
+    y = np.empty((*x.shape[:2], *pool_out_shape(x.shape, (kh, kw), (sh, sw))), x.dtype)
+    code = _fn("avgpool2d_forward", x.dtype)(_ptr(x), _ptr(y), *x.shape, kh, kw, sh, sw)
+    _raise("avgpool2d_forward", code, f"x{x.shape}")
+    return y
+
+
+def avgpool2d_backward(dy, x_shape, kernel, stride):
+    """dx of x_shape: each dy / (KH * KW) spread over its window."""
+    shape = _x_shape("avgpool2d_backward", dy, x_shape)
+    check_pool("avgpool2d_backward", np.empty(shape, dy.dtype), kernel, stride)
+    (kh, kw), (sh, sw) = _pair("pool", "kernel_size", kernel), _pair("pool", "stride", stride)
+    if dy.shape[2:] != pool_out_shape(shape, (kh, kw), (sh, sw)):
+        raise ValueError(f"avgpool2d_backward: dy{dy.shape} does not match x_shape {shape} "
+                         f"with kernel_size {kernel}, stride {stride}")
+    if dy.size == 0:
+        return np.zeros(shape, dtype=dy.dtype)
+    dy, dx = _c(dy), np.empty(shape, dtype=dy.dtype)
+    code = _fn("avgpool2d_backward", dy.dtype)(_ptr(dy), _ptr(dx), *shape, kh, kw, sh, sw)
+    _raise("avgpool2d_backward", code, f"dy{dy.shape}")
+    return dx
+
+
+def _ncs(x: np.ndarray) -> tuple[int, int, int]:
+    return x.shape[0], x.shape[1], (x.shape[2] * x.shape[3] if x.ndim == 4 else 1)
+
+
+def _inplace(a: np.ndarray, dtype) -> np.ndarray:
+    """a itself when C can update it in place, else a contiguous copy of dtype."""
+    ok = a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+    return a if ok else np.ascontiguousarray(a, dtype=dtype)
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum,
+                      eps):
+    """(y, mean, invstd) of batch norm over x (N, C) or (N, C, H, W); in training the
+    running statistics (C,) are updated in place."""
+    check_batchnorm(x, gamma, beta, running_mean, running_var)
+    n, c, s = _ncs(x)
+    if training and n * s < 2:
+        raise ValueError(f"batchnorm: training needs more than one value per channel, "
+                         f"got x{x.shape}")
+    if x.size == 0:
+        return numpy_ref.batchnorm_forward(x, gamma, beta, running_mean, running_var,
+                                           training, momentum, eps)
+    x, gamma, beta = _c(x), _c(gamma), _c(beta)
+    rm, rv = _inplace(running_mean, x.dtype), _inplace(running_var, x.dtype)
+    y, mean, invstd = np.empty_like(x), np.empty(c, x.dtype), np.empty(c, x.dtype)
+    code = _fn("batchnorm_forward", x.dtype)(
+        _ptr(x), _ptr(gamma), _ptr(beta), _ptr(rm), _ptr(rv), int(bool(training)),
+        float(momentum), float(eps), _ptr(y), _ptr(mean), _ptr(invstd), n, c, s)
+    _raise("batchnorm_forward", code, f"x{x.shape}, eps {eps}")
+    for given, used in ((running_mean, rm), (running_var, rv)):
+        if used is not given:
+            given[...] = used
+    return y, mean, invstd
+
+
+def batchnorm_backward(dy, x, gamma, mean, invstd, training):
+    """(dx, dgamma, dbeta) of batch norm; through the batch statistics when training."""
+    check_float("batchnorm_backward", dy=dy, x=x, gamma=gamma, mean=mean, invstd=invstd)
+    if x.ndim not in (2, 4) or dy.shape != x.shape:
+        raise ValueError(f"batchnorm_backward: expects dy and x of one shape (N, C) or "
+                         f"(N, C, H, W), got dy{dy.shape}, x{x.shape}")
+    for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
+        if a.shape != (x.shape[1],):
+            raise ValueError(f"batchnorm_backward: {name} must have shape "
+                             f"({x.shape[1]},) for x{x.shape}, got {a.shape}")
+    if x.size == 0:
+        return numpy_ref.batchnorm_backward(dy, x, gamma, mean, invstd, training)
+    dy, x, gamma, mean, invstd = map(_c, (dy, x, gamma, mean, invstd))
+    dx, dgamma, dbeta = np.empty_like(x), np.empty_like(gamma), np.empty_like(gamma)
+    code = _fn("batchnorm_backward", x.dtype)(
+        _ptr(dy), _ptr(x), _ptr(gamma), _ptr(mean), _ptr(invstd), int(bool(training)),
+        _ptr(dx), _ptr(dgamma), _ptr(dbeta), *_ncs(x))
+    _raise("batchnorm_backward", code, f"x{x.shape}")
+    return dx, dgamma, dbeta

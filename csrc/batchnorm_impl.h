@@ -1,0 +1,172 @@
+/* Batch norm for one element type, included twice by batchnorm.c (T, SFX). */
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+#define FN(name) MG_CAT(name, SFX)
+
+/* Per channel: s1 = sum(u - ref), s2 = sum((u - ref) * (v - ref2)) over (N, S) where
+   u = x, v = x (variance) or u = dy... : `mode` 0 gives s1 = sum(x - ref[c]),
+   s2 = sum((x - ref[c])^2); mode 1 gives s1 = sum(dy), s2 = sum(dy * (x - ref[c])).
+   Planes are summed in T with a SIMD reduction, then accumulated in double. */
+static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *ref,
+                              long n, long c, long s, double *s1, double *s2) {
+    if (s == 1) {   /* (N, C): each thread owns a contiguous range of channels */
+#pragma omp parallel num_threads(c >= 64 ? mg_threads_avail() : 1)
+        {
+#ifdef _OPENMP
+            long t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+            long t = 0, nt = 1;
+#endif
+            long lo = c * t / nt, hi = c * (t + 1) / nt;
+            for (long j = lo; j < hi; j++) s1[j] = s2[j] = 0;
+            for (long i = 0; i < n; i++) {
+                const T *xr = x + i * c, *dr = dy ? dy + i * c : NULL;
+                if (mode == 0)
+                    for (long j = lo; j < hi; j++) {
+                        double d = (double)xr[j] - ref[j];
+                        s1[j] += d;
+                        s2[j] += d * d;
+                    }
+                else
+                    for (long j = lo; j < hi; j++) {
+                        s1[j] += dr[j];
+                        s2[j] += (double)dr[j] * ((double)xr[j] - ref[j]);
+                    }
+            }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
+    for (long j = 0; j < c; j++) {
+        double a = 0, b = 0;
+        T r = (T)ref[j];
+        for (long i = 0; i < n; i++) {
+            const T *xp = x + (i * c + j) * s;
+            T pa = 0, pb = 0;
+            if (mode == 0) {
+#pragma omp simd reduction(+ : pa, pb)
+                for (long k = 0; k < s; k++) {
+                    T d = xp[k] - r;
+                    pa += d;
+                    pb += d * d;
+                }
+            } else {
+                const T *dp = dy + (i * c + j) * s;
+#pragma omp simd reduction(+ : pa, pb)
+                for (long k = 0; k < s; k++) {
+                    pa += dp[k];
+                    pb += dp[k] * (xp[k] - r);
+                }
+            }
+            a += pa;
+            b += pb;
+        }
+        s1[j] = a;
+        s2[j] = b;
+    }
+}
+
+/* out = (in - sub[c]) * mul[c] + add[c]  (+ extra[c] * other, when other != NULL):
+   the elementwise pass of both directions. */
+static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
+                        const double *mul, const double *add, const double *extra,
+                        long n, long c, long s) {
+    if (s == 1) {
+#pragma omp parallel for schedule(static) num_threads(n * c >= 32768 ? mg_threads_avail() : 1)
+        for (long i = 0; i < n; i++)
+            for (long j = 0; j < c; j++) {
+                T v = ((T)(in[i * c + j] - (T)sub[j])) * (T)mul[j] + (T)add[j];
+                if (other) v += (T)extra[j] * other[i * c + j];
+                out[i * c + j] = v;
+            }
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
+    for (long p = 0; p < n * c; p++) {
+        long j = p % c;
+        T sb = (T)sub[j], ml = (T)mul[j], ad = (T)add[j], ex = extra ? (T)extra[j] : 0;
+        const T *ip = in + p * s, *op = other ? other + p * s : NULL;
+        T *o = out + p * s;
+        if (op)
+#pragma omp simd
+            for (long k = 0; k < s; k++) o[k] = (ip[k] - sb) * ml + ad + ex * op[k];
+        else
+#pragma omp simd
+            for (long k = 0; k < s; k++) o[k] = (ip[k] - sb) * ml + ad;
+    }
+}
+
+int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *running_mean,
+                              T *running_var, int training, double momentum, double eps,
+                              T *y, T *mean, T *invstd, long n, long c, long s) {
+    if (n < 1 || c < 1 || s < 1 || !x || !gamma || !beta || !running_mean ||
+        !running_var || !y || !mean || !invstd || (training && n * s < 2) || eps < 0)
+        return MG_EINVAL;
+    double *buf = mg_workspace(MG_WS_TILE, (size_t)5 * c * sizeof(double));
+    if (buf == NULL) return MG_ENOMEM;
+    double *ref = buf, *s1 = buf + c, *s2 = buf + 2 * c, *mul = buf + 3 * c,
+           *add = buf + 4 * c;
+    double count = (double)n * s;
+    if (training) {
+        for (long j = 0; j < c; j++) ref[j] = x[j * s];   /* shift: a value of channel j */
+        FN(channel_sums_)(0, x, NULL, ref, n, c, s, s1, s2);
+    }
+    for (long j = 0; j < c; j++) {
+        double m, v;
+        if (training) {
+            double d = s1[j] / count;
+            m = ref[j] + d;
+            v = s2[j] / count - d * d;
+            v = v > 0 ? v : 0;
+            running_mean[j] = (T)((1 - momentum) * running_mean[j] + momentum * m);
+            running_var[j] = (T)((1 - momentum) * running_var[j] +
+                                 momentum * v * count / (count - 1));
+        } else {
+            m = running_mean[j];
+            v = running_var[j];
+        }
+        mean[j] = (T)m;
+        invstd[j] = (T)(1.0 / sqrt(v + eps));
+        ref[j] = mean[j];
+        mul[j] = (double)invstd[j] * gamma[j];
+        add[j] = beta[j];
+    }
+    FN(affine_)(x, NULL, y, ref, mul, add, NULL, n, c, s);
+    return 0;
+}
+
+int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T *mean,
+                               const T *invstd, int training, T *dx, T *dgamma, T *dbeta,
+                               long n, long c, long s) {
+    if (n < 1 || c < 1 || s < 1 || !dy || !x || !gamma || !mean || !invstd || !dx ||
+        !dgamma || !dbeta)
+        return MG_EINVAL;
+    double *buf = mg_workspace(MG_WS_TILE, (size_t)6 * c * sizeof(double));
+    if (buf == NULL) return MG_ENOMEM;
+    double *ref = buf, *s1 = buf + c, *s2 = buf + 2 * c, *mul = buf + 3 * c,
+           *add = buf + 4 * c, *xmul = buf + 5 * c;
+    double count = (double)n * s;
+    for (long j = 0; j < c; j++) ref[j] = mean[j];
+    FN(channel_sums_)(1, x, dy, ref, n, c, s, s1, s2);
+    for (long j = 0; j < c; j++) {
+        double is = invstd[j], k = gamma[j] * is, db = s1[j], dg = s2[j] * is;
+        dbeta[j] = (T)db;
+        dgamma[j] = (T)dg;
+        /* dx = k*dy + xmul*(x - mean) + add; written as (dy - 0)*k + ... */
+        mul[j] = k;
+        add[j] = training ? -k * db / count : 0;
+        xmul[j] = training ? -k * is * dg / count : 0;
+        s1[j] = 0;
+    }
+    if (training) {
+        /* (x - mean) * xmul + add + k * dy */
+        FN(affine_)(x, dy, dx, ref, xmul, add, mul, n, c, s);
+    } else {
+        FN(affine_)(dy, NULL, dx, s1, mul, add, NULL, n, c, s);
+    }
+    return 0;
+}
+
+#undef FN
+#undef MG_CAT
+#undef MG_CAT_

@@ -1,0 +1,64 @@
+/* conv2d forward and backward (cross-correlation, zero padding, as PyTorch).
+
+   Layouts (row-major, contiguous): x (N, C, H, W); w (F, C, KH, KW); b (F,) or NULL;
+   y and dy (N, F, OH, OW) with OH = (H + 2*ph - KH) / sh + 1, OW likewise.
+   Method: im2col + GEMM per image. cols (C*KH*KW, OH*OW) holds the input window of
+   every output pixel (zeros where the window covers padding), then
+     forward   y[n]  = w (F, CKK) @ cols (+ b)                    overwrites y
+     dW        dw    = sum_n dy[n] (F, OHOW) @ cols^T             overwrites dw
+     dX        dcols = w^T @ dy[n], scattered back by col2im       overwrites dx
+     db        db    = dy summed over N, OH, OW                   overwrites db
+   A 1x1 kernel with stride 1 and no padding uses x itself as cols. cols lives in the
+   thread's workspace (no allocation per call). Images are spread over OpenMP threads
+   (static schedule); each thread sums its own partial dw/db, and the partials are
+   added in thread order, so results are repeatable for a given thread count. With
+   fewer images than threads the GEMM itself is threaded instead.
+   Errors: MG_EINVAL (-1) for non-positive sizes or a kernel larger than the padded
+   input, MG_ENOMEM (-2). dx, dw, db may each be NULL (not computed). */
+#include <stdint.h>
+#include "minigrad_api.h"
+#include "mg_internal.h"
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct {
+    long n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow;
+} conv_dims;
+
+static int conv_dims_init(conv_dims *d, long n, long c, long h, long w, long f, long kh,
+                          long kw, long sh, long sw, long ph, long pw) {
+    if (n < 1 || c < 1 || h < 1 || w < 1 || f < 1 || kh < 1 || kw < 1 || sh < 1 ||
+        sw < 1 || ph < 0 || pw < 0 || h + 2 * ph < kh || w + 2 * pw < kw)
+        return MG_EINVAL;
+    d->n = n; d->c = c; d->h = h; d->w = w; d->f = f; d->kh = kh; d->kw = kw;
+    d->sh = sh; d->sw = sw; d->ph = ph; d->pw = pw;
+    d->oh = (h + 2 * ph - kh) / sh + 1;
+    d->ow = (w + 2 * pw - kw) / sw + 1;
+    return 0;
+}
+
+/* Output columns ow whose input column ow*sw - pw + j lies inside [0, w). */
+static void valid_cols(const conv_dims *d, long j, long *lo, long *hi) {
+    long first = d->pw - j, l = first > 0 ? (first + d->sw - 1) / d->sw : 0;
+    long last = d->w - 1 + d->pw - j;   /* ow*sw <= last */
+    long h = last < 0 ? 0 : last / d->sw + 1;
+    if (h > d->ow) h = d->ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+static int is_pointwise(const conv_dims *d) {
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+#define T float
+#define SFX f32
+#include "conv2d_impl.h"
+#undef T
+#undef SFX
+#define T double
+#define SFX f64
+#include "conv2d_impl.h"

@@ -1,0 +1,176 @@
+/* conv2d for one element type, included twice by conv2d.c (T, SFX). */
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+#define FN(name) MG_CAT(name, SFX)
+
+/* cols[(c*KH + i)*KW + j][oh*OW + ow] = x[c][oh*sh - ph + i][ow*sw - pw + j], or 0. */
+static void FN(im2col_)(const conv_dims *d, const T *x, T *restrict cols) {
+    long ohw = d->oh * d->ow;
+    for (long c = 0; c < d->c; c++)
+        for (long i = 0; i < d->kh; i++)
+            for (long j = 0; j < d->kw; j++) {
+                T *row = cols + ((c * d->kh + i) * d->kw + j) * ohw;
+                long lo, hi;
+                valid_cols(d, j, &lo, &hi);
+                for (long oh = 0; oh < d->oh; oh++, row += d->ow) {
+                    long ih = oh * d->sh - d->ph + i;
+                    if (ih < 0 || ih >= d->h) {
+                        memset(row, 0, d->ow * sizeof(T));
+                        continue;
+                    }
+                    const T *src = x + (c * d->h + ih) * d->w - d->pw + j;
+                    for (long ow = 0; ow < lo; ow++) row[ow] = 0;
+                    if (d->sw == 1)
+                        memcpy(row + lo, src + lo, (hi - lo) * sizeof(T));
+                    else
+                        for (long ow = lo; ow < hi; ow++) row[ow] = src[ow * d->sw];
+                    for (long ow = hi; ow < d->ow; ow++) row[ow] = 0;
+                }
+            }
+}
+
+/* dx[c][ih][iw] += dcols[...]: the adjoint of im2col; dx must be zeroed first. */
+static void FN(col2im_)(const conv_dims *d, const T *cols, T *restrict dx) {
+    long ohw = d->oh * d->ow;
+    for (long c = 0; c < d->c; c++)
+        for (long i = 0; i < d->kh; i++)
+            for (long j = 0; j < d->kw; j++) {
+                const T *row = cols + ((c * d->kh + i) * d->kw + j) * ohw;
+                long lo, hi;
+                valid_cols(d, j, &lo, &hi);
+                for (long oh = 0; oh < d->oh; oh++, row += d->ow) {
+                    long ih = oh * d->sh - d->ph + i;
+                    if (ih < 0 || ih >= d->h) continue;
+                    T *dst = dx + (c * d->h + ih) * d->w - d->pw + j;
+                    if (d->sw == 1)
+                        for (long ow = lo; ow < hi; ow++) dst[ow] += row[ow];
+                    else
+                        for (long ow = lo; ow < hi; ow++) dst[ow * d->sw] += row[ow];
+                }
+            }
+}
+
+/* y[n] = w @ cols(x[n]) + b for one image; `nt` threads inside the GEMM. */
+static int FN(forward_image_)(const conv_dims *d, int nt, const T *x, const T *w,
+                              const T *b, T *y) {
+    long ckk = d->c * d->kh * d->kw, ohw = d->oh * d->ow;
+    const T *cols = x;
+    if (!is_pointwise(d)) {
+        T *buf = mg_workspace(MG_WS_COLS, (size_t)ckk * ohw * sizeof(T));
+        if (buf == NULL) return MG_ENOMEM;
+        FN(im2col_)(d, x, buf);
+        cols = buf;
+    }
+    int err = FN(mg_gemm_threaded_)(nt, 0, 0, d->f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y,
+                                    ohw);
+    if (b != NULL)
+        for (long f = 0; f < d->f; f++)
+            for (long p = 0; p < ohw; p++) y[f * ohw + p] += b[f];
+    return err;
+}
+
+int FN(mg_conv2d_forward_)(const T *x, const T *w, const T *b, T *y, long n, long c,
+                           long h, long wd, long f, long kh, long kw, long sh, long sw,
+                           long ph, long pw) {
+    conv_dims d;
+    if (conv_dims_init(&d, n, c, h, wd, f, kh, kw, sh, sw, ph, pw) || !x || !w || !y)
+        return MG_EINVAL;
+    long xs = c * h * wd, ys = f * d.oh * d.ow;
+    int nt = mg_threads_avail(), err = 0;
+    if (nt > 1 && n >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
+        for (long i = 0; i < n; i++)
+            err |= FN(forward_image_)(&d, 1, x + i * xs, w, b, y + i * ys);
+    } else {
+        for (long i = 0; i < n && !err; i++)
+            err = FN(forward_image_)(&d, nt, x + i * xs, w, b, y + i * ys);
+    }
+    return err ? MG_ENOMEM : 0;
+}
+
+/* One image's contribution: dw_acc (+)= dy @ cols^T, db_acc += row sums of dy,
+   dx = col2im(w^T @ dy). `first` says dw_acc is overwritten rather than added to. */
+static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *w,
+                               const T *dy, T *dx, T *dw_acc, T *db_acc, int first) {
+    long ckk = d->c * d->kh * d->kw, ohw = d->oh * d->ow;
+    int pointwise = is_pointwise(d), err = 0;
+    T *buf = NULL;
+    if (!pointwise && (dw_acc != NULL || dx != NULL)) {
+        buf = mg_workspace(MG_WS_COLS, (size_t)ckk * ohw * sizeof(T));
+        if (buf == NULL) return MG_ENOMEM;
+    }
+    if (dw_acc != NULL) {
+        const T *cols = x;
+        if (!pointwise) {
+            FN(im2col_)(d, x, buf);
+            cols = buf;
+        }
+        err |= FN(mg_gemm_threaded_)(nt, 0, 1, d->f, ckk, ohw, 1, dy, ohw, cols, ohw,
+                                     first ? 0 : 1, dw_acc, ckk);
+    }
+    if (db_acc != NULL)
+        for (long f = 0; f < d->f; f++) {
+            double s = 0;   /* double: ohw terms, then N images, in float32 */
+            for (long p = 0; p < ohw; p++) s += dy[f * ohw + p];
+            db_acc[f] = first ? (T)s : db_acc[f] + (T)s;
+        }
+    if (dx != NULL) {
+        if (pointwise)
+            return err | FN(mg_gemm_threaded_)(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw,
+                                               0, dx, ohw);
+        err |= FN(mg_gemm_threaded_)(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw, 0, buf,
+                                     ohw);
+        memset(dx, 0, (size_t)d->c * d->h * d->w * sizeof(T));
+        FN(col2im_)(d, buf, dx);
+    }
+    return err;
+}
+
+int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db,
+                            long n, long c, long h, long wd, long f, long kh, long kw,
+                            long sh, long sw, long ph, long pw) {
+    conv_dims d;
+    if (conv_dims_init(&d, n, c, h, wd, f, kh, kw, sh, sw, ph, pw) || !x || !w || !dy)
+        return MG_EINVAL;
+    long xs = c * h * wd, ys = f * d.oh * d.ow, nw = f * c * kh * kw;
+    int nt = mg_threads_avail(), err = 0;
+    if (nt > n) nt = 1;   /* few images: thread the GEMMs instead */
+    if (nt == 1) {
+        for (long i = 0; i < n && !err; i++)
+            err = FN(backward_image_)(&d, mg_threads_avail(), x + i * xs, w, dy + i * ys,
+                                      dx ? dx + i * xs : NULL, dw, db, i == 0);
+        return err;
+    }
+    /* Thread t > 0 sums into partial t; thread 0 writes dw/db directly. */
+    T *part = NULL;
+    if (dw != NULL || db != NULL) {
+        part = mg_workspace(MG_WS_PARTIAL, (size_t)(nt - 1) * (nw + f) * sizeof(T));
+        if (part == NULL) return MG_ENOMEM;
+    }
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+#ifdef _OPENMP
+        long t = omp_get_thread_num();
+#else
+        long t = 0;
+#endif
+        long lo = n * t / nt, hi = n * (t + 1) / nt;
+        T *my_dw = dw == NULL ? NULL : (t == 0 ? dw : part + (t - 1) * (nw + f));
+        T *my_db = db == NULL ? NULL : (t == 0 ? db : part + (t - 1) * (nw + f) + nw);
+        for (long i = lo; i < hi; i++)
+            err |= FN(backward_image_)(&d, 1, x + i * xs, w, dy + i * ys,
+                                       dx ? dx + i * xs : NULL, my_dw, my_db, i == lo);
+    }
+    for (long t = 1; t < nt; t++) {
+        const T *p = part + (t - 1) * (nw + f);
+        if (dw != NULL)
+            for (long i = 0; i < nw; i++) dw[i] += p[i];
+        if (db != NULL)
+            for (long i = 0; i < f; i++) db[i] += p[nw + i];
+    }
+    return err ? MG_ENOMEM : 0;
+}
+
+#undef FN
+#undef MG_CAT
+#undef MG_CAT_

@@ -1,0 +1,201 @@
+/* The GEMM driver for one element type, included twice by gemm.c.
+   Template parameters: T, SFX (f32/f64), MR NR (micro-tile), MC KC NC (cache blocks),
+   UKR (the micro-kernel, see gemm.c). Loop order and blocking follow BLIS:
+     jc (NC columns of C; the packed B block lives in L3)
+       pc (KC of the reduction; B packed once per (jc, pc) into NR-column panels)
+         ic (MC rows; A packed into MR-row panels, the block stays in L2)
+           jr, ir: one MR x NR tile of C per micro-kernel call, the B micro-panel in L1. */
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+#define FN(name) MG_CAT(name, SFX)
+
+/* Packs the mc x kc block of op(A) at `a` into MR-row panels, p-major inside a panel,
+   scaled by alpha, zero-padding the last panel so the micro-kernel never branches. */
+static void FN(pack_a_)(long mc, long kc, const T *a, long lda, int ta, T alpha,
+                        T *restrict out) {
+    for (long i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {
+        long mr = mc - i0 < MR ? mc - i0 : MR;
+        if (ta) {           /* op(A)(i, p) = a[p * lda + i]: MR contiguous values per p */
+            for (long p = 0; p < kc; p++) {
+                const T *src = a + p * lda + i0;
+                long i = 0;
+                for (; i < mr; i++) out[p * MR + i] = alpha * src[i];
+                for (; i < MR; i++) out[p * MR + i] = 0;
+            }
+        } else {            /* op(A)(i, p) = a[i * lda + p]: one row stream per i */
+            for (long i = 0; i < mr; i++) {
+                const T *src = a + (i0 + i) * lda;
+                for (long p = 0; p < kc; p++) out[p * MR + i] = alpha * src[p];
+            }
+            for (long i = mr; i < MR; i++)
+                for (long p = 0; p < kc; p++) out[p * MR + i] = 0;
+        }
+    }
+}
+
+/* Packs the kc x nc block of op(B) at `b` into NR-column panels, zero-padded. */
+static void FN(pack_b_)(long kc, long nc, const T *b, long ldb, int tb, T *restrict out) {
+    for (long j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+        long nr = nc - j0 < NR ? nc - j0 : NR;
+        if (!tb && nr == NR) {      /* op(B)(p, j) = b[p * ldb + j] */
+            for (long p = 0; p < kc; p++) {
+                const T *src = b + p * ldb + j0;
+                for (long j = 0; j < NR; j++) out[p * NR + j] = src[j];
+            }
+        } else if (!tb) {
+            for (long p = 0; p < kc; p++) {
+                const T *src = b + p * ldb + j0;
+                long j = 0;
+                for (; j < nr; j++) out[p * NR + j] = src[j];
+                for (; j < NR; j++) out[p * NR + j] = 0;
+            }
+        } else {                    /* op(B)(p, j) = b[j * ldb + p] */
+            for (long j = 0; j < nr; j++) {
+                const T *src = b + (j0 + j) * ldb;
+                for (long p = 0; p < kc; p++) out[p * NR + j] = src[p];
+            }
+            for (long j = nr; j < NR; j++)
+                for (long p = 0; p < kc; p++) out[p * NR + j] = 0;
+        }
+    }
+}
+
+/* C[mc x nc] = beta * C + Ap @ Bp over packed panels; edge tiles go through a local
+   tile so the micro-kernel always runs full-size and C is touched only where valid. */
+static void FN(macro_)(long mc, long nc, long kc, const T *ap, const T *bp, T *c,
+                       long ldc, T beta) {
+    T tile[MR * NR] __attribute__((aligned(64)));
+    for (long j0 = 0; j0 < nc; j0 += NR) {
+        long nr = nc - j0 < NR ? nc - j0 : NR;
+        const T *b = bp + j0 * kc;
+        for (long i0 = 0; i0 < mc; i0 += MR) {
+            long mr = mc - i0 < MR ? mc - i0 : MR;
+            const T *a = ap + i0 * kc;
+            T *cij = c + i0 * ldc + j0;
+            if (mr == MR && nr == NR) {
+                UKR(kc, a, b, cij, ldc, beta);
+                continue;
+            }
+            UKR(kc, a, b, tile, NR, (T)0);
+            for (long i = 0; i < mr; i++)
+                for (long j = 0; j < nr; j++)
+                    cij[i * ldc + j] = beta == 0 ? tile[i * NR + j]
+                                                 : beta * cij[i * ldc + j] + tile[i * NR + j];
+        }
+    }
+}
+
+static void FN(scale_)(long m, long n, T beta, T *c, long ldc) {
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+}
+
+static long FN(round_up_)(long x, long r) { return (x + r - 1) / r * r; }
+
+int FN(mg_gemm_serial_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
+                        long lda, const T *b, long ldb, T beta, T *c, long ldc) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0 || alpha == 0) {
+        FN(scale_)(m, n, beta, c, ldc);
+        return 0;
+    }
+    /* Equal blocks instead of full blocks plus a sliver: k = 300 runs as 2 x 150. */
+    long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
+    long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
+    long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
+    T *ap = mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
+    T *bp = mg_workspace(MG_WS_PACK_B, (size_t)ncb * kcb * sizeof(T));
+    if (ap == NULL || bp == NULL) return MG_ENOMEM;
+    for (long jc = 0; jc < n; jc += ncb) {
+        long nc = n - jc < ncb ? n - jc : ncb;
+        for (long pc = 0; pc < k; pc += kcb) {
+            long kc = k - pc < kcb ? k - pc : kcb;
+            T bet = pc == 0 ? beta : (T)1;   /* later k blocks accumulate */
+            FN(pack_b_)(kc, nc, tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, tb, bp);
+            for (long ic = 0; ic < m; ic += mcb) {
+                long mc = m - ic < mcb ? m - ic : mcb;
+                FN(pack_a_)(mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ta,
+                            alpha, ap);
+                FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Splits C between nt threads along its longer side (in whole micro-tiles); each thread
+   runs the serial GEMM on its strip with its own packing buffers, so there is no
+   barrier. The operand on the short side is packed by every thread: its cost is one
+   pass over it per thread against a strip's m*n*k/nt multiply-adds. */
+int FN(mg_gemm_threaded_)(int nt, int ta, int tb, long m, long n, long k, T alpha,
+                          const T *a, long lda, const T *b, long ldb, T beta, T *c,
+                          long ldc) {
+    /* Below ~64^3 multiply-adds a parallel region costs more than it saves. */
+    if (nt <= 1 || (double)m * n * k < 262144.0 || (m < 2 * MR && n < 2 * NR))
+        return FN(mg_gemm_serial_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int by_rows = m >= n;
+    long len = by_rows ? m : n, step = by_rows ? MR : NR;
+    long chunk = FN(round_up_)((len + nt - 1) / nt, step);
+    int err = 0;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+#ifdef _OPENMP
+        long t = omp_get_thread_num();
+#else
+        long t = 0;
+#endif
+        long lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+        if (lo < hi && by_rows)
+            err |= FN(mg_gemm_serial_)(ta, tb, hi - lo, n, k, alpha,
+                                       ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                                       c + lo * ldc, ldc);
+        else if (lo < hi)
+            err |= FN(mg_gemm_serial_)(ta, tb, m, hi - lo, k, alpha, a, lda,
+                                       tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+    }
+    return err ? MG_ENOMEM : 0;
+}
+
+static int FN(check_)(int ta, int tb, long m, long n, long k, const T *a, long lda,
+                      const T *b, long ldb, const T *c, long ldc) {
+    if (m < 0 || n < 0 || k < 0) return MG_EINVAL;
+    if (ldc < (n > 1 ? n : 1) || lda < ((ta ? m : k) > 1 ? (ta ? m : k) : 1) ||
+        ldb < ((tb ? k : n) > 1 ? (tb ? k : n) : 1))
+        return MG_EINVAL;
+    if ((m && n && c == NULL) || (m && n && k && (a == NULL || b == NULL)))
+        return MG_EINVAL;
+    return 0;
+}
+
+int FN(mg_gemm_)(int trans_a, int trans_b, long m, long n, long k, T alpha, const T *a,
+                 long lda, const T *b, long ldb, T beta, T *c, long ldc) {
+    int err = FN(check_)(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (err) return err;
+    return FN(mg_gemm_threaded_)(mg_threads_avail(), trans_a, trans_b, m, n, k, alpha, a,
+                                 lda, b, ldb, beta, c, ldc);
+}
+
+int FN(mg_gemm_batch_)(int trans_a, int trans_b, long batch, long m, long n, long k,
+                       T alpha, const T *a, long lda, long stride_a, const T *b, long ldb,
+                       long stride_b, T beta, T *c, long ldc, long stride_c) {
+    int err = FN(check_)(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (err || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0) return MG_EINVAL;
+    int nt = mg_threads_avail();
+    /* Many small products: one whole product per thread beats splitting each one. */
+    if (nt > 1 && batch >= nt && (double)m * n * k < 4194304.0) {
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
+        for (long i = 0; i < batch; i++)
+            err |= FN(mg_gemm_serial_)(trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
+                                       lda, b + i * stride_b, ldb, beta, c + i * stride_c,
+                                       ldc);
+        return err ? MG_ENOMEM : 0;
+    }
+    for (long i = 0; i < batch && !err; i++)
+        err = FN(mg_gemm_threaded_)(nt, trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
+                                    lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+    return err;
+}
+
+#undef FN
+#undef MG_CAT
+#undef MG_CAT_
