@@ -60,6 +60,14 @@ RULES: dict[str, str] = {
     "LogSoftmax": "dx = dy - softmax(x)*sum(dy)",
     "CrossEntropy": "dlogits = softmax(logits) - onehot(target), scaled by the reduction",
     "Dropout": "dx = dy*mask/(1 - p)",
+    "LeakyRelu": "dx = dy*(1 if x > 0 else alpha)",
+    "PRelu": "dx = dy*(1 if x > 0 else a), da = sum(dy*x over x <= 0)",
+    "Elu": "dx = dy*scale*(1 if x > 0 else alpha*e^x)  (SELU: fixed alpha, scale)",
+    "Gelu": "dx = dy*(Phi(x) + x*phi(x))",
+    "Softplus": "dx = dy*sigmoid(beta*x)",
+    "Pad2d": "dx = the unpadded centre of dy",
+    "BCEWithLogits": "dlogits = sigmoid(logits) - target (weighted, scaled by the reduction)",
+    "BinaryCrossEntropy": "dp = (p - target)/(p*(1 - p)) (scaled by the reduction)",
 }
 
 
