@@ -29,10 +29,30 @@ def fold_into(layer: Linear | Conv2d, bn: BatchNorm1d | BatchNorm2d) -> None:
         layer.bias = Parameter(b, dtype=dtype)
 
 
+def fold_forward(bn: BatchNorm1d, layer: Linear) -> None:
+    """Rewrite layer in place so layer(x) equals layer(bn(x)) for x (N, C) with bn in
+    eval mode (a BN with no Linear before it, e.g. right after Flatten): with
+    s = gamma / sqrt(running_var + eps) and t = beta - s * running_mean,
+    W' = W * s (per input feature) and b' = b + W @ t."""
+    if bn.num_features != layer.in_features:
+        raise ValueError(f"fuse_batchnorm: {layer!r} cannot follow {bn!r}")
+    dtype = layer.weight.dtype
+    s = bn.weight.data.astype(np.float64) / np.sqrt(
+        bn.running_var.data.astype(np.float64) + bn.eps)
+    t = bn.bias.data - s * bn.running_mean.data
+    w = layer.weight.data.astype(np.float64)
+    b = np.zeros(w.shape[0]) if layer.bias is None else layer.bias.data.astype(np.float64)
+    with no_grad():
+        layer.weight = Parameter(w * s[None, :], dtype=dtype)
+        layer.bias = Parameter(b + w @ t, dtype=dtype)
+
+
 def fuse_batchnorm(model: Module) -> Module:
     """An eval-mode deep copy of model in which every BatchNorm1d/2d that directly
     follows a Linear/Conv2d inside a Sequential (or ModuleList) is folded into it and
-    replaced by Identity. Outputs equal the original's in eval mode within float
+    replaced by Identity; a BatchNorm1d with no such layer before it but a Linear
+    right after (Flatten -> BN -> Linear) is folded into that Linear instead (valid
+    for (N, C) inputs, the only ones a Linear after a BatchNorm1d(C) accepts). Outputs equal the original's in eval mode within float
     tolerance, with one GEMM/conv fewer pass over the activations per BN.
     The original model is not modified."""
     fused = clone(model).eval()
@@ -44,5 +64,10 @@ def fuse_batchnorm(model: Module) -> Module:
             prev, cur = items[i - 1], items[i]
             if any(isinstance(prev, a) and type(cur) is b for a, b in _PAIRS):
                 fold_into(prev, cur)
+                items[i] = Identity()
+        for i in range(len(items) - 1):
+            cur, nxt = items[i], items[i + 1]
+            if type(cur) is BatchNorm1d and isinstance(nxt, Linear):
+                fold_forward(cur, nxt)
                 items[i] = Identity()
     return fused.eval()

@@ -284,7 +284,7 @@ class Normalization(Module):
 
     def adapt(self, x: Any) -> "Normalization":
         """Compute the per-feature mean and variance of x (..., F) over every other axis."""
-        a = np.asarray(getattr(x, "data", x), dtype=np.float64)
+        a = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
         if a.ndim < 1 or a.size == 0:
             raise ValueError(f"Normalization.adapt: needs a non-empty array (..., F), got "
                              f"shape {a.shape}")

@@ -17,6 +17,11 @@ from .module import Module
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def _raw(v: Any) -> Any:
+    """The array inside a Tensor, anything else as it is."""
+    return v.data if isinstance(v, Tensor) else v
+
+
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -101,21 +106,21 @@ def cross_entropy(logits: Any, targets: Any, weight: Any = None, reduction: str 
                         f"{z.dtype}{z.shape}")
     if z.ndim == 1:
         z = z.reshape(1, -1)
-        targets = np.asarray(getattr(targets, "data", targets)).reshape(1)
+        targets = np.asarray(_raw(targets)).reshape(1)
     extra = z.shape[2:]
     if extra:  # class axis last, the other axes become rows
-        y_shape = np.shape(getattr(targets, "data", targets))
+        y_shape = np.shape(_raw(targets))
         if y_shape != (z.shape[0],) + extra:
             raise ValueError(f"{name}: expected targets of shape {(z.shape[0],) + extra} "
                              f"for logits{z.shape}, got targets{y_shape}")
         z = z.permute(0, *range(2, z.ndim), 1).reshape(-1, z.shape[1])
-        targets = np.asarray(getattr(targets, "data", targets)).reshape(-1)
+        targets = np.asarray(_raw(targets)).reshape(-1)
     n, c = z.shape
     labels = _labels(name, targets, n, c)
     w = _class_weight(name, weight, c, z.dtype)
     losses = CrossEntropy.apply(z, labels, weight=w, smoothing=float(label_smoothing))
     if reduction == "none":
-        return losses.reshape(np.shape(getattr(logits, "data", logits))[:1] + extra) \
+        return losses.reshape(np.shape(_raw(logits))[:1] + extra) \
             if extra else losses
     if reduction == "sum":
         return losses.sum()
@@ -152,7 +157,7 @@ def _pair(name: str, x: Any, target: Any) -> tuple[Tensor, Tensor]:
     if isinstance(target, Tensor) and target.dtype == x.dtype:
         t = target
     else:
-        t = Tensor._wrap(np.asarray(getattr(target, "data", target), dtype=x.dtype))
+        t = Tensor._wrap(np.asarray(_raw(target), dtype=x.dtype))
     if t.shape != x.shape:
         raise ValueError(f"{name}: input and target shapes differ, got input{x.shape} "
                          f"and target{t.shape}")
@@ -198,7 +203,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, weight: Any = No
     extras = {}
     for key, v in (("weight", weight), ("pos_weight", pos_weight)):
         if v is not None:
-            arr = np.asarray(getattr(v, "data", v), dtype=x.dtype)
+            arr = np.asarray(_raw(v), dtype=x.dtype)
             try:
                 np.broadcast_shapes(arr.shape, x.shape)
             except ValueError:
@@ -235,7 +240,7 @@ def binary_cross_entropy(probs: Any, targets: Any, weight: Any = None,
         raise ValueError(f"{name}: probs must lie in [0, 1], got values from "
                          f"{p.data.min()} to {p.data.max()}; pass logits to "
                          "binary_cross_entropy_with_logits instead")
-    w = None if weight is None else np.asarray(getattr(weight, "data", weight), p.dtype)
+    w = None if weight is None else np.asarray(_raw(weight), p.dtype)
     return _reduce(name, BinaryCrossEntropy.apply(p, y, weight=w), reduction)
 
 

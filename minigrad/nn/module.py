@@ -19,10 +19,14 @@ _IGNORED_SUFFIXES = ("num_batches_tracked",)
 class Parameter(Tensor):
     """A float Tensor that a Module owns and trains: requires_grad=True unless frozen.
 
-    Parameter(data, requires_grad=True, dtype=None); integer data raises TypeError.
+    Parameter(data, requires_grad=True, dtype=None): integer or bool data becomes
+    float32 unless dtype= asks for a non-float type, which raises TypeError.
     """
 
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None):
+        raw = data.data if isinstance(data, Tensor) else data
+        if dtype is None and np.asarray(raw).dtype.kind in "iub":
+            dtype = np.float32
         super().__init__(data, dtype=dtype)
         if self.data.dtype.kind != "f":
             raise TypeError(f"Parameter: data must be floating point, got {self.data.dtype}")
@@ -222,7 +226,7 @@ class Module:
         given = {k: v for k, v in state.items() if not k.endswith(_IGNORED_SUFFIXES)}
         missing = [k for k in targets if k not in given]
         unexpected = [k for k in given if k not in targets]
-        arrays = {k: np.asarray(getattr(v, "data", v) if isinstance(v, Tensor) else v)
+        arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v)
                   for k, v in given.items() if k in targets}
         bad = [f"{k}: expected {tuple(targets[k].shape)}, got {tuple(a.shape)}"
                for k, a in arrays.items() if a.shape != targets[k].shape]
