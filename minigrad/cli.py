@@ -1,0 +1,358 @@
+"""The command line: ``python -m minigrad train | evaluate | doctor``.
+
+train     loads (Fashion-)MNIST, trains an MLP / MLP-BN / CNN with a progress bar,
+          prints test accuracy and the confusion matrix, and writes model.ckpt,
+          curves.png, history.csv and metrics.json into --out.
+evaluate  rebuilds the model from a checkpoint (it stores the model config) and
+          reports its test accuracy on the same test samples.
+doctor    which backend runs and why, the C build, threads, a kernel self-test, GEMM speed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.backend import numpy_ref
+
+__all__ = ["build_model", "main", "make_optimizer"]
+
+CHECKPOINT_FORMAT = "minigrad-cli-checkpoint/1"
+MODELS = ("mlp", "mlp-bn", "cnn")
+DATASETS = ("fashion-mnist", "mnist")
+OPTIMIZERS = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "adagrad": 1e-2}  # default lr
+CLASS_NAMES = {
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                      "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "mnist": [str(i) for i in range(10)],
+}
+
+
+class Standardized(nn.Module):
+    """``net((x - mean) / std)``: images stay uint8 in memory; fit casts each batch to
+    float32 and this scales it, so no float copy of the dataset ever exists.
+    mean/std are plain floats kept in the checkpoint config; ``net`` holds every weight
+    (its state dict has PyTorch's Sequential names)."""
+
+    def __init__(self, net: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.net, self.mean, self.inv_std = net, float(mean), 1.0 / float(std)
+
+    def forward(self, x: Any) -> Any:
+        x = mg.as_tensor(x)
+        return self.net((x - self.mean) * self.inv_std)
+
+
+def build_model(name: str, init: str = "he_normal", mean: float = 0.0, std: float = 1.0
+                ) -> Standardized:
+    """The named architecture for 1x28x28 inputs and 10 classes, standardizing its input.
+
+    mlp: 784-300-100-10 with ReLU; mlp-bn: the same with BatchNorm1d before each ReLU;
+    cnn: conv(1->32, 3x3, pad 1)-ReLU-maxpool 2-conv(32->64)-ReLU-maxpool 2-
+    dense(3136->128)-ReLU-dropout(0.5)-dense(10).
+    """
+    w = {"weight_init": init}
+    if name == "mlp":
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 300, **w), nn.ReLU(),
+                            nn.Linear(300, 100, **w), nn.ReLU(), nn.Linear(100, 10, **w))
+    elif name == "mlp-bn":
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 300, **w), nn.BatchNorm1d(300),
+                            nn.ReLU(), nn.Linear(300, 100, **w), nn.BatchNorm1d(100),
+                            nn.ReLU(), nn.Linear(100, 10, **w))
+    elif name == "cnn":
+        net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, **w), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(32, 64, 3, padding=1, **w), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(3136, 128, **w), nn.ReLU(),
+                            nn.Dropout(0.5), nn.Linear(128, 10, **w))
+    else:
+        raise ValueError(f"build_model: unknown model {name!r}; choose one of {MODELS}")
+    return Standardized(net, mean, std)
+
+
+def make_optimizer(name: str, params: Any, lr: float | None, momentum: float = 0.0) -> Any:
+    """An optimizer by name with lr (None: the optimizer's usual default)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"make_optimizer: unknown optimizer {name!r}; "
+                         f"choose one of {sorted(OPTIMIZERS)}")
+    lr = OPTIMIZERS[name] if lr is None else lr
+    if name == "adam":
+        return mg.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return mg.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "rmsprop":
+        return mg.optim.RMSprop(params, lr=lr, momentum=momentum)
+    return mg.optim.Adagrad(params, lr=lr)
+
+
+def load_data(dataset: str, root: str | None = None, limit: int | None = None
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """uint8 images (N, 1, 28, 28) and int64 labels; ``limit`` keeps the first N of each
+    split (views, no copies)."""
+    loader = mg.data.load_fashion_mnist if dataset == "fashion-mnist" else mg.data.load_mnist
+    (xtr, ytr), (xte, yte) = loader(root)
+    xtr, xte = xtr.reshape(-1, 1, 28, 28), xte.reshape(-1, 1, 28, 28)
+    if limit:
+        xtr, ytr, xte, yte = xtr[:limit], ytr[:limit], xte[:limit], yte[:limit]
+    return (xtr, ytr), (xte, yte)
+
+
+def _select_backend(args: argparse.Namespace) -> None:
+    if args.backend:
+        mg.backend.set_backend(args.backend)
+    if args.threads:
+        mg.set_num_threads(args.threads)
+
+
+class _EpochTimer(mg.train.Callback):
+    """Wall time of every epoch (training plus validation), for metrics.json."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._t0)
+
+
+def test_report(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 500
+                ) -> dict[str, Any]:
+    """Loss, accuracy and confusion matrix of the test set, from one prediction pass."""
+    logits = mg.train.predict(model, x, batch_size=batch_size)
+    with mg.no_grad():
+        loss = mg.nn.functional.cross_entropy(mg.tensor(logits), y).item()
+    return {"test_loss": float(loss), "test_accuracy": mg.metrics.accuracy(y, logits),
+            "confusion_matrix": mg.metrics.confusion_matrix(y, logits, num_classes=10)}
+
+
+def format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
+    """The matrix as text: one row per true class, one column per predicted class."""
+    short = [n[:7] for n in names]
+    width = max(6, max(len(s) for s in short), len(str(cm.max())))
+    head = " " * 12 + " ".join(f"{s:>{width}}" for s in short)
+    rows = [f"{names[i][:11]:<11} " + " ".join(f"{v:>{width}d}" for v in row)
+            for i, row in enumerate(cm)]
+    return "\n".join(["confusion matrix (rows: true class, columns: predicted)", head, *rows])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _select_backend(args)
+    mg.manual_seed(args.seed)
+    (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit)
+    stats = mg.data.Standardizer(axis=None).fit(xtr)
+    mean, std = float(stats.mean_.ravel()[0]), float(stats.std_.ravel()[0])
+    model = build_model(args.model, args.init, mean, std)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
+    print(f"minigrad {mg.__version__}: {args.model} on {args.dataset} ({len(xtr)} train / "
+          f"{len(xte)} test images), {args.optimizer} lr={optimizer.lr:g}, batch "
+          f"{args.batch_size}, backend {mg.backend.get_backend()}, "
+          f"{mg.get_num_threads()} threads")
+    os.makedirs(args.out, exist_ok=True)
+    timer = _EpochTimer()
+    callbacks = [timer, mg.train.CSVLogger(os.path.join(args.out, "history.csv"))]
+    x: Any = xtr
+    y: Any = ytr
+    if args.augment:
+        aug = [mg.data.RandomShift(2)]
+        if args.dataset == "fashion-mnist":  # mirrored clothes are still clothes; digits are not
+            aug.append(mg.data.RandomHorizontalFlip())
+        x = mg.data.DataLoader(mg.data.TensorDataset(xtr, ytr), batch_size=args.batch_size,
+                               shuffle=True, transform=mg.data.Compose(aug), seed=args.seed)
+        y = None
+    history = mg.train.fit(model, x, y, loss="cross_entropy", optimizer=optimizer,
+                           epochs=args.epochs, batch_size=args.batch_size,
+                           validation_split=args.validation_split, callbacks=callbacks,
+                           verbose=args.verbose, seed=args.seed)
+    report = test_report(model, xte, yte)
+    print(f"test accuracy {report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f}")
+    print(format_confusion(report["confusion_matrix"], CLASS_NAMES[args.dataset]))
+    config = {"model": args.model, "init": args.init, "dataset": args.dataset,
+              "mean": mean, "std": std, "limit": args.limit or 0, "seed": args.seed,
+              "optimizer": args.optimizer, "lr": float(optimizer.lr), "epochs": args.epochs,
+              "batch_size": args.batch_size, "augment": bool(args.augment)}
+    ckpt = os.path.join(args.out, "model.ckpt")
+    mg.save({"format": CHECKPOINT_FORMAT, "config": config, "model": model.net.state_dict(),
+             "optimizer": optimizer.state_dict(),
+             "test_accuracy": report["test_accuracy"]}, ckpt)
+    curves = history.plot(os.path.join(args.out, "curves.png"),
+                          title=f"{args.model} on {args.dataset}")
+    metrics = {"config": config, "backend": mg.backend.get_backend(),
+               "threads": mg.get_num_threads(), "epoch_seconds": timer.seconds,
+               "history": history.history, "test_accuracy": report["test_accuracy"],
+               "test_loss": report["test_loss"],
+               "confusion_matrix": report["confusion_matrix"].tolist()}
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    print(f"wrote {ckpt}, {curves}, {os.path.join(args.out, 'metrics.json')}")
+    return 0
+
+
+def load_checkpoint(path: str) -> tuple[Standardized, dict]:
+    """The model rebuilt from a CLI checkpoint, and the checkpoint's contents."""
+    state = mg.load(path)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"evaluate: {path} is not a checkpoint written by "
+                         "'python -m minigrad train' (no model config in it)")
+    c = state["config"]
+    model = build_model(c["model"], c["init"], c["mean"], c["std"])
+    model.net.load_state_dict(state["model"])
+    return model, state
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    _select_backend(args)
+    model, state = load_checkpoint(args.checkpoint)
+    c = state["config"]
+    _, (xte, yte) = load_data(c["dataset"], args.data, c["limit"] or None)
+    report = test_report(model, xte, yte)
+    print(f"{c['model']} on {c['dataset']} ({len(xte)} test images): test accuracy "
+          f"{report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f} "
+          f"(at save time: {state['test_accuracy']:.4f})")
+    print(format_confusion(report["confusion_matrix"], CLASS_NAMES[c["dataset"]]))
+    return 0
+
+
+def _kernel_cases(rng: np.random.Generator) -> dict[str, tuple]:
+    """Small float32 inputs for every kernel (odd sizes, padding, stride 2)."""
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    x, w, dy = f(2, 3, 7, 6), f(4, 3, 3, 3), f(2, 4, 4, 3)
+    xp, xb, g, b = f(2, 3, 6, 5), f(5, 4, 3, 3), f(4), f(4)
+    _, arg = numpy_ref.maxpool2d_forward(xp, (2, 2), (2, 2))
+    mean, inv = xb.mean(axis=(0, 2, 3)), 1 / np.sqrt(xb.var(axis=(0, 2, 3)) + 1e-5)
+    return {"matmul": (f(7, 5), f(3, 5), False, True),
+            "conv2d_forward": (x, w, f(4), (2, 2), (1, 1)),
+            "conv2d_backward": (x, w, dy, (2, 2), (1, 1)),
+            "maxpool2d_forward": (xp, (2, 2), (2, 2)),
+            "maxpool2d_backward": (f(2, 3, 3, 2), arg, xp.shape),
+            "avgpool2d_forward": (xp, (2, 2), (2, 2)),
+            "avgpool2d_backward": (f(2, 3, 3, 2), xp.shape, (2, 2), (2, 2)),
+            "batchnorm_forward": (xb, g, b, np.zeros(4, np.float32), np.ones(4, np.float32),
+                                  True, 0.1, 1e-5),
+            "batchnorm_backward": (f(*xb.shape), xb, g, mean, inv, True)}
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
+    return all((u is None and v is None) or np.allclose(u, v, rtol=1e-4, atol=1e-4)
+               for u, v in zip(a, b))
+
+
+def _gflops(fn: Any, n: int = 512, repeat: int = 5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    fn(a, a)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(a, a)
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / float(np.median(times)) / 1e9
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    if args.threads:
+        mg.set_num_threads(args.threads)
+    be = mg.backend
+    name = be.get_backend()
+    why = (f"MINIGRAD_BACKEND={os.environ['MINIGRAD_BACKEND']}"
+           if os.environ.get("MINIGRAD_BACKEND") else "the first usable of c, numba, numpy")
+    print(f"backend in use: {name} ({why}); available: {be.available()}")
+    for other in ("c", "numba", "numpy"):
+        if other not in be.available():
+            print(f"  {other}: {be._why_not(other)}")
+    try:
+        from . import _C
+        print("minigrad._C:", _C.ffi.string(_C.lib.mg_build_info()).decode())
+    except Exception as exc:  # an unbuilt or stale extension is what doctor reports
+        print(f"minigrad._C: not usable ({type(exc).__name__}: {exc})")
+    print(f"threads: {mg.get_num_threads()} (cpu_count {os.cpu_count()}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')})")
+    cases, ref, failed = _kernel_cases(np.random.default_rng(0)), numpy_ref, 0
+    for other in be.available():
+        module = be._load(other)
+        bad = [k for k, c in cases.items()
+               if not _same(getattr(module, k)(*_copies(c)), getattr(ref, k)(*_copies(c)))]
+        failed += len(bad)
+        print(f"self-test {other}: " + (f"FAILED {bad}" if bad else
+                                          f"all {len(cases)} kernels match numpy_ref"))
+    print(f"GEMM 512^3 float32: {name} {_gflops(be.current().matmul):.1f} GFLOP/s, "
+          f"numpy {_gflops(np.matmul):.1f} GFLOP/s")
+    return 1 if failed else 0
+
+
+def _copies(case: tuple) -> tuple:
+    # batchnorm updates its running statistics in place: each call gets its own
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case)
+
+
+def _positive(kind: type):
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return parse
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("c", "numba", "numpy"),
+                   help="kernels to use (default: c if built, else numba, else numpy)")
+    p.add_argument("--threads", type=_positive(int), help="threads of the C/Numba kernels")
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with the dataset files (default: $MINIGRAD_DATA, the cache)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m minigrad", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{train,evaluate,doctor}")
+    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST")
+    t.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    t.add_argument("--model", choices=MODELS, default="mlp")
+    t.add_argument("--epochs", type=_positive(int), default=5)
+    t.add_argument("--batch-size", type=_positive(int), default=128)
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    t.add_argument("--lr", type=_positive(float),
+                   help="learning rate (default: adam/rmsprop 1e-3, sgd/adagrad 1e-2)")
+    t.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop")
+    t.add_argument("--init", default="he_normal", help="weight initializer (mg.nn.init name)")
+    t.add_argument("--augment", action="store_true", help="random shifts (and flips for "
+                   "fashion-mnist) of the training images")
+    t.add_argument("--limit", type=_positive(int), help="use only the first N train and N "
+                   "test images (quick runs)")
+    t.add_argument("--validation-split", type=float, default=0.0,
+                   help="hold out this last fraction of the training set")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="runs/latest", help="folder for checkpoint, curves, "
+                   "metrics (default: runs/latest)")
+    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    _common(t)
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint")
+    e.add_argument("--checkpoint", required=True, help="DIR/model.ckpt written by train")
+    _common(e)
+    e.set_defaults(func=cmd_evaluate)
+    d = sub.add_parser("doctor", help="backend, build, threads, kernel self-test, GEMM speed")
+    d.add_argument("--threads", type=_positive(int))
+    d.set_defaults(func=cmd_doctor)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "command", None) == "train":
+        try:
+            mg.nn.init.get(args.init)
+        except (ValueError, KeyError) as exc:
+            parser().error(f"--init: {exc}")
+    try:
+        return args.func(args)
+    except mg.data.DatasetNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
