@@ -132,8 +132,8 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
     """op(a) @ op(b); a (M, K) or (K, M) with trans_a, b (K, N) or (N, K) with
     trans_b, or 3-d batched; returns c (M, N) or (B, M, N), float32/float64."""
     m, n, _ = check_matmul(a, b, trans_a, trans_b)
-    a3 = np.ascontiguousarray(a).reshape((-1,) + a.shape[-2:])
-    b3 = np.ascontiguousarray(b).reshape((-1,) + b.shape[-2:])
+    a3 = np.ascontiguousarray(a if a.ndim == 3 else a[None])
+    b3 = np.ascontiguousarray(b if b.ndim == 3 else b[None])
     batch = max(a3.shape[0], b3.shape[0])
     c = np.zeros((batch, m, n), dtype=a.dtype)
     if batch and m and n:
