@@ -75,7 +75,8 @@ def run_mg(cls, kwargs, steps=STEPS, groups=None, frozen=(), hook=None):
 
 
 def run_torch(name, kwargs, steps=STEPS, groups=None, frozen=(), lr_lambda=None,
-              hook=None):
+              hook=None, before_step=None):
+    """The same in torch.optim; before_step(params) runs between backward and step."""
     T = torch()
     x, y = _data()
     params = [T.tensor(w, requires_grad=i not in frozen)
@@ -88,6 +89,8 @@ def run_torch(name, kwargs, steps=STEPS, groups=None, frozen=(), lr_lambda=None,
             hook(t, opt, params)
         opt.zero_grad()
         _torch_loss(params, x, y).backward()
+        if before_step:
+            before_step(params)
         opt.step()
         if sched:
             sched.step()
