@@ -1,11 +1,22 @@
 """Study tools: gradient and activation statistics, graph export, a step-through of
-backward, the lr range test, random search, sanity checks and the install doctor."""
+backward, the lr range test, random search, sanity checks, MACs per layer and the
+install doctor (``python -m minigrad doctor``)."""
 from ..gradcheck import GradcheckError, gradcheck
 from .activations import ActivationMonitor, ActivationMonitorCallback
 from .explain import explain_backward
+from .flops import FlopsReport, flops
 from .graph import GraphReleasedError, render, to_dot
+from .lr_finder import LRFinderResult, lr_finder
+from .sanity import check_init, mc_dropout_predict, overfit_check
+from .search import (Choice, IntUniform, LogUniform, OneMinusLogUniform, SearchResults,
+                     Uniform, choice, integer, log_uniform, one_minus_log_uniform,
+                     random_search, refine, uniform)
 from .stats import after_step, gradient_stats, snapshot
 
-__all__ = ["ActivationMonitor", "ActivationMonitorCallback", "GradcheckError",
-           "GraphReleasedError", "after_step", "explain_backward", "gradcheck",
-           "gradient_stats", "render", "snapshot", "to_dot"]
+__all__ = ["ActivationMonitor", "ActivationMonitorCallback", "Choice", "FlopsReport",
+           "GradcheckError", "GraphReleasedError", "IntUniform", "LRFinderResult",
+           "LogUniform", "OneMinusLogUniform", "SearchResults", "Uniform", "after_step",
+           "check_init", "choice", "explain_backward", "flops", "gradcheck",
+           "gradient_stats", "integer", "log_uniform", "lr_finder", "mc_dropout_predict",
+           "one_minus_log_uniform", "overfit_check", "random_search", "refine", "render",
+           "snapshot", "to_dot", "uniform"]

@@ -1,0 +1,59 @@
+"""Small helpers shared by the training-based instruments (lr finder, sanity checks)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+_LOSS_NAMES = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "mse_loss": "mse_loss",
+               "binary_cross_entropy": "binary_cross_entropy_with_logits",
+               "bce_with_logits": "binary_cross_entropy_with_logits",
+               "l1": "l1_loss", "huber": "huber_loss"}
+
+
+def loss_fn(who: str, loss: str | Callable) -> Callable[[Tensor, Any], Tensor]:
+    """A loss callable ``(outputs, targets) -> scalar Tensor`` from itself or a name
+    (as fit: "cross_entropy", "binary_cross_entropy" on logits, "mse", "l1", "huber")."""
+    if callable(loss):
+        return loss
+    if isinstance(loss, str) and loss in _LOSS_NAMES:
+        from ..nn import losses  # lazy: diagnostics sits below nn
+        return getattr(losses, _LOSS_NAMES[loss])
+    raise ValueError(f"{who}: loss must be a callable or one of {sorted(_LOSS_NAMES)}, "
+                     f"got {loss!r}")
+
+
+def as_array(who: str, name: str, v: Any) -> np.ndarray:
+    arr = np.asarray(getattr(v, "data", v))
+    if arr.ndim == 0:
+        raise ValueError(f"{who}: {name} must have a batch axis, got a scalar")
+    return arr
+
+
+def inputs(x: np.ndarray) -> Tensor:
+    """A batch as a Tensor: integer images/features become float32 (models take floats)."""
+    if x.dtype.kind in "iub":
+        x = x.astype(np.float32)
+    return Tensor(x)
+
+
+def make_optimizer(who: str, optimizer: Any, model: Any, lr: float) -> Any:
+    """An optimizer instance as it is, or one built by ``factory(params, lr)``."""
+    if hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad"):
+        return optimizer
+    if callable(optimizer):
+        return optimizer(list(model.parameters()), lr)
+    raise TypeError(f"{who}: optimizer must be an optimizer or a factory "
+                    f"(params, lr) -> optimizer, got {type(optimizer).__name__}")
+
+
+def modes(model: Any) -> list[tuple[Any, bool]]:
+    """The training flag of every module, to restore later with restore_modes."""
+    return [(m, m.training) for m in model.modules()]
+
+
+def restore_modes(saved: list[tuple[Any, bool]]) -> None:
+    for m, flag in saved:
+        object.__setattr__(m, "training", flag)  # exactly what Module.train sets
