@@ -1,0 +1,84 @@
+"""Timing helpers shared by the benchmarks: warm-up, round-robin medians, GFLOP/s, and
+thread control for minigrad, OpenBLAS and PyTorch.
+
+OpenBLAS reads its thread count once, when numpy is imported, so a benchmark that
+compares thread counts runs each count in a fresh process (``worker_env``) instead of
+changing it on the fly (threadpoolctl is not a dependency).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Callable
+
+THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    """The environment of a benchmark process pinned to `threads` threads in every
+    library (OpenBLAS, OpenMP/minigrad C, MKL). Numba and PyTorch are set in-process."""
+    env = dict(os.environ)
+    for name in THREAD_ENV:
+        env[name] = str(threads)
+    return env
+
+
+def set_threads(threads: int) -> None:
+    """minigrad's C and Numba kernels and PyTorch (when installed) use `threads`."""
+    import minigrad as mg
+    mg.set_num_threads(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_times(fns: dict[str, Callable[[], object]], repeat: int = 10, warmup: int = 2,
+                 min_total: float = 0.0) -> dict[str, float]:
+    """Median seconds per call of each function, measured side by side.
+
+    After `warmup` calls each, the functions run in turn (a, b, c, a, b, c, ...) for at
+    least `repeat` rounds, and more until `min_total` seconds have passed, so a burst
+    of load from other processes hits every contender alike instead of one of them.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < repeat or (time.perf_counter() - start < min_total and rounds < 200):
+        for name, fn in fns.items():
+            runs[name].append(time_once(fn))
+        rounds += 1
+    return {name: statistics.median(t) for name, t in runs.items()}
+
+
+def gflops(flops: float, seconds: float) -> float:
+    return flops / seconds / 1e9 if seconds > 0 else float("nan")
+
+
+def gbps(nbytes: float, seconds: float) -> float:
+    return nbytes / seconds / 1e9 if seconds > 0 else float("nan")
+
+
+def machine() -> str:
+    """CPU model, core count and date, for the header of a results table."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
