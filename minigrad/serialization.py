@@ -37,7 +37,7 @@ _DIGEST = 32
 def _encode(value: Any, blobs: list[bytes], offset: list[int], where: str) -> Any:
     """The JSON node for value; array bytes are appended to blobs."""
     if isinstance(value, (Tensor, np.ndarray, np.generic)):
-        arr = np.ascontiguousarray(value.data if isinstance(value, Tensor) else value)
+        arr = np.asarray(value.data if isinstance(value, Tensor) else value)
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"mg.save: cannot store {where} of dtype {arr.dtype} (only "
                             f"numeric and bool arrays)")
@@ -47,7 +47,7 @@ def _encode(value: Any, blobs: list[bytes], offset: list[int], where: str) -> An
                 "offset": offset[0], "nbytes": arr.nbytes}
         if isinstance(value, Tensor):
             node["requires_grad"] = bool(value.requires_grad)
-        blobs.append(arr.tobytes())
+        blobs.append(arr.tobytes(order="C"))  # C order whatever the strides
         offset[0] += arr.nbytes
         return node
     if isinstance(value, dict):
