@@ -30,8 +30,11 @@ class BatchNorm(Function):
                 raise ValueError("batchnorm: eval mode needs running_mean and running_var")
             # Training without running statistics: the kernel updates throwaway arrays.
             running_mean, running_var = np.zeros(c, x.dtype), np.ones(c, x.dtype)
-        running_mean = getattr(running_mean, "data", running_mean)
-        running_var = getattr(running_var, "data", running_var)
+        # A buffer Tensor is updated through its array (ndarray.data is a memoryview).
+        if not isinstance(running_mean, np.ndarray):
+            running_mean = running_mean.data
+        if not isinstance(running_var, np.ndarray):
+            running_var = running_var.data
         x = np.ascontiguousarray(x)
         y, mean, invstd = backend.current().batchnorm_forward(
             x, gamma, beta, running_mean, running_var, bool(training), momentum, eps)
