@@ -1,0 +1,210 @@
+"""Time of one optimizer step for the 784-300-100-10 MLP (266,610 parameters):
+minigrad next to torch.optim (foreach=False, default, foreach=True), all measured
+side by side in the same run on one thread, plus two references for minigrad's
+choices: the same rules written as textbook numpy expressions (temporaries), and a
+fused one-pass Numba Adam (what a compiled step could gain).
+
+    python benchmarks/optim_step.py [--rounds 300]
+
+Prints a markdown table of median microseconds per step.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy/numba load: single-thread comparison
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad import optim  # noqa: E402
+
+SHAPES = [(300, 784), (300,), (100, 300), (100,), (10, 100), (10,)]
+
+# name -> (minigrad class, torch name, kwargs shared by both)
+CASES = {
+    "SGD": (optim.SGD, "SGD", dict(lr=0.01)),
+    "SGD momentum": (optim.SGD, "SGD", dict(lr=0.01, momentum=0.9)),
+    "SGD nesterov + wd": (optim.SGD, "SGD", dict(lr=0.01, momentum=0.9, nesterov=True,
+                                                 weight_decay=1e-4)),
+    "RMSprop": (optim.RMSprop, "RMSprop", dict()),
+    "RMSprop centered+mom": (optim.RMSprop, "RMSprop", dict(centered=True, momentum=0.9)),
+    "Adam": (optim.Adam, "Adam", dict()),
+    "Adam amsgrad": (optim.Adam, "Adam", dict(amsgrad=True)),
+    "AdamW": (optim.AdamW, "AdamW", dict()),
+    "Adagrad": (optim.Adagrad, "Adagrad", dict()),
+}
+
+
+def _weights_and_grads():
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(-0.05, 0.05, s).astype(np.float32) for s in SHAPES]
+    grads = [rng.normal(0, 1e-2, s).astype(np.float32) for s in SHAPES]
+    return weights, grads
+
+
+def minigrad_step(cls, kwargs):
+    weights, grads = _weights_and_grads()
+    params = [mg.Tensor(w, requires_grad=True) for w in weights]
+    for p, g in zip(params, grads):
+        p.grad = mg.Tensor(g)
+    return cls(params, **kwargs).step
+
+
+def torch_step(torch, name, kwargs, foreach):
+    weights, grads = _weights_and_grads()
+    params = [torch.tensor(w, requires_grad=True) for w in weights]
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    opt = getattr(torch.optim, name)(params, foreach=foreach, **kwargs)
+
+    def step():
+        with torch.no_grad():
+            opt.step()
+    return step
+
+
+def textbook_step(case):
+    """The rule as plain numpy expressions, a new array per operation (the 'before'
+    of minigrad's in-place updates)."""
+    _, name, kw = CASES[case]
+    weights, grads = _weights_and_grads()
+    state = [dict(t=0, m=np.zeros_like(w), v=np.zeros_like(w), vmax=np.zeros_like(w),
+                  a=np.zeros_like(w)) for w in weights]
+    lr = kw.get("lr", {"SGD": 0.01, "RMSprop": 1e-2, "Adagrad": 1e-2}.get(name, 1e-3))
+
+    def step():
+        for p, g, s in zip(weights, grads, state):
+            s["t"] += 1
+            if name == "SGD":
+                if "weight_decay" in kw:
+                    g = g + kw["weight_decay"] * p
+                if "momentum" in kw:
+                    s["m"] = kw["momentum"] * s["m"] + g
+                    g = g + kw["momentum"] * s["m"] if kw.get("nesterov") else s["m"]
+                p -= lr * g
+            elif name == "RMSprop":
+                s["v"] = 0.99 * s["v"] + 0.01 * g * g
+                if kw.get("centered"):
+                    s["a"] = 0.99 * s["a"] + 0.01 * g
+                    d = g / (np.sqrt(s["v"] - s["a"] * s["a"]) + 1e-8)
+                else:
+                    d = g / (np.sqrt(s["v"]) + 1e-8)
+                if kw.get("momentum"):
+                    s["m"] = kw["momentum"] * s["m"] + d
+                    d = s["m"]
+                p -= lr * d
+            elif name in ("Adam", "AdamW"):
+                if name == "AdamW":
+                    p *= 1 - lr * 1e-2
+                s["m"] = 0.9 * s["m"] + 0.1 * g
+                s["v"] = 0.999 * s["v"] + 0.001 * g * g
+                v = s["v"]
+                if kw.get("amsgrad"):
+                    v = s["vmax"] = np.maximum(s["vmax"], v)
+                m_hat = s["m"] / (1 - 0.9 ** s["t"])
+                v_hat = v / (1 - 0.999 ** s["t"])
+                p -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+            else:  # Adagrad
+                s["v"] = s["v"] + g * g
+                p -= lr * g / (np.sqrt(s["v"]) + 1e-10)
+    return step
+
+
+def fused_adam_step():
+    """Adam as one Numba pass per tensor: what a compiled step could gain. float32
+    scalars keep the loop in float32; error_model="numpy" drops the division-by-zero
+    check that otherwise stops LLVM from vectorising the loop (10x slower)."""
+    import numba
+
+    @numba.njit(error_model="numpy")
+    def adam(p, g, m, v, step_size, inv_bc2_sqrt, b1, b2, eps):
+        one = np.float32(1)
+        for i in range(p.size):
+            mi = b1 * m[i] + (one - b1) * g[i]
+            vi = b2 * v[i] + (one - b2) * g[i] * g[i]
+            m[i], v[i] = mi, vi
+            p[i] -= step_size * mi / (math.sqrt(vi) * inv_bc2_sqrt + eps)
+
+    weights, grads = _weights_and_grads()
+    flat = [(w.ravel(), g.ravel(), np.zeros(w.size, np.float32),
+             np.zeros(w.size, np.float32)) for w, g in zip(weights, grads)]
+    f32, counter = np.float32, [0]
+
+    def step():
+        counter[0] += 1
+        t = counter[0]
+        c1, c2 = f32(1e-3 / (1 - 0.9 ** t)), f32(1 / math.sqrt(1 - 0.999 ** t))
+        for p, g, m, v in flat:
+            adam(p, g, m, v, c1, c2, f32(0.9), f32(0.999), f32(1e-8))
+    step.weights = weights
+    return step
+
+
+def fused_adam_max_error(steps: int = 20) -> float:
+    """Largest |difference| between the fused prototype and optim.Adam after `steps`."""
+    fused = fused_adam_step()
+    reference = minigrad_step(optim.Adam, {})
+    for _ in range(steps):
+        fused()
+        reference()
+    params = reference.__self__.param_groups[0]["params"]
+    return max(float(np.max(np.abs(w - p.data))) for w, p in zip(fused.weights, params))
+
+
+def median_us(fns: dict, rounds: int, warmup: int = 5) -> dict:
+    """Median microseconds per call, the contenders interleaved round by round so that
+    load from other processes hits them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    runs = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            runs[k].append(time.perf_counter() - start)
+    return {k: statistics.median(v) * 1e6 for k, v in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=300)
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(1)
+    mg.set_num_threads(1)
+    n = sum(math.prod(s) for s in SHAPES)
+    print(f"One optimizer step, {n:,} float32 parameters in {len(SHAPES)} tensors "
+          f"(784-300-100-10 MLP), 1 thread, median of {args.rounds} interleaved runs, "
+          f"µs. numpy {np.__version__}, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}.\n")
+    print("| optimizer | minigrad | torch foreach=False | torch default | torch foreach=True"
+          " | numpy textbook (temporaries) | minigrad / torch default |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for case, (cls, name, kw) in CASES.items():
+        t = median_us({"mg": minigrad_step(cls, kw),
+                       "tf": torch_step(torch, name, kw, False),
+                       "td": torch_step(torch, name, kw, None),
+                       "tt": torch_step(torch, name, kw, True),
+                       "np": textbook_step(case)}, args.rounds)
+        print(f"| {case} | {t['mg']:.0f} | {t['tf']:.0f} | {t['td']:.0f} | {t['tt']:.0f} | "
+              f"{t['np']:.0f} | {t['mg'] / t['td']:.2f} |")
+    t = median_us({"fused": fused_adam_step(), "mg": minigrad_step(optim.Adam, {})},
+                  args.rounds)
+    print(f"\nAdam as one fused Numba pass per tensor (prototype, not in minigrad): "
+          f"{t['fused']:.0f} µs; minigrad's numpy Adam in the same run: {t['mg']:.0f} µs "
+          f"({t['mg'] / t['fused']:.1f}x). Max |difference| of the weights after 20 "
+          f"steps: {fused_adam_max_error():.1e}.")
+
+
+if __name__ == "__main__":
+    main()
