@@ -152,6 +152,9 @@ def test_normalization_adapt_and_forward():
     assert [n for n, _ in norm.named_buffers()] == ["mean", "variance"]
     with pytest.raises(RuntimeError, match="adapt"):
         nn.Normalization()(data)
+    twin = nn.Normalization(mean=np.zeros(3), variance=np.ones(3))
+    twin.load_state_dict(norm.state_dict())
+    np.testing.assert_array_equal(twin(data).data, norm(data).data)
     with pytest.raises(ValueError, match=r"expected input of shape \(\.\.\., 3\), got \(4, 2\)"):
         norm(np.zeros((4, 2)))
 

@@ -368,5 +368,6 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
         return x
     if p == 1.0:
         return x * 0.0
-    keep = get_rng(rng).random(x.shape) >= p
-    return x * Tensor._wrap((keep / (1.0 - p)).astype(x.dtype))
+    # float32 draws: half the random bits, same distribution at this resolution
+    keep = get_rng(rng).random(x.shape, dtype=np.float32) >= p
+    return x * Tensor._wrap(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))

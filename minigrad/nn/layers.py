@@ -279,8 +279,21 @@ class Normalization(Module):
     """(x - mean) / max(std, 1e-7) per feature of the last axis, with mean and variance
     learned from data by ``adapt(x)`` (Keras preprocessing Normalization)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mean: Any = None, variance: Any = None) -> None:
+        """mean and variance (F,) may be given instead of calling adapt; a saved
+        state dict also loads into a Normalization built with them (or adapted)."""
         super().__init__()
+        if (mean is None) != (variance is None):
+            raise ValueError("Normalization: give both mean and variance, or neither")
+        if mean is not None:
+            self._set(np.asarray(mean, dtype=np.float64), np.asarray(variance, np.float64))
+
+    def _set(self, mean: np.ndarray, variance: np.ndarray) -> None:
+        if mean.ndim != 1 or mean.shape != variance.shape or (variance < 0).any():
+            raise ValueError(f"Normalization: mean and variance must be (F,) with "
+                             f"variance >= 0, got shapes {mean.shape} and {variance.shape}")
+        self.register_buffer("mean", Tensor(mean))
+        self.register_buffer("variance", Tensor(variance))
 
     def adapt(self, x: Any) -> "Normalization":
         """Compute the per-feature mean and variance of x (..., F) over every other axis."""
@@ -289,13 +302,13 @@ class Normalization(Module):
             raise ValueError(f"Normalization.adapt: needs a non-empty array (..., F), got "
                              f"shape {a.shape}")
         flat = a.reshape(-1, a.shape[-1])
-        self.register_buffer("mean", Tensor(flat.mean(axis=0)))
-        self.register_buffer("variance", Tensor(flat.var(axis=0)))
+        self._set(flat.mean(axis=0), flat.var(axis=0))
         return self
 
     def forward(self, x: Any) -> Tensor:
         if "mean" not in self._buffer_names:
-            raise RuntimeError("Normalization: call adapt(x) on training data first")
+            raise RuntimeError("Normalization: call adapt(x) on training data first (or "
+                               "pass mean= and variance=)")
         x = as_tensor(x)
         n = self.mean.shape[0]
         if x.ndim < 1 or x.shape[-1] != n:
