@@ -1,0 +1,122 @@
+"""Data-pipeline costs: loading Fashion-MNIST from its gzip files, and one DataLoader
+epoch (60k samples, batch 128, shuffle, one augmentation) next to one training epoch of
+the 784-300-100-10 MLP measured in the same run.
+
+    MINIGRAD_DATA=../shared/data python -m benchmarks.data [--repeat 3]
+
+Without the real data (no $MINIGRAD_DATA) random uint8 images of the same shape are
+used for the loader and training figures and the load time is skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.data import (DataLoader, RandomHorizontalFlip, RandomShift, TensorDataset,
+                           load_fashion_mnist)
+from minigrad.data.mnist import DatasetNotFoundError
+
+from .common import machine
+
+
+def _median(fn, repeat: int) -> tuple[float, list[float]]:
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs), runs
+
+
+def _epoch(loader) -> None:
+    for _ in loader:
+        pass
+
+
+def _mlp_epoch(loader, model, opt, F) -> None:
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _numpy_mlp_epoch(loader, ws) -> None:
+    """The same MLP step written directly in numpy: a floor for any framework's epoch."""
+    for xb, yb in loader:
+        a0 = xb.reshape(len(xb), -1)
+        z1 = a0 @ ws[0].T
+        a1 = np.maximum(z1, 0)
+        z2 = a1 @ ws[1].T
+        a2 = np.maximum(z2, 0)
+        z3 = a2 @ ws[2].T
+        p = np.exp(z3 - z3.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(len(yb)), yb] -= 1
+        d3 = p / len(yb)
+        d2 = (d3 @ ws[2]) * (z2 > 0)
+        d1 = (d2 @ ws[1]) * (z1 > 0)
+        for w, d, a in ((ws[2], d3, a2), (ws[1], d2, a1), (ws[0], d1, a0)):
+            w -= 0.01 * (d.T @ a)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    print(f"# data pipeline, {machine()}, backend {mg.backend.get_backend()}")
+
+    try:
+        load = lambda: load_fashion_mnist(download=False)   # noqa: E731
+        start = time.perf_counter()
+        (x, y), _ = load()
+        first = time.perf_counter() - start
+        med, runs = _median(load, args.repeat)
+        print(f"load_fashion_mnist (4 gzip files, decode, checks): first call {first:.3f} s, "
+              f"median of {args.repeat} more {med:.3f} s "
+              f"(min {min(runs):.3f}); no .npy cache: the gzip decode meets the 1.5 s target")
+    except DatasetNotFoundError:
+        print("load_fashion_mnist: skipped (set MINIGRAD_DATA to the shared data folder)")
+        rng = np.random.default_rng(0)
+        x, y = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60000)
+
+    xf = (x.reshape(-1, 1, 28, 28).astype(np.float32) / 255)
+    ds = TensorDataset(xf, y)
+    plain = DataLoader(ds, batch_size=128, shuffle=True, seed=0)
+    loaders = {
+        "shuffle only": plain,
+        "shuffle + RandomHorizontalFlip": DataLoader(
+            ds, batch_size=128, shuffle=True, seed=0, transform=RandomHorizontalFlip(seed=0)),
+        "shuffle + RandomShift(2)": DataLoader(
+            ds, batch_size=128, shuffle=True, seed=0, transform=RandomShift(2, seed=0)),
+    }
+    loader_times = {}
+    for name, loader in loaders.items():
+        loader_times[name], _ = _median(lambda: _epoch(loader), args.repeat)
+        print(f"DataLoader epoch, 60k x (1, 28, 28) float32, batch 128, {name}: "
+              f"{loader_times[name]:.3f} s")
+
+    F = mg.nn.functional
+    mg.manual_seed(0)
+    model = mg.nn.Sequential(mg.nn.Flatten(), mg.nn.Linear(784, 300), mg.nn.ReLU(),
+                             mg.nn.Linear(300, 100), mg.nn.ReLU(), mg.nn.Linear(100, 10))
+    opt = mg.optim.SGD(model.parameters(), lr=0.01)
+    train_s, _ = _median(lambda: _mlp_epoch(plain, model, opt, F), max(1, args.repeat - 1))
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(s).astype(np.float32) * 0.05
+          for s in ((300, 784), (100, 300), (10, 100))]
+    numpy_s, _ = _median(lambda: _numpy_mlp_epoch(plain, ws), max(1, args.repeat - 1))
+    # The training epochs above include one plain loader pass; subtract it for compute.
+    aug = loader_times["shuffle + RandomShift(2)"]
+    print(f"MLP 784-300-100-10 training epoch (SGD, batch 128, loader included): "
+          f"minigrad {train_s:.3f} s, plain numpy {numpy_s:.3f} s")
+    print(f"loader epoch with RandomShift / minigrad training epoch: {aug / train_s:.1%}; "
+          f"/ plain-numpy training epoch: {aug / numpy_s:.1%} (target: well under 10%)")
+
+
+if __name__ == "__main__":
+    main()
