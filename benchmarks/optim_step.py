@@ -72,50 +72,63 @@ def torch_step(torch, name, kwargs, foreach):
     return step
 
 
+def _textbook_sgd(p, g, s, kw, lr):
+    if "weight_decay" in kw:
+        g = g + kw["weight_decay"] * p
+    if "momentum" in kw:
+        s["m"] = kw["momentum"] * s["m"] + g
+        g = g + kw["momentum"] * s["m"] if kw.get("nesterov") else s["m"]
+    p -= lr * g
+
+
+def _textbook_rmsprop(p, g, s, kw, lr):
+    s["v"] = 0.99 * s["v"] + 0.01 * g * g
+    if kw.get("centered"):
+        s["a"] = 0.99 * s["a"] + 0.01 * g
+        d = g / (np.sqrt(s["v"] - s["a"] * s["a"]) + 1e-8)
+    else:
+        d = g / (np.sqrt(s["v"]) + 1e-8)
+    if kw.get("momentum"):
+        s["m"] = d = kw["momentum"] * s["m"] + d
+    p -= lr * d
+
+
+def _textbook_adam(p, g, s, kw, lr, decoupled=False):
+    if decoupled:
+        p *= 1 - lr * 1e-2
+    s["m"] = 0.9 * s["m"] + 0.1 * g
+    s["v"] = v = 0.999 * s["v"] + 0.001 * g * g
+    if kw.get("amsgrad"):
+        v = s["vmax"] = np.maximum(s["vmax"], v)
+    m_hat = s["m"] / (1 - 0.9 ** s["t"])
+    v_hat = v / (1 - 0.999 ** s["t"])
+    p -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+def _textbook_adagrad(p, g, s, kw, lr):
+    s["v"] = s["v"] + g * g
+    p -= lr * g / (np.sqrt(s["v"]) + 1e-10)
+
+
+TEXTBOOK = {"SGD": (_textbook_sgd, 0.01), "RMSprop": (_textbook_rmsprop, 1e-2),
+            "Adam": (_textbook_adam, 1e-3), "Adagrad": (_textbook_adagrad, 1e-2),
+            "AdamW": (lambda *a: _textbook_adam(*a, decoupled=True), 1e-3)}
+
+
 def textbook_step(case):
     """The rule as plain numpy expressions, a new array per operation (the 'before'
     of minigrad's in-place updates)."""
     _, name, kw = CASES[case]
+    rule, default_lr = TEXTBOOK[name]
+    lr = kw.get("lr", default_lr)
     weights, grads = _weights_and_grads()
     state = [dict(t=0, m=np.zeros_like(w), v=np.zeros_like(w), vmax=np.zeros_like(w),
                   a=np.zeros_like(w)) for w in weights]
-    lr = kw.get("lr", {"SGD": 0.01, "RMSprop": 1e-2, "Adagrad": 1e-2}.get(name, 1e-3))
 
     def step():
         for p, g, s in zip(weights, grads, state):
             s["t"] += 1
-            if name == "SGD":
-                if "weight_decay" in kw:
-                    g = g + kw["weight_decay"] * p
-                if "momentum" in kw:
-                    s["m"] = kw["momentum"] * s["m"] + g
-                    g = g + kw["momentum"] * s["m"] if kw.get("nesterov") else s["m"]
-                p -= lr * g
-            elif name == "RMSprop":
-                s["v"] = 0.99 * s["v"] + 0.01 * g * g
-                if kw.get("centered"):
-                    s["a"] = 0.99 * s["a"] + 0.01 * g
-                    d = g / (np.sqrt(s["v"] - s["a"] * s["a"]) + 1e-8)
-                else:
-                    d = g / (np.sqrt(s["v"]) + 1e-8)
-                if kw.get("momentum"):
-                    s["m"] = kw["momentum"] * s["m"] + d
-                    d = s["m"]
-                p -= lr * d
-            elif name in ("Adam", "AdamW"):
-                if name == "AdamW":
-                    p *= 1 - lr * 1e-2
-                s["m"] = 0.9 * s["m"] + 0.1 * g
-                s["v"] = 0.999 * s["v"] + 0.001 * g * g
-                v = s["v"]
-                if kw.get("amsgrad"):
-                    v = s["vmax"] = np.maximum(s["vmax"], v)
-                m_hat = s["m"] / (1 - 0.9 ** s["t"])
-                v_hat = v / (1 - 0.999 ** s["t"])
-                p -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-            else:  # Adagrad
-                s["v"] = s["v"] + g * g
-                p -= lr * g / (np.sqrt(s["v"]) + 1e-10)
+            rule(p, g, s, kw, lr)
     return step
 
 

@@ -191,6 +191,25 @@ def test_parameter_without_grad_is_skipped_and_gets_no_state():
     assert list(opt.state) == [0]
 
 
+def test_add_param_group_and_closure():
+    w, b = _p(), _p()
+    opt = optim.SGD([w], lr=0.5)
+    opt.add_param_group({"params": [b], "lr": 0.1})
+    with pytest.raises(ValueError, match=r"appears twice \(at positions 0 and 2"):
+        opt.add_param_group({"params": [w]})
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum() + b.sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 4.0
+    np.testing.assert_allclose(w.data, [0.0, 0.0])  # 1 - 0.5 * 2
+    np.testing.assert_allclose(b.data, [0.9, 0.9])  # its group's own lr
+
+
 def test_zero_grad_sets_none():
     w = mg.Tensor(np.ones(3), requires_grad=True)
     opt = optim.SGD([w])
@@ -341,12 +360,13 @@ BAD = [
                                                      r">= 0, got -0\.1"),
     (lambda: optim.Adam([_p()], lr=float("nan")), ValueError, r"Adam: lr .* got nan"),
     (lambda: optim.SGD([_p()], momentum=-0.9), ValueError,
-     r"SGD: momentum must be a number >= 0.0, got -0\.9"),
+     r"SGD: momentum must be a finite number >= 0, got -0\.9"),
     (lambda: optim.RMSprop([_p()], momentum=-1), ValueError, r"RMSprop: momentum .*-1"),
     (lambda: optim.Adam([_p()], betas=(1.0, 0.999)), ValueError,
-     r"Adam: betas\[0\] must be a number >= 0.0 and < 1.0, got 1\.0"),
+     r"Adam: betas\[0\] must be a finite number >= 0 and < 1, got 1\.0"),
     (lambda: optim.AdamW([_p()], betas=(0.9, -0.1)), ValueError, r"AdamW: betas\[1\].*-0\.1"),
     (lambda: optim.Adam([_p()], betas=0.9), ValueError, r"betas must be a pair.*0\.9"),
+    (lambda: optim.SGD([_p()], momentum=float("inf")), ValueError, r"momentum .* got inf"),
     (lambda: optim.Adam([_p()], eps=-1e-8), ValueError, r"Adam: eps .* got -1e-08"),
     (lambda: optim.Adagrad([_p()], eps=-1.0), ValueError, r"Adagrad: eps .* got -1\.0"),
     (lambda: optim.RMSprop([_p()], alpha=1.5), ValueError, r"RMSprop: alpha .* got 1\.5"),

@@ -39,6 +39,8 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         betas = group["betas"]
+        if isinstance(betas, np.ndarray):  # a state dict that went through a file
+            betas = betas.tolist()
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{self._name}: betas must be a pair (beta1, beta2), "
                              f"got {betas!r}")

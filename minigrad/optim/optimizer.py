@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -268,15 +268,17 @@ def _checked_lr(name: str, value: Any) -> float | Schedule:
 
 def check_number(name: str, key: str, value: Any, low: float = 0.0,
                  high: float | None = None, high_open: bool = False) -> float:
-    """value as a float, or ValueError echoing it unless low <= value (< or <=) high."""
+    """value as a float, or ValueError echoing it unless it is finite and
+    low <= value (< or <=) high."""
     bad = isinstance(value, bool) or not isinstance(value, (int, float, np.number))
     if not bad:
         value = float(value)
-        bad = (math.isnan(value) or value < low or
+        bad = (not math.isfinite(value) or value < low or
                (high is not None and (value >= high if high_open else value > high)))
     if bad:
-        top = "" if high is None else f" and {'<' if high_open else '<='} {high}"
-        raise ValueError(f"{name}: {key} must be a number >= {low}{top}, got {value!r}")
+        top = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
+        raise ValueError(f"{name}: {key} must be a finite number >= {low:g}{top}, "
+                         f"got {value!r}")
     return value
 
 
