@@ -55,3 +55,5 @@ def test_doctor_helpers():
     assert isinstance(doctor.cpu_simd(), list)
     with pytest.raises(SystemExit):
         doctor.main(["--size", "0"])
+    with pytest.raises(SystemExit):
+        doctor.main(["--threads", "0"])

@@ -143,3 +143,22 @@ def test_activation_monitor_errors():
         ActivationMonitor(object())
     with pytest.raises(RuntimeError, match="nothing recorded"):
         ActivationMonitor(model).plot("unused.png")
+
+
+def test_activation_monitor_callback_in_fit_records_every_epoch_into_history():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = _mlp()
+    with mg.no_grad():
+        model[2].bias.data[...] = -1e3  # layer "3" (ReLU) dead: half the activations
+    mon = ActivationMonitor(model)
+    history = mg.train.fit(model, x, y, loss="cross_entropy",
+                           optimizer=mg.optim.SGD(model.parameters(), lr=0.01), epochs=2,
+                           batch_size=16, validation_split=0.25, callbacks=[mon.callback()],
+                           verbose=0)
+    assert len(mon.epochs) == 2
+    assert all(e["3"]["dead"] == 1.0 and e["3"]["batches"] == 3 for e in mon.epochs)
+    assert history.history["dead_units_max"] == [1.0, 1.0]
+    assert history.history["dead_units"][0] == pytest.approx(
+        (mon.epochs[0]["1"]["dead"] + 1.0) / 2)

@@ -180,9 +180,9 @@ class ActivationMonitor:
 
 
 class ActivationMonitorCallback:
-    """fit callback: closes the monitor's epoch at each epoch end and adds the mean
-    dead fraction and the worst layer's to the epoch logs ("dead_units",
-    "dead_units_max")."""
+    """fit callback: closes the monitor's epoch at each epoch end and adds to the epoch
+    logs (hence to the History) the mean dead fraction over the activation layers and
+    the worst layer's ("dead_units", "dead_units_max")."""
 
     trainer: Any = None
 
@@ -200,9 +200,18 @@ class ActivationMonitorCallback:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         summary = self.monitor.end_epoch()
         if logs is not None and summary:
-            dead = [s["dead"] for s in summary.values()]
+            # Units of Linear/Conv/BN outputs are practically never exactly zero, so
+            # averaging them in would dilute the dead fraction of the activations.
+            acts = [n for n, m in self.monitor.layers if n in summary and _activation(m)]
+            dead = [summary[n]["dead"] for n in acts or summary]
             logs["dead_units"] = float(np.mean(dead))
             logs["dead_units_max"] = float(np.max(dead))
+
+
+def _activation(m: Any) -> bool:
+    """A module without weight matrices and not a normalisation: an activation."""
+    weighted = any(getattr(p, "ndim", 0) >= 2 for p in m.parameters())
+    return not weighted and "Norm" not in type(m).__name__
 
 
 def _select(model: Any, layers: Iterable[Any] | None) -> list[tuple[str, Any]]:

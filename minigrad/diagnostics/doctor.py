@@ -208,9 +208,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--no-bench", action="store_true", help="skip the SGEMM timing")
     parser.add_argument("--size", type=int, default=512, help="SGEMM size (default 512)")
+    parser.add_argument("--threads", type=int, help="threads of the C/Numba kernels")
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error(f"--size must be >= 1, got {args.size}")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        backend.set_num_threads(args.threads)
     return 0 if run(bench=not args.no_bench, size=args.size) else 1
 
 
