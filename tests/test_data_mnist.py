@@ -288,8 +288,9 @@ def test_real_mnist_test_only(monkeypatch):
 
 
 @needs_real
-@pytest.mark.parametrize("name", ["fashion-mnist", "mnist-t10k"])
-def test_real_files_match_hard_coded_checksums(tmp_path, monkeypatch, name):
+@pytest.mark.parametrize("name,split", [("fashion-mnist", "test"), ("fashion-mnist", "train"),
+                                        ("mnist-t10k", "test")])
+def test_real_files_match_hard_coded_checksums(tmp_path, monkeypatch, name, split):
     """Downloading the shared (recompressed) copies through file:// passes verification by
     the decompressed SHA-256 hard-coded in mnist.py."""
     info_name = "FASHION_MNIST" if name == "fashion-mnist" else "MNIST"
@@ -297,8 +298,9 @@ def test_real_files_match_hard_coded_checksums(tmp_path, monkeypatch, name):
     monkeypatch.setattr(mnist, info_name, dataclasses.replace(
         info, mirrors=(Path(REAL_DATA, name).as_uri(),)))
     loader = load_fashion_mnist if name == "fashion-mnist" else load_mnist
-    x, y = loader(split="test", progress=False)
-    assert x.shape == (10000, 28, 28) and len(y) == 10000
+    x, y = loader(split=split, progress=False)
+    n, prefix = (10000, "t10k") if split == "test" else (60000, "train")
+    assert x.shape == (n, 28, 28) and len(y) == n
     cached = tmp_path / "home" / ".cache" / "minigrad" / info.name
-    assert sorted(p.name for p in cached.iterdir()) == ["t10k-images-idx3-ubyte.gz",
-                                                         "t10k-labels-idx1-ubyte.gz"]
+    assert sorted(p.name for p in cached.iterdir()) == [f"{prefix}-images-idx3-ubyte.gz",
+                                                         f"{prefix}-labels-idx1-ubyte.gz"]
