@@ -212,3 +212,45 @@ def test_conv_mlp_trains_under_every_backend(backend_name):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_functional_batch_norm_updates_array_statistics_in_place():
+    t = torch()
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 3, 4, 4))
+    mean, var = np.zeros(3), np.ones(3)
+    y = nn.functional.batch_norm(mg.Tensor(x, dtype=F64), mean, var, training=True,
+                                 momentum=0.2)
+    tm, tv = t.zeros(3, dtype=t.float64), t.ones(3, dtype=t.float64)
+    yt = t.nn.functional.batch_norm(to_torch(x), tm, tv, training=True, momentum=0.2)
+    assert_close(y, yt, rtol=1e-10)
+    assert_close(mean, tm, rtol=1e-12)
+    assert_close(var, tv, rtol=1e-12)
+    ye = nn.functional.batch_norm(mg.Tensor(x, dtype=F64), mean, var)  # eval by default
+    assert_close(ye, t.nn.functional.batch_norm(to_torch(x), tm, tv), rtol=1e-10)
+    with pytest.raises(ValueError, match="eval mode needs running_mean and running_var"):
+        nn.functional.batch_norm(x.astype(np.float32), None, None)
+
+
+def test_functional_conv_pool_linear_match_torch():
+    t = torch()
+    tf = t.nn.functional
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 2, 2)), \
+        rng.standard_normal(4)
+    xm, wm, bm = (mg.Tensor(a, dtype=F64) for a in (x, w, b))
+    assert_close(nn.functional.conv2d(xm, wm, bm, padding="same"),
+                 tf.conv2d(to_torch(x), to_torch(w), to_torch(b), padding="same"), rtol=1e-10)
+    assert_close(nn.functional.conv2d(xm, wm, None, stride=2, padding=(1, 0)),
+                 tf.conv2d(to_torch(x), to_torch(w), None, stride=2, padding=(1, 0)),
+                 rtol=1e-10)
+    assert_close(nn.functional.max_pool2d(xm, 3), tf.max_pool2d(to_torch(x), 3), rtol=1e-12)
+    assert_close(nn.functional.avg_pool2d(xm, 2, 1), tf.avg_pool2d(to_torch(x), 2, 1),
+                 rtol=1e-12)
+    lw = rng.standard_normal((5, 6))
+    assert_close(nn.functional.linear(xm, mg.Tensor(lw, dtype=F64)),
+                 tf.linear(to_torch(x), to_torch(lw)), rtol=1e-10)
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1"):
+        nn.functional.conv2d(xm, wm, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"conv2d: weight expects 3 input channels"):
+        nn.functional.conv2d(xm[:, :2], wm)

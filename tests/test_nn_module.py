@@ -218,3 +218,18 @@ def test_regularizer_arguments_are_checked():
     with pytest.raises(ValueError, match="unknown regularizer 'l3'"):
         nn.Linear(2, 2, kernel_regularizer="l3")
     assert isinstance(nn.regularizers.get("l2"), nn.regularizers.L2)
+
+
+def test_register_buffer_validates_name_and_never_requires_grad():
+    m = nn.Module()
+    m.register_buffer("count", mg.Tensor([1.0], requires_grad=True))
+    assert not m.count.requires_grad and [n for n, _ in m.named_buffers()] == ["count"]
+    with pytest.raises(ValueError, match="got 'a.b'"):
+        m.register_buffer("a.b", np.zeros(1))
+
+
+def test_module_list_extend_and_plain_list_attributes_are_children():
+    ml = nn.ModuleList([nn.Linear(2, 2)]).extend([nn.ReLU(), nn.Tanh()])
+    assert len(ml) == 3 and [n for n, _ in ml.named_children()] == ["0", "1", "2"]
+    with pytest.raises(NotImplementedError, match="ModuleList defines no forward"):
+        ml(np.ones(2))

@@ -73,6 +73,9 @@ class Module:
     def register_buffer(self, name: str, value: Any) -> None:
         """Keep a non-trained tensor (e.g. running_mean) in the state dict; it never
         requires grad."""
+        if not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"{type(self).__name__}.register_buffer: name must be a public "
+                             f"identifier (no dots, no leading underscore), got {name!r}")
         t = value if isinstance(value, Tensor) else Tensor(value)
         t.requires_grad_(False)
         setattr(self, name, t)
@@ -149,7 +152,9 @@ class Module:
 
     def freeze(self) -> "Module":
         """Stop training every parameter here (requires_grad=False); parameters()
-        still yields them and optimizers skip them."""
+        still yields them and optimizers skip them. As in PyTorch, a frozen BatchNorm
+        in training mode still updates its running statistics: call .eval() on the
+        frozen part to keep them fixed (Keras does that implicitly)."""
         for p in self.parameters():
             p.requires_grad = False
         return self
@@ -283,6 +288,11 @@ class ModuleList(Module):
             raise TypeError(f"{type(self).__name__}.append: expected a Module, got "
                             f"{type(module).__name__}")
         self._items.append(module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for m in modules:
+            self.append(m)
         return self
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
