@@ -136,3 +136,12 @@ def test_write_idx_big_endian_input(tmp_path):
     b = read_idx(tmp_path / "be.idx")
     assert b.dtype == np.float64 and b.dtype.isnative
     np.testing.assert_array_equal(a, b)
+
+
+def test_read_idx_huge_declared_shape_is_truncation_not_overflow(tmp_path):
+    path = tmp_path / "huge.idx"
+    dims = b"".join((0xFFFFFFFF).to_bytes(4, "big") for _ in range(3))
+    path.write_bytes(bytes([0, 0, 0x0E, 3]) + dims + bytes(8))
+    with pytest.raises(ValueError, match=r"huge.idx: truncated: header declares shape "
+                                         r"\(4294967295, 4294967295, 4294967295\) of float64"):
+        read_idx(path)

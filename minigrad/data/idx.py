@@ -1,6 +1,7 @@
 """The IDX file format (MNIST's): read and write, gzip-compressed or raw."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import zlib
@@ -69,7 +70,7 @@ def parse_idx(data: bytes | bytearray, name: str = "<bytes>") -> np.ndarray:
                          f"{header} bytes, the file has {len(data)}")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize   # Python ints: no overflow
     found = len(data) - header
     if found != expected:
         what = "truncated" if found < expected else "trailing bytes"
