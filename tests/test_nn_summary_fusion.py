@@ -123,3 +123,15 @@ def test_fused_bn_mlp_is_faster_at_inference():
           f"unfused {unfused_t * 1e3:.2f} ms, fused {fused_t * 1e3:.2f} ms, "
           f"speed-up {unfused_t / fused_t:.2f}x")
     assert fused_t < unfused_t
+
+
+def test_fuse_folds_leading_bn_forward_only_after_flatten():
+    x = np.random.default_rng(5).standard_normal((16, 2, 3)).astype(np.float32)
+    model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(6), nn.Linear(6, 4))
+    _warm_bn(model, x)
+    fused = nn.fuse_batchnorm(model)
+    assert isinstance(fused[1], nn.Identity)
+    np.testing.assert_allclose(fused(x).data, model.eval()(x).data, rtol=1e-5, atol=1e-5)
+    # without a Flatten before it, BN1d may see (N, C, L) and act on another axis
+    kept = nn.fuse_batchnorm(nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 2)))
+    assert isinstance(kept[0], nn.BatchNorm1d)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
-from .layers import BatchNorm1d, BatchNorm2d, Conv2d, Identity, Linear
+from .layers import BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Identity, Linear
 from .module import Module, ModuleList, Parameter, clone
 
 _PAIRS = ((Linear, BatchNorm1d), (Conv2d, BatchNorm2d))
@@ -31,7 +31,7 @@ def fold_into(layer: Linear | Conv2d, bn: BatchNorm1d | BatchNorm2d) -> None:
 
 def fold_forward(bn: BatchNorm1d, layer: Linear) -> None:
     """Rewrite layer in place so layer(x) equals layer(bn(x)) for x (N, C) with bn in
-    eval mode (a BN with no Linear before it, e.g. right after Flatten): with
+    eval mode (for a BN with no Linear before it, e.g. right after Flatten): with
     s = gamma / sqrt(running_var + eps) and t = beta - s * running_mean,
     W' = W * s (per input feature) and b' = b + W @ t."""
     if bn.num_features != layer.in_features:
@@ -50,11 +50,10 @@ def fold_forward(bn: BatchNorm1d, layer: Linear) -> None:
 def fuse_batchnorm(model: Module) -> Module:
     """An eval-mode deep copy of model in which every BatchNorm1d/2d that directly
     follows a Linear/Conv2d inside a Sequential (or ModuleList) is folded into it and
-    replaced by Identity; a BatchNorm1d with no such layer before it but a Linear
-    right after (Flatten -> BN -> Linear) is folded into that Linear instead (valid
-    for (N, C) inputs, the only ones a Linear after a BatchNorm1d(C) accepts). Outputs equal the original's in eval mode within float
-    tolerance, with one GEMM/conv fewer pass over the activations per BN.
-    The original model is not modified."""
+    replaced by Identity. A BatchNorm1d right after a Flatten (so its input is
+    surely (N, C)) and right before a Linear is folded into that Linear instead.
+    Outputs equal the original's in eval mode within float tolerance, with one pass
+    over the activations fewer per folded BN. The original model is not modified."""
     fused = clone(model).eval()
     for container in fused.modules():
         if not isinstance(container, ModuleList):
@@ -65,9 +64,10 @@ def fuse_batchnorm(model: Module) -> Module:
             if any(isinstance(prev, a) and type(cur) is b for a, b in _PAIRS):
                 fold_into(prev, cur)
                 items[i] = Identity()
-        for i in range(len(items) - 1):
-            cur, nxt = items[i], items[i + 1]
-            if type(cur) is BatchNorm1d and isinstance(nxt, Linear):
+        for i in range(1, len(items) - 1):
+            prev, cur, nxt = items[i - 1], items[i], items[i + 1]
+            flat_2d = isinstance(prev, Flatten) and (prev.start_axis, prev.end_axis) == (1, -1)
+            if flat_2d and type(cur) is BatchNorm1d and isinstance(nxt, Linear):
                 fold_forward(cur, nxt)
                 items[i] = Identity()
     return fused.eval()
