@@ -170,3 +170,24 @@ def test_loss_modules_equal_functions():
     ]
     for a, b in pairs:
         assert a.item() == pytest.approx(b.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_loss_primitives_pass_gradcheck(reduction):
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((5, 4))
+    y = rng.integers(0, 4, 5)
+    w = rng.uniform(0.5, 2, 4)
+    with mg.backend.use("numpy"):
+        assert mg.gradcheck(lambda a: F.cross_entropy(a, y, weight=w, reduction=reduction,
+                                                      label_smoothing=0.1), [z])
+        targets = rng.uniform(0, 1, (5, 4))
+        pw = rng.uniform(0.5, 2, 4)
+        # logits and (soft) targets both get gradients
+        assert mg.gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(
+            a, b, pos_weight=pw, reduction=reduction),
+            [mg.Tensor(z, dtype=np.float64, requires_grad=True),
+             mg.Tensor(targets, dtype=np.float64, requires_grad=True)])
+        probs = rng.uniform(0.05, 0.95, (5, 4))
+        assert mg.gradcheck(lambda p: F.binary_cross_entropy(p, targets, reduction=reduction),
+                            [probs])

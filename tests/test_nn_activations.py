@@ -161,3 +161,12 @@ def test_activation_arguments_are_checked():
         nn.GELU("erf")
     with pytest.raises(ValueError, match="lower <= upper"):
         nn.RReLU(0.5, 0.1)
+
+
+def test_prelu_primitive_passes_gradcheck():
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.2, 2, (2, 3, 2, 2)) * np.sign(rng.standard_normal((2, 3, 2, 2)))
+    a = rng.uniform(0.1, 0.4, 3)
+    assert mg.gradcheck(lambda xx, aa: F.prelu(xx, aa), [
+        mg.Tensor(x, dtype=np.float64, requires_grad=True),
+        mg.Tensor(a, dtype=np.float64, requires_grad=True)])
