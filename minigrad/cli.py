@@ -91,12 +91,13 @@ def make_optimizer(name: str, params: Any, lr: float | None, momentum: float = 0
     return mg.optim.Adagrad(params, lr=lr)
 
 
-def load_data(dataset: str, root: str | None = None, limit: int | None = None
+def load_data(dataset: str, root: str | None = None, limit: int | None = None,
+              download: bool = True
               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """uint8 images (N, 1, 28, 28) and int64 labels; ``limit`` keeps the first N of each
     split (views, no copies)."""
     loader = mg.data.load_fashion_mnist if dataset == "fashion-mnist" else mg.data.load_mnist
-    (xtr, ytr), (xte, yte) = loader(root)
+    (xtr, ytr), (xte, yte) = loader(root, download=download)
     xtr, xte = xtr.reshape(-1, 1, 28, 28), xte.reshape(-1, 1, 28, 28)
     if limit:
         xtr, ytr, xte, yte = xtr[:limit], ytr[:limit], xte[:limit], yte[:limit]
@@ -146,7 +147,8 @@ def format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     _select_backend(args)
     mg.manual_seed(args.seed)
-    (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit)
+    (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit,
+                                       not args.no_download)
     stats = mg.data.Standardizer(axis=None).fit(xtr)
     mean, std = float(stats.mean_.ravel()[0]), float(stats.std_.ravel()[0])
     model = build_model(args.model, args.init, mean, std)
@@ -211,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _select_backend(args)
     model, state = load_checkpoint(args.checkpoint)
     c = state["config"]
-    _, (xte, yte) = load_data(c["dataset"], args.data, c["limit"] or None)
+    _, (xte, yte) = load_data(c["dataset"], args.data, c["limit"] or None, not args.no_download)
     report = test_report(model, xte, yte)
     print(f"{c['model']} on {c['dataset']} ({len(xte)} test images): test accuracy "
           f"{report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f} "
@@ -307,6 +309,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive(int), help="threads of the C/Numba kernels")
     p.add_argument("--data", metavar="DIR",
                    help="folder with the dataset files (default: $MINIGRAD_DATA, the cache)")
+    p.add_argument("--no-download", action="store_true",
+                   help="fail instead of downloading a dataset that is not found")
 
 
 def parser() -> argparse.ArgumentParser:
