@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.data import (DataLoader, RandomHorizontalFlip, RandomShift, TensorDataset,
-                           load_fashion_mnist)
+from minigrad.data import (DataLoader, GaussianNoise, RandomHorizontalFlip, RandomRotation,
+                           RandomShift, TensorDataset, load_fashion_mnist)
 from minigrad.data.mnist import DatasetNotFoundError
 
 from .common import machine
@@ -93,6 +93,10 @@ def main(argv=None) -> None:
             ds, batch_size=128, shuffle=True, seed=0, transform=RandomHorizontalFlip(seed=0)),
         "shuffle + RandomShift(2)": DataLoader(
             ds, batch_size=128, shuffle=True, seed=0, transform=RandomShift(2, seed=0)),
+        "shuffle + RandomRotation(15) nearest": DataLoader(
+            ds, batch_size=128, shuffle=True, seed=0, transform=RandomRotation(15, seed=0)),
+        "shuffle + GaussianNoise(0.1)": DataLoader(
+            ds, batch_size=128, shuffle=True, seed=0, transform=GaussianNoise(0.1, seed=0)),
     }
     loader_times = {}
     for name, loader in loaders.items():
@@ -110,7 +114,6 @@ def main(argv=None) -> None:
     ws = [rng.standard_normal(s).astype(np.float32) * 0.05
           for s in ((300, 784), (100, 300), (10, 100))]
     numpy_s, _ = _median(lambda: _numpy_mlp_epoch(plain, ws), max(1, args.repeat - 1))
-    # The training epochs above include one plain loader pass; subtract it for compute.
     aug = loader_times["shuffle + RandomShift(2)"]
     print(f"MLP 784-300-100-10 training epoch (SGD, batch 128, loader included): "
           f"minigrad {train_s:.3f} s, plain numpy {numpy_s:.3f} s")

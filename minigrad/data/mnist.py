@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,13 @@ def _check_pair(info, split, x, y, paths) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
+def _unreachable(e: Exception) -> bool:
+    """A connection-level failure (no route, DNS, refused, timeout), not an HTTP answer."""
+    if isinstance(e, urllib.error.HTTPError):
+        return False
+    return isinstance(e, (urllib.error.URLError, TimeoutError, ConnectionError))
+
+
 def load_dataset(info: DatasetInfo, root=None, download: bool = True, split: str | None = None,
                  progress: bool = True, fn: str = "load"):
     """Find (or download) and read `info`'s files; see load_mnist for the contract."""
@@ -149,13 +157,15 @@ def load_dataset(info: DatasetInfo, root=None, download: bool = True, split: str
     every = [sp for s in SPLITS for sp in info.files[s]]
     found = {sp.name: p for sp in every if (p := find_file(sp, dirs)) is not None}
     missing = [sp for s in splits for sp in info.files[s] if sp.name not in found]
-    failures, bad_checksum = [], False
+    failures, bad_checksum, mirrors = [], False, list(info.mirrors)
     if missing and download:
         for sp in list(missing):
-            path, fails = _download(sp, list(info.mirrors), cache_dir() / info.name, progress)
+            path, fails = _download(sp, mirrors, cache_dir() / info.name, progress)
             for url, e in fails:
                 failures.append(str(e) if url in str(e) else f"{url}: {e}")
                 bad_checksum |= isinstance(e, ChecksumError)
+                if _unreachable(e):   # offline: don't wait for its timeout once per file
+                    mirrors = [m for m in mirrors if not url.startswith(m)]
             if path is not None:
                 found[sp.name] = path
                 missing.remove(sp)
