@@ -227,6 +227,27 @@ def test_step_does_not_modify_grad():
     np.testing.assert_array_equal(w.grad.data, np.full(3, 3, np.float32))
 
 
+ALL = [optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW, optim.Adagrad]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=[c.__name__ for c in ALL])
+@pytest.mark.parametrize("kwargs", [dict(), dict(weight_decay=0.1, clipnorm=0.5)],
+                         ids=["plain", "decay_clip"])
+def test_transposed_grad_gives_the_same_update(cls, kwargs, rng):
+    """matmul's backward may hand a weight its gradient as a transposed (F-ordered)
+    view; the optimizer copies it into the parameter's layout first."""
+    w0, g = rng.normal(size=(5, 7)), rng.normal(size=(7, 5)).astype(np.float32).T
+    ws = [mg.Tensor(w0, requires_grad=True) for _ in range(2)]
+    ws[0].grad, ws[1].grad = mg.Tensor._wrap(g), mg.Tensor._wrap(np.ascontiguousarray(g))
+    assert not ws[0].grad.data.flags.c_contiguous
+    opts = [cls([w], **kwargs) for w in ws]
+    for _ in range(3):
+        for opt in opts:
+            opt.step()
+    np.testing.assert_array_equal(ws[0].data, ws[1].data)
+    assert not np.array_equal(ws[0].data, w0.astype(np.float32))
+
+
 def test_float64_parameters_stay_float64():
     w = mg.Tensor(np.ones(3), requires_grad=True, dtype=np.float64)
     for cls in (optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW, optim.Adagrad):

@@ -51,13 +51,13 @@ class Adam(Optimizer):
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
-        work, tmp = scratch
+        tmp = scratch[1]  # scratch[0] may hold g
         wd = group["weight_decay"]
         if self._decoupled:
             if wd != 0:
                 p *= 1.0 - lr * wd
         else:
-            g = coupled_decay(p, g, wd, work)
+            g = coupled_decay(p, g, wd, scratch)
         if not state:
             state["step"] = 0
             state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)

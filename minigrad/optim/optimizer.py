@@ -132,7 +132,7 @@ class Optimizer:
                     raise RuntimeError(f"{self._name}.step: parameter {i} has shape "
                                        f"{p.data.shape} but its grad has shape {g.shape}")
                 scratch = self._buffers(i, p.data)
-                g = _clipped(g, group, scratch[0])
+                g = _clipped(_in_layout_of(p.data, g, scratch[0]), group, scratch[0])
                 self._update(p.data, g, self.state.setdefault(i, {}), group, lr, scratch)
         self.iterations += 1
         return loss
@@ -142,11 +142,9 @@ class Optimizer:
         allocates nothing (they are not part of the state dict)."""
         bufs = self._scratch.get(i)
         if bufs is None or bufs[0].shape != p.shape or bufs[0].dtype != p.dtype:
-            bufs = [np.empty_like(p) for _ in range(self._n_scratch)]
+            bufs = [np.empty_like(p), np.empty_like(p)]
             self._scratch[i] = bufs
         return bufs
-
-    _n_scratch = 2
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
@@ -312,17 +310,29 @@ def _clipped(g: np.ndarray, group: dict[str, Any], out: np.ndarray) -> np.ndarra
     return g
 
 
-def coupled_decay(p: np.ndarray, g: np.ndarray, wd: float, out: np.ndarray) -> np.ndarray:
-    """g + wd * p (L2 penalty folded into the gradient), written into ``out``; ``g``
-    may be ``out`` itself (after clipping)."""
+def _in_layout_of(p: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """g, copied into ``out`` when its memory layout (or dtype) differs from p's: a
+    transposed weight gradient (as matmul's backward may give) makes every later
+    elementwise pass strided, ~5x slower than the one copy."""
+    if g.strides == p.strides and g.dtype == p.dtype:
+        return g
+    np.copyto(out, g)
+    return out
+
+
+def coupled_decay(p: np.ndarray, g: np.ndarray, wd: float,
+                  scratch: list[np.ndarray]) -> np.ndarray:
+    """g + wd * p (the L2 penalty folded into the gradient) in scratch[0]; g may
+    already be scratch[0] (after clipping or a layout copy)."""
+    work, tmp = scratch
     if wd == 0:
         return g
-    if g is out:
-        out += wd * p  # rare path (clipping and decay): one temporary is fine
-        return out
-    np.multiply(p, wd, out=out)
-    out += g
-    return out
+    if g is work:
+        work += np.multiply(p, wd, out=tmp)
+    else:
+        np.multiply(p, wd, out=work)
+        work += g
+    return work
 
 
 def _loaded_value(name: str, i: int, key: str, value: Any, p: Tensor) -> Any:

@@ -42,8 +42,8 @@ class RMSprop(Optimizer):
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
-        work, tmp = scratch
-        g = coupled_decay(p, g, group["weight_decay"], work)
+        tmp = scratch[1]  # scratch[0] may hold g
+        g = coupled_decay(p, g, group["weight_decay"], scratch)
         if not state:
             state["step"], state["square_avg"] = 0, np.zeros_like(p)
         state["step"] += 1

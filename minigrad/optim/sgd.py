@@ -45,8 +45,8 @@ class SGD(Optimizer):
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
-        work, tmp = scratch
-        g = coupled_decay(p, g, group["weight_decay"], work)
+        tmp = scratch[1]  # scratch[0] may hold g
+        g = coupled_decay(p, g, group["weight_decay"], scratch)
         momentum, d = group["momentum"], g
         if momentum != 0:
             buf = state.get("momentum_buffer")
