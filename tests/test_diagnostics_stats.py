@@ -41,6 +41,20 @@ def test_gradient_stats_flags_a_vanishing_layer_by_name():
     stats = gradient_stats(model)
     assert stats.flagged == {"2": "vanishing"}
     assert "layer '2'" in stats.report() and "vanishing gradient" in stats.report()
+    assert "across depth" not in stats.report()  # the ends are comparable
+
+
+def test_gradient_stats_names_the_depth_trend_of_a_deep_sigmoid_net():
+    layers = []
+    for _ in range(12):
+        layers += [nn.Linear(8, 8, weight_init="normal"), nn.Sigmoid()]
+    model = nn.Sequential(*layers)
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+    model(x).sum().backward()
+    stats = gradient_stats(model)
+    assert stats.flagged.get("0") == "vanishing"
+    (trend,) = [v for v in stats.verdicts if v["kind"] == "depth-vanishing"]
+    assert "first layer '0'" in trend["text"] and "last layer '22'" in trend["text"]
 
 
 def test_gradient_stats_flags_exploding_nonfinite_and_missing():

@@ -51,7 +51,8 @@ class GradientStats(list):
     @property
     def flagged(self) -> dict[str, str]:
         """Layer name -> "vanishing" | "exploding" | "non-finite" | "no gradient"."""
-        return {v["layer"]: v["kind"] for v in self.verdicts if v["kind"] != "ok"}
+        return {v["layer"]: v["kind"] for v in self.verdicts
+                if v["kind"] != "ok" and v["layer"]}
 
     def report(self) -> str:
         head = (f"{'parameter':<24} {'shape':<16} {'mean|g|':>10} {'norm':>10} "
@@ -145,8 +146,32 @@ def _verdicts(rows: list[dict], norms: dict[str, float | None], vanish: float,
         else:
             continue
         out.append({"layer": layer, "kind": kind, "text": text})
+    trend = _depth_trend(norms, vanish, explode)
+    if trend:
+        out.append(trend)
     if not out and finite:
         out.append({"layer": "", "kind": "ok", "text":
                     f"all {len(finite)} layers within [{vanish:g}, {explode:g}] x the "
                     f"median gradient norm {median:.2e}"})
     return out
+
+
+def _depth_trend(norms: dict[str, float | None], vanish: float,
+                 explode: float) -> dict | None:
+    """Compare the first layer (nearest the input) with the last: a steady fall
+    towards the input is the vanishing-gradient picture even when the median sits in
+    the middle and flags both ends."""
+    seq = [(k, n) for k, n in norms.items() if n is not None and math.isfinite(n)]
+    if len(seq) < 2 or seq[-1][1] == 0:
+        return None
+    (first, a), (last, b) = seq[0], seq[-1]
+    ratio = a / b
+    if ratio < vanish:
+        kind, what = "depth-vanishing", "vanishing"
+    elif ratio > explode:
+        kind, what = "depth-exploding", "exploding"
+    else:
+        return None
+    return {"layer": "", "kind": kind, "text":
+            f"across depth: the first layer {first!r} gets {ratio:.1e} x the gradient norm "
+            f"of the last layer {last!r}: gradients are {what} on the way back to the input"}
