@@ -14,6 +14,7 @@ from . import optim
 from . import nn
 from .serialization import load, save
 from . import metrics, train
+from . import diagnostics
 
 import numpy as _np
 
