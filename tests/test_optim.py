@@ -248,6 +248,26 @@ def test_transposed_grad_gives_the_same_update(cls, kwargs, rng):
     assert not np.array_equal(ws[0].data, w0.astype(np.float32))
 
 
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_step_allocates_no_arrays(case, rng):
+    """After the first step (state and work arrays created), a step writes in place:
+    traced allocations stay far below one parameter-sized array."""
+    import tracemalloc
+
+    cls, _, kwargs = CASES[case]
+    w = mg.Tensor(rng.normal(size=(100, 300)), requires_grad=True)
+    w.grad = mg.Tensor._wrap(rng.normal(size=(300, 100)).astype(np.float32).T)
+    opt = cls([w], **kwargs)
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < w.data.nbytes // 20, f"{peak} bytes allocated by one step"
+
+
 def test_float64_parameters_stay_float64():
     w = mg.Tensor(np.ones(3), requires_grad=True, dtype=np.float64)
     for cls in (optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW, optim.Adagrad):

@@ -31,13 +31,17 @@ class Optimizer:
     ``state_dict()`` loads into a new optimizer built over the same parameters.
 
     The update of one step, for each parameter, in this order:
-      1. g = grad, clipped elementwise to [-clipvalue, clipvalue] and/or rescaled to
-         g * clipnorm / max(||g||_2, clipnorm) (Keras: each tensor by its own norm);
+      1. g = grad, clipped elementwise to [-clipvalue, clipvalue], or rescaled to
+         g * clipnorm / max(||g||_2, clipnorm) (Keras: each tensor by its own norm;
+         one of the two at most);
       2. weight decay (coupled ``g += wd * p``, or decoupled for AdamW);
       3. the optimizer's rule.
     No gradient is checked for NaN/inf here (that would cost a full extra pass per
     step): ``clip_grad_norm_`` returns the global norm, inf/nan when a gradient is
     not finite, which is the place to notice it and skip the step.
+
+    Memory: besides its state, each parameter gets two work arrays of its shape,
+    kept between steps, so that a step allocates nothing.
     """
 
     _name = "Optimizer"
