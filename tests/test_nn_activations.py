@@ -64,7 +64,8 @@ def test_activation_value_and_grad_match_torch_float64(name, fn, tfn):
 
 @pytest.mark.parametrize("name,fn,tfn", CASES, ids=[c[0] for c in CASES])
 def test_activation_float32_is_finite_at_large_inputs(name, fn, tfn):
-    x = mg.Tensor(np.array([[-1000.0, -88.0, -50.0, -20.0, 0.0, 20.0, 50.0, 88.0, 1000.0]]),
+    x = mg.Tensor(np.array([[-1e30, -1000.0, -88.0, -50.0, -20.0, 0.0, 20.0, 50.0, 88.0,
+                             1000.0, 1e30]]),
                   requires_grad=True)
     y = fn(x)
     y.backward(np.ones(y.shape, dtype=np.float32))

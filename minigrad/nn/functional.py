@@ -94,23 +94,26 @@ class Gelu(Function):
     """x * Phi(x) (approximate="none") or its tanh approximation (Hendrycks & Gimpel)."""
 
     def forward(self, ctx, x, approximate="none"):
+        # Beyond |x| = 20 both forms have saturated (tanh = +-1, Phi = 0 or 1, the pdf
+        # underflows to 0); clipping there keeps x**3 and x*x from overflowing.
+        xc = np.clip(x, -20, 20)
         if approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
-            ctx.save(x, t)
+            t = np.tanh(_SQRT_2_OVER_PI * (xc + 0.044715 * xc ** 3))
+            ctx.save(xc, t)
             ctx.approximate = "tanh"
             return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
         cdf = 0.5 * (1 + erf(x / math.sqrt(2.0)))
-        ctx.save(x, cdf)
+        ctx.save(xc, cdf)
         ctx.approximate = "none"
         return (x * cdf).astype(x.dtype, copy=False)
 
     def backward(self, ctx, dy):
-        x, s = ctx.saved
+        xc, s = ctx.saved  # x clipped to [-20, 20]: the terms below vanish beyond
         if ctx.approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            g = 0.5 * (1 + s) + 0.5 * x * (1 - s * s) * inner
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xc * xc)
+            g = 0.5 * (1 + s) + 0.5 * xc * (1 - s * s) * inner
         else:
-            g = s + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            g = s + xc * np.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
         return (dy * g).astype(dy.dtype, copy=False)
 
 
