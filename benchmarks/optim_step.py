@@ -4,9 +4,9 @@ side by side in the same run on one thread, plus two references for minigrad's
 choices: the same rules written as textbook numpy expressions (temporaries), and a
 fused one-pass Numba Adam (what a compiled step could gain).
 
-    python benchmarks/optim_step.py [--rounds 300]
+    python benchmarks/optim_step.py [--rounds 300] [--stat median|min]
 
-Prints a markdown table of median microseconds per step.
+Prints a markdown table of microseconds per step (median by default).
 """
 from __future__ import annotations
 
@@ -177,9 +177,9 @@ def fused_adam_max_error(steps: int = 20) -> float:
     return max(float(np.max(np.abs(w - p.data))) for w, p in zip(fused.weights, params))
 
 
-def median_us(fns: dict, rounds: int, warmup: int = 5) -> dict:
-    """Median microseconds per call, the contenders interleaved round by round so that
-    load from other processes hits them alike."""
+def time_us(fns: dict, rounds: int, stat, warmup: int = 5) -> dict:
+    """stat (median or min) of the microseconds per call, the contenders interleaved
+    round by round so that load from other processes hits them alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -189,36 +189,40 @@ def median_us(fns: dict, rounds: int, warmup: int = 5) -> dict:
             start = time.perf_counter()
             fn()
             runs[k].append(time.perf_counter() - start)
-    return {k: statistics.median(v) * 1e6 for k, v in runs.items()}
+    return {k: stat(v) * 1e6 for k, v in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="min is the robust figure on a machine shared with others")
     args = parser.parse_args()
+    stat = statistics.median if args.stat == "median" else min
     import torch
     torch.set_num_threads(1)
     mg.set_num_threads(1)
     n = sum(math.prod(s) for s in SHAPES)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"One optimizer step, {n:,} float32 parameters in {len(SHAPES)} tensors "
-          f"(784-300-100-10 MLP), 1 thread, median of {args.rounds} interleaved runs, "
+          f"(784-300-100-10 MLP), 1 thread, {args.stat} of {args.rounds} interleaved runs, "
           f"µs. numpy {np.__version__}, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}.\n")
+          f"{platform.processor() or platform.machine()}, load average {load}.\n")
     print("| optimizer | minigrad | minigrad, transposed weight grads | torch foreach=False"
           " | torch default | torch foreach=True | numpy textbook (temporaries) "
           "| minigrad / torch default |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for case, (cls, name, kw) in CASES.items():
-        t = median_us({"mg": minigrad_step(cls, kw),
-                       "mgT": minigrad_step(cls, kw, transposed=True),
-                       "tf": torch_step(torch, name, kw, False),
-                       "td": torch_step(torch, name, kw, None),
-                       "tt": torch_step(torch, name, kw, True),
-                       "np": textbook_step(case)}, args.rounds)
-        print(f"| {case} | {t['mg']:.0f} | {t['mgT']:.0f} | {t['tf']:.0f} | {t['td']:.0f} | {t['tt']:.0f} | "
-              f"{t['np']:.0f} | {t['mg'] / t['td']:.2f} |")
-    t = median_us({"fused": fused_adam_step(), "mg": minigrad_step(optim.Adam, {})},
-                  args.rounds)
+        t = time_us({"mg": minigrad_step(cls, kw),
+                     "mgT": minigrad_step(cls, kw, transposed=True),
+                     "tf": torch_step(torch, name, kw, False),
+                     "td": torch_step(torch, name, kw, None),
+                     "tt": torch_step(torch, name, kw, True),
+                     "np": textbook_step(case)}, args.rounds, stat)
+        print(f"| {case} | {t['mg']:.0f} | {t['mgT']:.0f} | {t['tf']:.0f} | {t['td']:.0f} | "
+              f"{t['tt']:.0f} | {t['np']:.0f} | {t['mg'] / t['td']:.2f} |")
+    t = time_us({"fused": fused_adam_step(), "mg": minigrad_step(optim.Adam, {})},
+                args.rounds, stat)
     print(f"\nAdam as one fused Numba pass per tensor (prototype, not in minigrad): "
           f"{t['fused']:.0f} µs; minigrad's numpy Adam in the same run: {t['mg']:.0f} µs "
           f"({t['mg'] / t['fused']:.1f}x). Max |difference| of the weights after 20 "
