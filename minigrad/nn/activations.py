@@ -1,4 +1,8 @@
-"""Activation modules: thin wrappers over mg.nn.functional (PyTorch defaults)."""
+"""Activation modules: thin wrappers over mg.nn.functional (PyTorch defaults).
+
+Elementwise ones take x of any shape and return the same shape and dtype; Softmax
+and LogSoftmax normalise along ``axis``; PReLU's per-channel slopes use axis 1.
+"""
 from __future__ import annotations
 
 from typing import Any
