@@ -139,3 +139,22 @@ def test_explain_backward_errors():
     y.backward()
     with pytest.raises(RuntimeError, match="released"):
         explain_backward(y, file=io.StringIO())
+
+
+def test_explain_backward_on_an_mlp_matches_backward_and_knows_every_rule():
+    from minigrad import nn
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3, bias=False))
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    nn.functional.cross_entropy(model(x), y).backward()
+    expected = {n: p.grad.data.copy() for n, p in model.named_parameters()}
+    model.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    lines = explain_backward(loss, file=io.StringIO())
+    for n, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.data, expected[n], rtol=1e-5, err_msg=n)
+    steps = [line for line in lines if line.startswith("#")]
+    assert all("rule: see " not in line for line in steps), steps
+    assert sum(" Linear " in line for line in steps) == 2
+    dot = to_dot(loss)
+    assert dot.count('label="Linear #') == 2 and "(5, 4) float32\\nleaf" in dot
