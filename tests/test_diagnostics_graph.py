@@ -150,11 +150,15 @@ def test_explain_backward_on_an_mlp_matches_backward_and_knows_every_rule():
     expected = {n: p.grad.data.copy() for n, p in model.named_parameters()}
     model.zero_grad()
     loss = nn.functional.cross_entropy(model(x), y)
-    lines = explain_backward(loss, file=io.StringIO())
+    lines = explain_backward(loss, file=io.StringIO(), model=model)
+    assert any(line.startswith("grad of 0.weight (5, 4)") for line in lines)
+    assert any(" Linear     out#" in line and "2.weight(3, 5)" in line for line in lines)
     for n, p in model.named_parameters():
         np.testing.assert_allclose(p.grad.data, expected[n], rtol=1e-5, err_msg=n)
     steps = [line for line in lines if line.startswith("#")]
     assert all("rule: see " not in line for line in steps), steps
     assert sum(" Linear " in line for line in steps) == 2
-    dot = to_dot(loss)
-    assert dot.count('label="Linear #') == 2 and "(5, 4) float32\\nleaf" in dot
+    dot = to_dot(loss, model=model)
+    assert dot.count('label="Linear #') == 2 and "0.weight\\n(5, 4) float32\\nleaf" in dot
+    with pytest.raises(TypeError, match="model must be a Module"):
+        to_dot(loss, model=[1])

@@ -8,7 +8,7 @@ was added to one already there because a tensor was used twice.
 from __future__ import annotations
 
 import sys
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -98,7 +98,7 @@ def _summed_axes(raw: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ..
 
 
 def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
-                     accumulate: bool = True) -> list[str]:
+                     accumulate: bool = True, model: Any = None) -> list[str]:
     """Run backward from ``loss`` and describe each tape entry it walks, newest first.
 
     loss: the output; a scalar is seeded with 1, otherwise pass ``grad`` (an array or
@@ -111,7 +111,8 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
     ``retain_graph=True``), so ``to_dot(loss)`` still works afterwards and a second
     call explains again. With ``accumulate=True`` the leaves' ``.grad`` are filled as
     ``loss.backward()`` would fill them (adding to what is there); with False nothing
-    is written. Lines are printed to ``file`` (sys.stdout by default; pass
+    is written. With ``model`` (a Module) parameters are named by their dotted names
+    ("0.weight") instead of leaf0, leaf1, ... Lines are printed to ``file`` (sys.stdout by default; pass
     ``io.StringIO()`` to silence) and returned.
 
     Raises RuntimeError when loss needs no grad or its graph was released by an
@@ -125,7 +126,7 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
                            "on the inputs")
     seed = _seed(loss, grad)
     fns = entries(loss, "explain_backward")
-    label = Labels()
+    label = Labels(model)
     lines = [f"backward of {label(loss)} {_shape(loss.shape)} {loss.dtype} through "
              f"{len(fns)} tape entries, newest first; seed d{label(loss)} = "
              + ("1" if grad is None else "grad")]

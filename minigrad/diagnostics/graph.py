@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..autograd import Function, reachable
 from ..tensor import Tensor
@@ -42,13 +42,21 @@ def entries(root: Tensor, who: str = "to_dot") -> list[Function]:
 
 
 class Labels:
-    """Stable short names for the tensors of one graph: ``Tensor.name`` when set,
-    ``out#<seq>`` for an op's result, ``leaf<k>``/``const<k>`` for the others."""
+    """Stable short names for the tensors of one graph: ``Tensor.name`` when set, the
+    parameter's dotted name when a model is given, ``out#<seq>`` for an op's result,
+    ``leaf<k>``/``const<k>`` for the others."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: Any = None) -> None:
         self._names: dict[int, str] = {}
         self._counts = {"leaf": 0, "const": 0}
         self._keep: list[Tensor] = []  # ids stay unique only while the tensors live
+        if model is not None:
+            if not hasattr(model, "named_parameters"):
+                raise TypeError(f"model must be a Module (to name its parameters), got "
+                                f"{type(model).__name__}")
+            for name, p in model.named_parameters():
+                self._keep.append(p)
+                self._names[id(p)] = p.name or name
 
     def __call__(self, t: Tensor) -> str:
         key = id(t)
@@ -96,7 +104,7 @@ def _tensor_node(t: Tensor, node: str, label: str, is_root: bool) -> str:
     return f'  {node} [label="{text}", {style}];'
 
 
-def to_dot(tensor: Tensor, name: str = "minigrad") -> str:
+def to_dot(tensor: Tensor, name: str = "minigrad", model: Any = None) -> str:
     """The graph recorded for ``tensor`` as Graphviz DOT text.
 
     Ops are boxes (``Name #seq``: the class and its position on the tape); tensors are
@@ -104,13 +112,14 @@ def to_dot(tensor: Tensor, name: str = "minigrad") -> str:
     backward fills ``.grad`` of) are blue and bold, constants grey, the output has a
     double red outline. Labels use ``Tensor.name`` when set. Edges follow the data:
     input tensor -> op -> output tensor, labelled with the input's position when an op
-    has several.
+    has several. With ``model`` (a Module) its parameters are labelled by their
+    dotted names ("0.weight").
 
     Raises TypeError when ``tensor`` is not a Tensor and GraphReleasedError (a
     RuntimeError) when backward() already freed part of the graph.
     """
     fns = entries(tensor)
-    label = Labels()
+    label = Labels(model)
     lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
@@ -138,7 +147,8 @@ def to_dot(tensor: Tensor, name: str = "minigrad") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(tensor: Tensor, path: str | Path, format: str | None = None) -> Path:
+def render(tensor: Tensor, path: str | Path, format: str | None = None,
+           model: Any = None) -> Path:
     """Draw the graph of ``tensor`` into ``path`` with Graphviz's ``dot`` program.
 
     format: "svg", "png" or "pdf"; by default taken from the path's suffix, else svg.
@@ -151,7 +161,7 @@ def render(tensor: Tensor, path: str | Path, format: str | None = None) -> Path:
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if fmt not in _FORMATS:
         raise ValueError(f"render: format must be one of {_FORMATS}, got {fmt!r}")
-    dot_text = to_dot(tensor)
+    dot_text = to_dot(tensor, model=model)
     exe = shutil.which("dot")
     if exe is None:
         raise RuntimeError(
