@@ -209,6 +209,8 @@ def test_compose_chains_and_switches_all(images):
     assert pipeline(x) is x
     pipeline.train()
     np.testing.assert_array_equal(Compose([RandomHorizontalFlip(p=1.0)])(x), x[..., ::-1])
+    scale = Compose([lambda v: v * 2, lambda v: v + 1])   # any callables, any shapes
+    np.testing.assert_array_equal(scale(np.arange(3)), [1, 3, 5])
     with pytest.raises(TypeError, match="Compose: every transform must be callable"):
         Compose([3])
 
