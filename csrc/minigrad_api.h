@@ -5,6 +5,8 @@
 int mg_num_threads(void);
 void mg_set_num_threads(int n);
 const char *mg_build_info(void);
+/* Starts the thread pool and reserves (touches) each thread's GEMM packing buffers. */
+int mg_warmup(long bytes_a, long bytes_b);
 
 int mg_gemm_f32(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta,

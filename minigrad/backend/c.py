@@ -19,6 +19,13 @@ from ._check import (_pair, check_batchnorm, check_conv2d, check_float, check_ma
 
 ffi, lib = _C.ffi, _C.lib
 
+# Reserve each OpenMP thread's SGEMM packing buffers (an MC x KC block of A and a
+# KC x NC block of B, the blocking of csrc/gemm.c) when the backend loads, so the first
+# products of a process run at full speed instead of page-faulting.
+_WARM_A, _WARM_B = 144 * 256 * 4, 256 * 4080 * 4
+if lib.mg_warmup(_WARM_A, _WARM_B) != 0:
+    raise ImportError("minigrad._C: cannot reserve the GEMM workspaces (out of memory)")
+
 
 def set_num_threads(n: int) -> None:
     """Threads of the OpenMP kernels (every later call in this process)."""
@@ -29,11 +36,15 @@ def get_num_threads() -> int:
     return int(lib.mg_num_threads())
 
 
+# cffi types resolved once: from_buffer with a type object is the cheapest pointer.
+_CTYPES = {np.dtype(t): ffi.typeof(c) for t, c in ((np.float32, "float[]"),
+                                                   (np.float64, "double[]"),
+                                                   (np.int64, "int64_t[]"))}
+_from_buffer = ffi.from_buffer
+
+
 def _ptr(a: np.ndarray | None):
-    if a is None:
-        return ffi.NULL
-    ctype = {np.float32: "float[]", np.float64: "double[]", np.int64: "int64_t[]"}
-    return ffi.from_buffer(ctype[a.dtype.type], a, require_writable=False)
+    return ffi.NULL if a is None else _from_buffer(_CTYPES[a.dtype], a)
 
 
 def _fn(name: str, dtype: np.dtype):
@@ -61,9 +72,28 @@ def _gemm_operand(a: np.ndarray, trans: bool) -> tuple[np.ndarray, bool, int, in
     return a, trans, a.shape[-1], batch_stride
 
 
+_GEMM = {np.dtype(np.float32): lib.mg_gemm_batch_f32, np.dtype(np.float64):
+         lib.mg_gemm_batch_f64}
+
+
 def matmul(a, b, trans_a=False, trans_b=False):
     """op(a) @ op(b): a (M, K) or (K, M) when trans_a, b (K, N) or (N, K) when trans_b;
     3-d operands are batched, a 2-d one is shared. Returns c (M, N) or (B, M, N)."""
+    # The common case (two contiguous matrices of one float dtype) is checked inline:
+    # at n = 128 the full check would cost a tenth of the product. Anything else, and
+    # every error, goes through check_matmul.
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim
+            and a.dtype is b.dtype and a.dtype in _GEMM and a.flags.c_contiguous
+            and b.flags.c_contiguous):
+        (m, k), (kb, n) = a.shape[::-1] if trans_a else a.shape, \
+            b.shape[::-1] if trans_b else b.shape
+        if k == kb and m and n and k:
+            out, ct = np.empty((m, n), dtype=a.dtype), _CTYPES[a.dtype]
+            code = _GEMM[a.dtype](trans_a, trans_b, 1, m, n, k, 1.0, _from_buffer(ct, a),
+                                  a.shape[1], 0, _from_buffer(ct, b), b.shape[1], 0, 0.0,
+                                  _from_buffer(ct, out), n, 0)
+            _raise("matmul", code, f"a{a.shape}, b{b.shape}")
+            return out
     m, n, k = check_matmul(a, b, trans_a, trans_b)
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     shape = (batch, m, n) if max(a.ndim, b.ndim) == 3 else (m, n)
@@ -72,8 +102,8 @@ def matmul(a, b, trans_a=False, trans_b=False):
     a, ta, lda, sa = _gemm_operand(a, trans_a)
     b, tb, ldb, sb = _gemm_operand(b, trans_b)
     out = np.empty(shape, dtype=a.dtype)
-    code = _fn("gemm_batch", a.dtype)(int(ta), int(tb), batch, m, n, k, 1.0, _ptr(a), lda,
-                                      sa, _ptr(b), ldb, sb, 0.0, _ptr(out), n, m * n)
+    code = _GEMM[a.dtype](ta, tb, batch, m, n, k, 1.0, _ptr(a), lda, sa, _ptr(b), ldb, sb,
+                          0.0, _ptr(out), n, m * n)
     _raise("matmul", code, f"a{a.shape}, b{b.shape}")
     return out
 
