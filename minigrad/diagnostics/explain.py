@@ -112,8 +112,8 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
     call explains again. With ``accumulate=True`` the leaves' ``.grad`` are filled as
     ``loss.backward()`` would fill them (adding to what is there); with False nothing
     is written. With ``model`` (a Module) parameters are named by their dotted names
-    ("0.weight") instead of leaf0, leaf1, ... Lines are printed to ``file`` (sys.stdout by default; pass
-    ``io.StringIO()`` to silence) and returned.
+    ("0.weight") instead of leaf0, leaf1, ... Lines are printed to ``file``
+    (sys.stdout by default; pass ``io.StringIO()`` to silence) and returned.
 
     Raises RuntimeError when loss needs no grad or its graph was released by an
     earlier backward(), ValueError when ``grad`` has the wrong shape.
