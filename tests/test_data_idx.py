@@ -145,3 +145,10 @@ def test_read_idx_huge_declared_shape_is_truncation_not_overflow(tmp_path):
     with pytest.raises(ValueError, match=r"huge.idx: truncated: header declares shape "
                                          r"\(4294967295, 4294967295, 4294967295\) of float64"):
         read_idx(path)
+
+
+def test_read_idx_zero_dimensions(tmp_path):
+    path = tmp_path / "z.idx"
+    path.write_bytes(bytes([0, 0, 0x08, 0]))
+    with pytest.raises(ValueError, match=r"z.idx: header declares 0 dimensions"):
+        read_idx(path)

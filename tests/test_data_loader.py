@@ -301,3 +301,20 @@ def test_standardizer_errors():
         s.transform(np.zeros((4, 5)))
     with pytest.raises(ValueError, match=r"axis=3 is out of range for x of shape \(4, 3\)"):
         Standardizer(axis=3).fit(np.zeros((4, 3)))
+
+
+def test_more_argument_errors():
+    with pytest.raises(ValueError, match="TensorDataset: arrays need a first .*0-d array"):
+        TensorDataset(np.float32(1.0))
+    with pytest.raises(ValueError, match=r"Standardizer.fit: x of shape \(0, 3\) is empty "
+                                         r"along axis 0"):
+        Standardizer().fit(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"BalancedSampler: the number of samples must be an "
+                                         r"int >= 0, got -5"):
+        BalancedSampler(np.array([0, 1]), num_samples=-5)
+    with pytest.raises(ValueError, match=r"validation_split: fraction=0.9 of 3 samples "
+                                         r"leaves an empty part"):
+        validation_split(np.zeros(3), fraction=0.9)
+    with pytest.raises(ValueError, match=r"train_test_split: stratify must have shape \(4,\), "
+                                         r"got \(3,\)"):
+        train_test_split(np.zeros(4), stratify=np.zeros(3, int))

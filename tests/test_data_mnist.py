@@ -306,3 +306,10 @@ def test_real_files_match_hard_coded_checksums(tmp_path, monkeypatch, name, spli
     cached = tmp_path / "home" / ".cache" / "minigrad" / info.name
     assert sorted(p.name for p in cached.iterdir()) == [f"{prefix}-images-idx3-ubyte.gz",
                                                          f"{prefix}-labels-idx1-ubyte.gz"]
+
+
+def test_found_labels_out_of_range(tmp_path):
+    write_fake(tmp_path, tag=1)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 12], np.uint8))
+    with pytest.raises(ValueError, match=r"MNIST train .*labels must lie in 0..9, got 0..12"):
+        load_mnist(tmp_path, download=False)

@@ -232,3 +232,12 @@ def test_loader_applies_transform_per_batch():
                                 transform=RandomHorizontalFlip(p=1.0))
     xb, yb = next(iter(loader))
     np.testing.assert_array_equal(xb, x[:4, :, :, ::-1])
+
+
+def test_flip_probability_checked():
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip: p must lie in \[0, 1\], "
+                                         r"got 1.5"):
+        RandomHorizontalFlip(p=1.5)
+    with pytest.raises(TypeError, match=r"RandomHorizontalFlip: expects uint8/int or float "
+                                        r"images, got bool"):
+        RandomHorizontalFlip()(np.zeros((2, 1, 3, 3), bool))
