@@ -27,6 +27,9 @@ def isolated(tmp_path, monkeypatch):
     """No real home cache, no $MINIGRAD_DATA, no Debian copy and no network."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MINIGRAD_DATA", raising=False)
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                  "ALL_PROXY"):   # the local fakes on 127.0.0.1 must be reached directly
+        monkeypatch.delenv(proxy, raising=False)
     monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST", tmp_path / "debian" / "fashion-mnist")
     for name in ("MNIST", "FASHION_MNIST"):
         monkeypatch.setattr(mnist, name, dataclasses.replace(getattr(mnist, name),
