@@ -52,6 +52,21 @@ def test_lr_finder_stops_on_divergence_and_plots(tmp_path):
     assert result.plot(tmp_path / "lr.png").stat().st_size > 1000
 
 
+def test_lr_finder_takes_a_dataloader_and_cycles_it():
+    x, y = _blobs(48)
+    loader = mg.data.DataLoader(mg.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                seed=0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    before = _weights(model)
+    result = D.lr_finder(model, loader, None, "cross_entropy",
+                         mg.optim.SGD(model.parameters(), lr=0.1), steps=10)
+    assert len(result.lrs) == 10  # 3 batches per pass: the loader was passed over 4 times
+    for k, v in model.state_dict().items():  # BN running statistics included
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    with pytest.raises(ValueError, match="y is needed unless x is a DataLoader"):
+        D.lr_finder(model, x, None, "cross_entropy", mg.optim.SGD(model.parameters(), lr=1))
+
+
 def test_lr_finder_suggests_steepest_descent():
     lrs = list(np.logspace(-6, 0, 61))
     losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 4)) for lr in lrs]

@@ -61,7 +61,8 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
     """Learning-rate range test: one optimizer step per mini-batch while the lr grows
     geometrically from start_lr to end_lr over ``steps`` steps.
 
-    x: (N, ...) inputs, y: (N, ...) targets (arrays or Tensors); loss: a callable
+    x: (N, ...) inputs, y: (N, ...) targets (arrays or Tensors), or x a DataLoader
+    yielding (xb, yb) and y None (passed over again as often as needed); loss: a callable
     ``(outputs, targets) -> scalar Tensor`` or a name as in fit. optimizer: an
     optimizer (its lr is overwritten each step) or a factory ``(params, lr)``.
     The loss is smoothed with an exponential moving average (``smooth``, bias
@@ -79,28 +80,21 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
     if steps < 5 or not 0 <= smooth < 1 or diverge <= 1:
         raise ValueError(f"{who}: need steps >= 5, 0 <= smooth < 1, diverge > 1; got "
                          f"steps={steps}, smooth={smooth}, diverge={diverge}")
-    xs, ys = as_array(who, "x", x), as_array(who, "y", y)
-    if len(xs) != len(ys):
-        raise ValueError(f"{who}: x has {len(xs)} samples but y has {len(ys)}")
+    batches = _batches(who, x, y, batch_size, get_rng(rng))
     criterion = loss_fn(who, loss)
     weights, saved_modes = model.state_dict(), modes(model)
     opt = make_optimizer(who, optimizer, model, start_lr)
     opt_state, opt_lr = (opt.state_dict(), opt.lr) if opt is optimizer else (None, None)
-    gen = get_rng(rng)
     factor = (end_lr / start_lr) ** (1.0 / (steps - 1))
     lrs, raw, smoothed, avg, best, stopped = [], [], [], 0.0, math.inf, False
     model.train()
     try:
-        order, pos = gen.permutation(len(xs)), 0
         for i in range(steps):
-            if pos + batch_size > len(xs) and pos > 0:
-                order, pos = gen.permutation(len(xs)), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
+            xb, yb = next(batches)
             lr = start_lr * factor ** i
             opt.lr = lr
             opt.zero_grad()
-            value = criterion(model(inputs(xs[idx])), ys[idx])
+            value = criterion(model(inputs(xb)), yb)
             value.backward()
             opt.step()
             v = float(value.item())
@@ -119,6 +113,38 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
             opt.load_state_dict(opt_state)
             opt.lr = opt_lr
     return LRFinderResult(lrs, smoothed, raw, suggest(lrs, smoothed), stopped)
+
+
+def _batches(who: str, x: Any, y: Any, batch_size: int,
+             gen: np.random.Generator) -> Iterator[tuple[np.ndarray, Any]]:
+    """Endless mini-batches: from a DataLoader (y None), passing over it again when it
+    ends, or from arrays, reshuffled at each pass."""
+    if y is None:
+        if not hasattr(x, "__iter__") or isinstance(x, np.ndarray):
+            raise ValueError(f"{who}: y is needed unless x is a DataLoader")
+        return _cycle_loader(who, x)
+    xs, ys = as_array(who, "x", x), as_array(who, "y", y)
+    if len(xs) != len(ys):
+        raise ValueError(f"{who}: x has {len(xs)} samples but y has {len(ys)}")
+
+    def arrays() -> Iterator[tuple[np.ndarray, Any]]:
+        while True:
+            order = gen.permutation(len(xs))
+            # full batches only: a last batch of one sample would break batch norm
+            for start in range(0, max(len(xs) - batch_size, 0) + 1, batch_size):
+                idx = order[start:start + batch_size]
+                yield xs[idx], ys[idx]
+    return arrays()
+
+
+def _cycle_loader(who: str, loader: Any) -> Iterator[tuple[np.ndarray, Any]]:
+    while True:
+        empty = True
+        for xb, yb in loader:
+            empty = False
+            yield np.asarray(getattr(xb, "data", xb)), getattr(yb, "data", yb)
+        if empty:
+            raise ValueError(f"{who}: the DataLoader yielded no batch")
 
 
 def suggest(lrs: list[float], losses: list[float]) -> float:
