@@ -13,15 +13,18 @@ docs/experiments/ (or --out).
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-import minigrad as mg
-from minigrad import diagnostics as D
-from minigrad import nn
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
+import minigrad as mg  # noqa: E402
+from exp_common import (BatchLosses, data_line, load_data, pyplot, smooth,  # noqa: E402
+                        write_page)
+from minigrad import diagnostics as D  # noqa: E402
+from minigrad import nn  # noqa: E402
 
 N01 = nn.init.Normal(0.0, 1.0)
 CONFIGS = {  # name -> (activation, weight initializer, batch norm)
@@ -55,35 +58,6 @@ def linear_grad_norms(model: nn.Sequential) -> list[float]:
             if isinstance(m, nn.Linear)]
 
 
-class BatchLosses(mg.train.Callback):
-    """Every mini-batch's training loss, to draw the first epochs in detail."""
-
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.losses.append(float(logs["loss"]))
-
-
-def load(quick: bool, data: str | None, train_samples: int, seed: int):
-    """(x_train, y_train, x_test, y_test) as standardised float32 rows and int labels.
-    Quick mode draws a synthetic 10-class problem (noisy class prototypes in 784-d),
-    so the script runs offline in seconds."""
-    if quick:
-        rng = np.random.default_rng(seed)
-        protos = rng.normal(size=(10, 784))
-        y = rng.integers(0, 10, 600)
-        x = (protos[y] + 2.0 * rng.normal(size=(600, 784))).astype(np.float32)
-        return x[:400], y[:400], x[400:], y[400:]
-    (xtr, ytr), (xte, yte) = mg.data.load_fashion_mnist(root=data)
-    pick = np.random.default_rng(seed).permutation(len(xtr))[:train_samples]
-    xtr, ytr = xtr[pick].reshape(len(pick), -1) / 255.0, ytr[pick]
-    xte = xte.reshape(len(xte), -1) / 255.0
-    mean, std = xtr.mean(axis=0), xtr.std(axis=0) + 1e-7
-    return (((xtr - mean) / std).astype(np.float32), ytr,
-            ((xte - mean) / std).astype(np.float32), yte)
-
-
 def run_config(name: str, data: tuple, args: argparse.Namespace) -> dict:
     act, init, bn = CONFIGS[name]
     xtr, ytr, xte, yte = data
@@ -108,10 +82,7 @@ def run_config(name: str, data: tuple, args: argparse.Namespace) -> dict:
 
 
 def plot(results: list[dict], out: Path) -> list[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in results:
         ax.semilogy(range(1, len(r["grad_norms"]) + 1),
@@ -125,10 +96,7 @@ def plot(results: list[dict], out: Path) -> list[str]:
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in results:
-        losses = np.asarray(r["batch_losses"])
-        k = max(1, len(losses) // 50)  # a moving average keeps the curves readable
-        smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
-        ax.plot(np.arange(len(smooth)) + k, smooth, label=r["name"])
+        ax.plot(*smooth(r["batch_losses"]), label=r["name"])
     ax.set_xlabel("mini-batch")
     ax.set_ylabel("training loss (moving average)")
     ax.set_title("Training loss over the first epochs")
@@ -152,20 +120,15 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_page(results: list[dict], images: list[str], args: argparse.Namespace,
-               out: Path) -> Path:
-    data = ("synthetic quick-mode data (NOT Fashion-MNIST)" if args.quick else
-            f"Fashion-MNIST, {args.train_samples} training images, the 10,000 test images")
-    page = [f"# Experiment 1: vanishing and exploding gradients ({args.depth}-layer MLP)",
-            "", f"Data: {data}. Width {args.width}, SGD lr {args.lr} momentum 0.9, batch "
+def page(results: list[dict], images: list[str], args: argparse.Namespace) -> list[str]:
+    return [f"Data: {data_line(args.quick, args.train_samples)}. {args.depth} Linear "
+            f"layers of width {args.width}, SGD lr {args.lr} momentum 0.9, batch "
             f"{args.batch_size}, {args.epochs} epochs, seed {args.seed}. Produced by "
             f"`python examples/exp_vanishing.py{' --quick' if args.quick else ''}`.", "",
-            table(results), "", f"![per-layer gradient norms]({images[0]})", "",
-            f"![training loss]({images[1]})", ""]
-    path = out / ("vanishing_quick.md" if args.quick else "vanishing.md")
-    path.write_text("\n".join(page))
-    (out / path.with_suffix(".json").name).write_text(json.dumps(results, indent=1))
-    return path
+            "Gradient norms are those of each Linear weight on one batch before any "
+            "step; first / last compares the layer next to the input with the output "
+            "layer.", "", table(results), "", f"![per-layer gradient norms]({images[0]})",
+            "", f"![training loss]({images[1]})"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         args.width, args.epochs = min(args.width, 32), 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = load(args.quick, args.data, args.train_samples, args.seed)
+    data = load_data(args.quick, args.data, args.train_samples, args.seed)
     results = []
     for name in CONFIGS:
         results.append(run_config(name, data, args))
@@ -193,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<30} grad norm first/last layer {r['grad_norms'][0]:.1e} / "
               f"{r['grad_norms'][-1]:.1e}, test accuracy {r['test_accuracy']:.3f}, "
               f"{r['epoch_time']:.1f} s/epoch", flush=True)
-    page = write_page(results, plot(results, out), args, out)
-    print(f"wrote {page}")
+    path = write_page(out, "vanishing", args.quick,
+                      f"Experiment 1: vanishing and exploding gradients ({args.depth}-layer "
+                      "MLP)", page(results, plot(results, out), args), results)
+    print(f"wrote {path}")
     return 0
 
 

@@ -32,3 +32,19 @@ def test_exp_vanishing_quick_writes_page_table_and_pictures(tmp_path):
     he = by_name["ReLU + He"]["grad_norms"]
     # the textbook picture: sigmoid's gradient fades towards the input, He keeps it
     assert glorot[0] / glorot[-1] < 1e-3 < he[0] / he[-1]
+
+
+def test_exp_activations_quick_writes_page_table_and_pictures(tmp_path):
+    exp = _load("exp_activations")
+    assert set(exp.ACTIVATIONS) == {"ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU",
+                                    "GELU", "Swish", "Mish"}
+    assert exp.main(["--quick", "--out", str(tmp_path), "--only", "ReLU", "SELU"]) == 0
+    page = (tmp_path / "activations_quick.md").read_text()
+    assert "NOT Fashion-MNIST" in page and "| ReLU |" in page and "| SELU |" in page
+    for png in ("activations_curves.png", "activations_time_dead.png"):
+        assert (tmp_path / png).stat().st_size > 5000 and f"]({png})" in page
+    results = json.loads((tmp_path / "activations_quick.json").read_text())
+    assert [r["name"] for r in results] == ["ReLU", "SELU"]
+    for r in results:
+        assert len(r["val_accuracy"]) == 3 and all(0 <= d <= 1 for d in r["dead"])
+        assert r["val_accuracy"][-1] > 0.15  # above chance (0.1) even in seconds

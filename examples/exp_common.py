@@ -1,0 +1,75 @@
+"""Shared by the experiment scripts: the data (Fashion-MNIST, or a synthetic stand-in
+for --quick runs), batch-loss recording, and the markdown page writer."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+
+
+def load_data(quick: bool, data: str | None, train_samples: int, seed: int):
+    """(x_train, y_train, x_test, y_test): float32 rows standardised with the training
+    statistics, int64 labels. Quick mode draws a synthetic 10-class problem (noisy
+    class prototypes in 784-d) so the scripts run offline in seconds; the full mode
+    reads Fashion-MNIST through mg.data (root ``data``, $MINIGRAD_DATA, the cache or
+    Debian's dataset-fashion-mnist) and keeps ``train_samples`` random training images
+    and the 10,000 test images."""
+    if quick:
+        rng = np.random.default_rng(seed)
+        protos = rng.normal(size=(10, 784))
+        y = rng.integers(0, 10, 600)
+        x = protos[y] + 3.0 * rng.normal(size=(600, 784))
+        x = ((x - x[:400].mean(axis=0)) / x[:400].std(axis=0)).astype(np.float32)
+        return x[:400], y[:400], x[400:], y[400:]
+    (xtr, ytr), (xte, yte) = mg.data.load_fashion_mnist(root=data)
+    pick = np.random.default_rng(seed).permutation(len(xtr))[:train_samples]
+    xtr, ytr = xtr[pick].reshape(len(pick), -1) / 255.0, ytr[pick]
+    xte = xte.reshape(len(xte), -1) / 255.0
+    mean, std = xtr.mean(axis=0), xtr.std(axis=0) + 1e-7
+    return (((xtr - mean) / std).astype(np.float32), ytr,
+            ((xte - mean) / std).astype(np.float32), yte)
+
+
+def data_line(quick: bool, train_samples: int) -> str:
+    return ("synthetic quick-mode data (NOT Fashion-MNIST: the numbers say nothing)"
+            if quick else f"Fashion-MNIST, {train_samples} training images, the 10,000 "
+                          "test images")
+
+
+class BatchLosses(mg.train.Callback):
+    """Every mini-batch's training loss, to draw the first epochs in detail."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.losses.append(float(logs["loss"]))
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def smooth(values: Any, points: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """A moving average over about len/points values: (x positions, smoothed values)."""
+    v = np.asarray(values, dtype=np.float64)
+    k = max(1, len(v) // points)
+    s = np.convolve(v, np.ones(k) / k, mode="valid")
+    return np.arange(len(s)) + k, s
+
+
+def write_page(out: Path, stem: str, quick: bool, title: str, lines: list[str],
+               results: list[dict]) -> Path:
+    """The markdown page (``stem``.md, or ``stem``_quick.md) and its raw results
+    (.json) into ``out``."""
+    path = out / (f"{stem}_quick.md" if quick else f"{stem}.md")
+    path.write_text("\n".join([f"# {title}", ""] + lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    return path
