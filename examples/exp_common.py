@@ -66,7 +66,7 @@ def smooth(values: Any, points: int = 50) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_page(out: Path, stem: str, quick: bool, title: str, lines: list[str],
-               results: list[dict]) -> Path:
+               results: Any) -> Path:
     """The markdown page (``stem``.md, or ``stem``_quick.md) and its raw results
     (.json) into ``out``."""
     path = out / (f"{stem}_quick.md" if quick else f"{stem}.md")

@@ -48,3 +48,14 @@ def test_exp_activations_quick_writes_page_table_and_pictures(tmp_path):
     for r in results:
         assert len(r["val_accuracy"]) == 3 and all(0 <= d <= 1 for d in r["dead"])
         assert r["val_accuracy"][-1] > 0.15  # above chance (0.1) even in seconds
+
+
+def test_exp_batch_lr_quick_grid_and_finder(tmp_path):
+    exp = _load("exp_batch_lr")
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "batch_lr_quick.md").read_text()
+    assert "| batch size | lr 0.01 | lr 0.1 | lr_finder suggestion |" in page
+    assert (tmp_path / "batch_lr_grid.png").stat().st_size > 5000
+    results = json.loads((tmp_path / "batch_lr_quick.json").read_text())
+    assert len(results["cells"]) == 4
+    assert all(1e-5 <= lr <= 10 for lr in results["lr_finder"].values())
