@@ -59,3 +59,16 @@ def test_exp_batch_lr_quick_grid_and_finder(tmp_path):
     results = json.loads((tmp_path / "batch_lr_quick.json").read_text())
     assert len(results["cells"]) == 4
     assert all(1e-5 <= lr <= 10 for lr in results["lr_finder"].values())
+
+
+def test_exp_optimizers_quick_same_start_every_optimizer(tmp_path):
+    exp = _load("exp_optimizers")
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "optimizers_quick.json").read_text())
+    assert len(results) == len(exp.optimizers(10)) == 8
+    first = {round(r["batch_losses"][0], 5) for r in results}
+    assert len(first) == 1  # same weights and first batch: the same first loss
+    by_name = {r["name"]: r for r in results}
+    assert by_name["momentum + cosine decay"]["lr"][-1] < 1e-3  # decayed to ~0
+    assert (tmp_path / "optimizers.png").stat().st_size > 5000
+    assert "| Adam lr 1e-3 |" in (tmp_path / "optimizers_quick.md").read_text()
