@@ -39,92 +39,78 @@ def get_num_threads() -> int:
 # --------------------------------------------------------------------------- GEMM
 
 @_jit
-def _rows_update(a, ta, i0, i1, k0, kc, b, bk, bj, nc, c, cj):
+def _at(a, ta, i, k, kc, k0):
+    """op(a)[i, k0 + k], or 0 past the end of the k block (k >= kc)."""
+    if k >= kc:
+        return 0.0
+    return a[k0 + k, i] if ta else a[i, k0 + k]
+
+
+@_jit
+def _rows_update(a, ta, i0, i1, k0, kc, b, bk, bj, nc, c, cj, zero, spare):
     """c[i, cj:cj+nc] += sum_k op(a)[i, k0+k] * b[bk+k, bj:bj+nc] for i in [i0, i1),
-    k in [0, kc). Two rows of c and four k at a time share every load of b, and the
-    inner loop runs over contiguous j so LLVM vectorizes it (no reduction there)."""
+    k in [0, kc). Two rows of c and four k per step share every load of b, and the
+    inner loop runs over contiguous j, so LLVM vectorizes it (no reduction there).
+    One loop body serves every case, which keeps compile time down: past the last k
+    the row of b is `zero` with weight 0, and an odd last row pairs with `spare`."""
     i = i0
     while i < i1:
         two = i + 1 < i1
-        i2 = i + 1 if two else i
         c0 = c[i, cj:cj + nc]
-        c1 = c[i2, cj:cj + nc]
-        k = 0
-        while k + 4 <= kc:
+        c1 = c[i + 1, cj:cj + nc] if two else spare[:nc]
+        i2 = i + 1 if two else i
+        for k in range(0, kc, 4):
             b0 = b[bk + k, bj:bj + nc]
-            b1 = b[bk + k + 1, bj:bj + nc]
-            b2 = b[bk + k + 2, bj:bj + nc]
-            b3 = b[bk + k + 3, bj:bj + nc]
-            ka = k0 + k
-            if ta:
-                p0, p1, p2, p3 = a[ka, i], a[ka + 1, i], a[ka + 2, i], a[ka + 3, i]
-                q0, q1, q2, q3 = a[ka, i2], a[ka + 1, i2], a[ka + 2, i2], a[ka + 3, i2]
-            else:
-                p0, p1, p2, p3 = a[i, ka], a[i, ka + 1], a[i, ka + 2], a[i, ka + 3]
-                q0, q1, q2, q3 = a[i2, ka], a[i2, ka + 1], a[i2, ka + 2], a[i2, ka + 3]
-            if two:
-                for j in range(nc):
-                    x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
-                    c0[j] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
-                    c1[j] += q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
-            else:
-                for j in range(nc):
-                    c0[j] += p0 * b0[j] + p1 * b1[j] + p2 * b2[j] + p3 * b3[j]
-            k += 4
-        while k < kc:  # the k remainder, one row of b at a time
-            br = b[bk + k, bj:bj + nc]
-            ka = k0 + k
-            p0 = a[ka, i] if ta else a[i, ka]
-            q0 = a[ka, i2] if ta else a[i2, ka]
+            b1 = b[bk + k + 1, bj:bj + nc] if k + 1 < kc else zero[:nc]
+            b2 = b[bk + k + 2, bj:bj + nc] if k + 2 < kc else zero[:nc]
+            b3 = b[bk + k + 3, bj:bj + nc] if k + 3 < kc else zero[:nc]
+            p0, p1 = _at(a, ta, i, k, kc, k0), _at(a, ta, i, k + 1, kc, k0)
+            p2, p3 = _at(a, ta, i, k + 2, kc, k0), _at(a, ta, i, k + 3, kc, k0)
+            q0, q1 = _at(a, ta, i2, k, kc, k0), _at(a, ta, i2, k + 1, kc, k0)
+            q2, q3 = _at(a, ta, i2, k + 2, kc, k0), _at(a, ta, i2, k + 3, kc, k0)
             for j in range(nc):
-                c0[j] += p0 * br[j]
-                if two:
-                    c1[j] += q0 * br[j]
-            k += 1
+                x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
+                c0[j] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
+                c1[j] += q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
         i += 2
 
 
 @_jit
-def _pack(b, tb, k0, kc, j0, nc, out):
-    """out[:kc, :nc] = op(b)[k0:k0+kc, j0:j0+nc], so a transposed b is read row-wise."""
+def _pack(b, k0, kc, j0, nc, out):
+    """out[:kc, :nc] = b.T[k0:k0+kc, j0:j0+nc]: a transposed b made row-readable."""
     for k in range(kc):
         for j in range(nc):
-            out[k, j] = b[j0 + j, k0 + k] if tb else b[k0 + k, j0 + j]
+            out[k, j] = b[j0 + j, k0 + k]
 
 
 @_jit
-def _gemm_serial(a, ta, b, c):
-    """c += op(a) @ b for a contiguous, untransposed b (K, N); one thread."""
-    m, n, kdim = c.shape[0], c.shape[1], b.shape[0]
+def _gemm_rows(a, ta, b, tb, c, i0, i1):
+    """c[i0:i1] += op(a)[i0:i1] @ op(b) on one thread, in KC x NC blocks of op(b);
+    a transposed b is packed block by block into a private panel."""
+    n, kdim = c.shape[1], (b.shape[1] if tb else b.shape[0])
+    panel = np.empty((_KC if tb else 0, _NC), dtype=c.dtype)
+    zero, spare = np.zeros(_NC, dtype=c.dtype), np.empty(_NC, dtype=c.dtype)
     for j0 in range(0, n, _NC):
         nc = min(_NC, n - j0)
         for k0 in range(0, kdim, _KC):
-            _rows_update(a, ta, 0, m, k0, min(_KC, kdim - k0), b, k0, j0, nc, c, j0)
+            kc = min(_KC, kdim - k0)
+            if tb:
+                _pack(b, k0, kc, j0, nc, panel)
+                _rows_update(a, ta, i0, i1, k0, kc, panel, 0, 0, nc, c, j0, zero, spare)
+            else:
+                _rows_update(a, ta, i0, i1, k0, kc, b, k0, j0, nc, c, j0, zero, spare)
 
 
 @_pjit
-def _matmul_impl(a, b, ta, tb, c):
-    """c[i] += op(a[i]) @ op(b[i]) for each batch entry; a or b with one entry is
-    shared. Blocks of op(b) are packed when b is transposed; rows run in parallel."""
-    batch, m, n = c.shape
-    kdim = b.shape[2] if tb else b.shape[1]
-    panel = np.empty((_KC, _NC), dtype=c.dtype)
-    for e in range(batch):
-        ae = a[e if a.shape[0] > 1 else 0]
-        be = b[e if b.shape[0] > 1 else 0]
-        ce = c[e]
-        for j0 in range(0, n, _NC):
-            nc = min(_NC, n - j0)
-            for k0 in range(0, kdim, _KC):
-                kc = min(_KC, kdim - k0)
-                src, bk, bj = be, k0, j0
-                if tb:
-                    _pack(be, tb, k0, kc, j0, nc, panel)
-                    src, bk, bj = panel, 0, 0
-                # Chunks of 8 rows: enough tasks to balance, few enough to stay cheap.
-                for t in prange((m + 7) // 8):
-                    _rows_update(ae, ta, 8 * t, min(m, 8 * t + 8), k0, kc, src, bk, bj,
-                                 nc, ce, j0)
+def _matmul_impl(a, b, ta, tb, rows, c):
+    """c[e] += op(a[e]) @ op(b[e]) (an operand with one entry is shared), as tasks of
+    `rows` rows of one batch entry; the prange body is one call, which keeps the
+    parallel compile short."""
+    per = (c.shape[1] + rows - 1) // rows
+    for t in prange(c.shape[0] * per):
+        e, r = t // per, (t % per) * rows
+        _gemm_rows(a[min(e, a.shape[0] - 1)], ta, b[min(e, b.shape[0] - 1)], tb, c[e], r,
+                   min(c.shape[1], r + rows))
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
@@ -137,16 +123,21 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
     batch = max(a3.shape[0], b3.shape[0])
     c = np.zeros((batch, m, n), dtype=a.dtype)
     if batch and m and n:
-        _matmul_impl(a3, b3, bool(trans_a), bool(trans_b), c)
+        # Enough tasks for every thread; even row counts suit the two-row update.
+        split = -(-numba.get_num_threads() // batch)
+        rows = max(2, -(-m // split) + (-(-m // split)) % 2)
+        _matmul_impl(a3, b3, bool(trans_a), bool(trans_b), rows, c)
     return c[0] if a.ndim == 2 and b.ndim == 2 else c
 
 
 # ------------------------------------------------------------------------- conv2d
 
 @_jit
-def _im2col(x, n, kh, kw, sh, sw, ph, pw, oh, ow, cols):
+def _im2col(x, n, g, cols):
     """cols[(c*KH + i)*KW + j, p*OW + q] = x[n, c, p*sh + i - ph, q*sw + j - pw], zero
-    where that falls in the padding: the (C*KH*KW, OH*OW) operand of y[n] = w @ cols."""
+    in the padding: the (C*KH*KW, OH*OW) operand of y[n] = w @ cols.
+    g = (KH, KW, sh, sw, ph, pw, OH, OW)."""
+    kh, kw, sh, sw, ph, pw, oh, ow = g
     ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
     for c in range(ch):
         for i in range(kh):
@@ -161,9 +152,10 @@ def _im2col(x, n, kh, kw, sh, sw, ph, pw, oh, ow, cols):
 
 
 @_jit
-def _im2row(x, n, kh, kw, sh, sw, ph, pw, oh, ow, rows):
-    """rows = cols.T, written directly: (OH*OW, C*KH*KW), so dw += dy[n] @ rows runs
-    with contiguous rows and no transposed operand."""
+def _im2row(x, n, g, rows):
+    """rows = cols.T written directly, (OH*OW, C*KH*KW), so dw += dy[n] @ rows needs
+    no transposed operand."""
+    kh, kw, sh, sw, ph, pw, oh, ow = g
     ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
     for p in range(oh):
         for q in range(ow):
@@ -178,8 +170,9 @@ def _im2row(x, n, kh, kw, sh, sw, ph, pw, oh, ow, rows):
 
 
 @_jit
-def _col2im(dcols, n, kh, kw, sh, sw, ph, pw, oh, ow, dx):
+def _col2im(dcols, n, g, dx):
     """dx[n] += the columns scattered back to the pixels they were read from."""
+    kh, kw, sh, sw, ph, pw, oh, ow = g
     ch, h, wd = dx.shape[1], dx.shape[2], dx.shape[3]
     for c in range(ch):
         for i in range(kh):
@@ -194,50 +187,65 @@ def _col2im(dcols, n, kh, kw, sh, sw, ph, pw, oh, ow, dx):
                                 dx[n, c, r, s] += row[p * ow + q]
 
 
-@_pjit
-def _conv2d_forward_impl(x, w2, b, has_b, kh, kw, sh, sw, ph, pw, oh, ow, nt, y3):
-    """y3[n] (F, OH*OW) = w2 (F, C*KH*KW) @ im2col(x[n]) (+ b); images split in nt
-    chunks, one per thread, each with its own column buffer."""
-    nimg = x.shape[0]
-    for t in prange(nt):
-        cols = np.empty((w2.shape[1], oh * ow), dtype=x.dtype)
-        for n in range(t * nimg // nt, (t + 1) * nimg // nt):
-            _im2col(x, n, kh, kw, sh, sw, ph, pw, oh, ow, cols)
-            _gemm_serial(w2, False, cols, y3[n])
-            if has_b:
-                for f in range(y3.shape[1]):
-                    y3[n, f] += b[f]
+@_jit
+def _conv2d_forward_images(x, w2, b, has_b, g, n0, n1, y3):
+    """y3[n] (F, OH*OW) = w2 (F, C*KH*KW) @ im2col(x[n]) (+ b) for n in [n0, n1)."""
+    cols = np.empty((w2.shape[1], g[6] * g[7]), dtype=x.dtype)
+    for n in range(n0, n1):
+        _im2col(x, n, g, cols)
+        _gemm_rows(w2, False, cols, False, y3[n], 0, w2.shape[0])
+        if has_b:
+            for f in range(y3.shape[1]):
+                y3[n, f] += b[f]
+
+
+@_jit
+def _conv2d_backward_images(x, w2, dy3, g, need_dx, need_dw, n0, n1, dx, dw):
+    """For n in [n0, n1): dw += dy[n] @ im2row(x[n]); dx[n] = col2im(w2.T @ dy[n])."""
+    ckk, npix = w2.shape[1], g[6] * g[7]
+    rows = np.empty((npix if need_dw else 0, ckk), dtype=x.dtype)
+    dcols = np.empty((ckk if need_dx else 0, npix), dtype=x.dtype)
+    for n in range(n0, n1):
+        if need_dw:
+            _im2row(x, n, g, rows)
+            _gemm_rows(dy3[n], False, rows, False, dw, 0, dw.shape[0])
+        if need_dx:
+            dcols[:] = 0.0
+            _gemm_rows(w2, True, dy3[n], False, dcols, 0, ckk)
+            _col2im(dcols, n, g, dx)
 
 
 @_pjit
-def _conv2d_backward_impl(x, w2, dy3, kh, kw, sh, sw, ph, pw, oh, ow, need_dx, need_dw,
-                          nt, dx, dw_part):
-    """Per image: dw_part[t] += dy[n] @ im2row(x[n]); dx[n] = col2im(w2.T @ dy[n]).
-    Each thread owns its dw_part slice and its images of dx, so nothing races."""
-    nimg, ckk, npix = x.shape[0], w2.shape[1], oh * ow
+def _conv2d_forward_impl(x, w2, b, has_b, g, nt, y3):
+    """Images split in nt chunks, one per thread, each with its own column buffer."""
     for t in prange(nt):
-        rows = np.empty((npix if need_dw else 0, ckk), dtype=x.dtype)
-        dcols = np.empty((ckk if need_dx else 0, npix), dtype=x.dtype)
-        for n in range(t * nimg // nt, (t + 1) * nimg // nt):
-            if need_dw:
-                _im2row(x, n, kh, kw, sh, sw, ph, pw, oh, ow, rows)
-                _gemm_serial(dy3[n], False, rows, dw_part[t])
-            if need_dx:
-                dcols[:] = 0.0
-                _gemm_serial(w2, True, dy3[n], dcols)
-                _col2im(dcols, n, kh, kw, sh, sw, ph, pw, oh, ow, dx)
+        _conv2d_forward_images(x, w2, b, has_b, g, t * x.shape[0] // nt,
+                               (t + 1) * x.shape[0] // nt, y3)
+
+
+@_pjit
+def _conv2d_backward_impl(x, w2, dy3, g, need_dx, need_dw, nt, dx, dw_part):
+    """Each thread owns its images of dx and its slice dw_part[t], so nothing races."""
+    for t in prange(nt):
+        _conv2d_backward_images(x, w2, dy3, g, need_dx, need_dw, t * x.shape[0] // nt,
+                                (t + 1) * x.shape[0] // nt, dx, dw_part[t])
+
+
+@_jit
+def _plane_sum(a2):
+    """Sum of a 2-d block in float64, by columns first (a vectorizable loop)."""
+    acc = np.zeros(a2.shape[1], dtype=np.float64)
+    for n in range(a2.shape[0]):
+        for p in range(a2.shape[1]):
+            acc[p] += a2[n, p]
+    return acc.sum()
 
 
 @_pjit
 def _channel_sum_impl(dy3, out):
-    """out[f] = sum of dy3[:, f, :], accumulated in float64."""
+    """out[f] = sum of dy3[:, f, :]."""
     for f in prange(dy3.shape[1]):
-        acc = np.zeros(dy3.shape[2], dtype=np.float64)
-        for n in range(dy3.shape[0]):
-            row = dy3[n, f]
-            for p in range(row.shape[0]):
-                acc[p] += row[p]
-        out[f] = acc.sum()
+        out[f] = _plane_sum(dy3[:, f, :])
 
 
 def _threads_for(n: int) -> int:
@@ -256,7 +264,7 @@ def conv2d_forward(x, w, b, stride, padding):
     bias = np.zeros(f, x.dtype) if b is None else np.ascontiguousarray(b)
     y3 = np.zeros((n, f, oh * ow), dtype=x.dtype)
     if n and f and oh * ow:
-        _conv2d_forward_impl(x, w2, bias, b is not None, kh, kw, sh, sw, ph, pw, oh, ow,
+        _conv2d_forward_impl(x, w2, bias, b is not None, (kh, kw, sh, sw, ph, pw, oh, ow),
                              _threads_for(n), y3)
     return y3.reshape(n, f, oh, ow)
 
@@ -279,9 +287,9 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     dy3 = np.ascontiguousarray(dy, dtype=x.dtype).reshape(n, f, oh * ow)
     nt = _threads_for(n)
     dx = np.zeros(x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
-    dw_part = np.zeros((nt, f, w2.shape[1]) if need_dw else (0, 0, 0), dtype=x.dtype)
+    dw_part = np.zeros((nt, f, w2.shape[1]) if need_dw else (nt, 0, 0), dtype=x.dtype)
     if (need_dx or need_dw) and n and f and oh * ow:
-        _conv2d_backward_impl(x, w2, dy3, kh, kw, sh, sw, ph, pw, oh, ow, bool(need_dx),
+        _conv2d_backward_impl(x, w2, dy3, (kh, kw, sh, sw, ph, pw, oh, ow), bool(need_dx),
                               bool(need_dw), nt, dx, dw_part)
     db = None
     if need_db:
@@ -294,59 +302,79 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
 
 # ------------------------------------------------------------------------ pooling
 
+@_jit
+def _maxpool2d_plane(x2, kh, kw, sh, sw, y2, arg2):
+    """One (n, c) plane: the first maximum of each window and its flat index h*W + w;
+    a NaN wins at once (it propagates, as in PyTorch)."""
+    wd = x2.shape[1]
+    for p in range(y2.shape[0]):
+        for q in range(y2.shape[1]):
+            h0, w0 = p * sh, q * sw
+            best, where = x2[h0, w0], h0 * wd + w0
+            if not np.isnan(best):
+                for t in range(1, kh * kw):
+                    r, s = h0 + t // kw, w0 + t % kw
+                    v = x2[r, s]
+                    if np.isnan(v) or v > best:
+                        best, where = v, r * wd + s
+                        if np.isnan(v):
+                            break
+            y2[p, q] = best
+            arg2[p, q] = where
+
+
+@_jit
+def _maxpool2d_plane_backward(dy1, arg1, dx1):
+    """dx1[argmax] += dy1: a window's gradient goes to its chosen input."""
+    for o in range(dy1.shape[0]):
+        dx1[arg1[o]] += dy1[o]
+
+
+@_jit
+def _avgpool2d_plane(x2, kh, kw, sh, sw, y2):
+    for p in range(y2.shape[0]):
+        for q in range(y2.shape[1]):
+            acc = 0.0
+            for i in range(kh):
+                for j in range(kw):
+                    acc += x2[p * sh + i, q * sw + j]
+            y2[p, q] = acc / (kh * kw)
+
+
+@_jit
+def _avgpool2d_plane_backward(dy2, kh, kw, sh, sw, dx2):
+    """Each input of a window receives dy / (KH*KW), summed where windows overlap."""
+    for p in range(dy2.shape[0]):
+        for q in range(dy2.shape[1]):
+            share = dy2[p, q] / (kh * kw)
+            for i in range(kh):
+                for j in range(kw):
+                    dx2[p * sh + i, q * sw + j] += share
+
+
+# One plane per task: the prange bodies are single calls (a short parallel compile).
 @_pjit
 def _maxpool2d_forward_impl(x3, kh, kw, sh, sw, y3, arg3):
-    """Per (n, c) plane: the first maximum of each window and its flat index h*W + w;
-    a NaN wins at once (it propagates, as in PyTorch)."""
-    wd = x3.shape[2]
     for pl in prange(x3.shape[0]):
-        for p in range(y3.shape[1]):
-            for q in range(y3.shape[2]):
-                h0, w0 = p * sh, q * sw
-                best, where = x3[pl, h0, w0], h0 * wd + w0
-                if not np.isnan(best):
-                    for t in range(1, kh * kw):
-                        r, s = h0 + t // kw, w0 + t % kw
-                        v = x3[pl, r, s]
-                        if np.isnan(v) or v > best:
-                            best, where = v, r * wd + s
-                            if np.isnan(v):
-                                break
-                y3[pl, p, q] = best
-                arg3[pl, p, q] = where
+        _maxpool2d_plane(x3[pl], kh, kw, sh, sw, y3[pl], arg3[pl])
 
 
 @_pjit
 def _maxpool2d_backward_impl(dy2, arg2, dx2):
-    """dx2[plane, argmax] += dy2: a window's gradient goes to its chosen input."""
     for pl in prange(dy2.shape[0]):
-        for o in range(dy2.shape[1]):
-            dx2[pl, arg2[pl, o]] += dy2[pl, o]
+        _maxpool2d_plane_backward(dy2[pl], arg2[pl], dx2[pl])
 
 
 @_pjit
 def _avgpool2d_forward_impl(x3, kh, kw, sh, sw, y3):
-    inv = 1.0 / (kh * kw)
     for pl in prange(x3.shape[0]):
-        for p in range(y3.shape[1]):
-            for q in range(y3.shape[2]):
-                acc = 0.0
-                for i in range(kh):
-                    for j in range(kw):
-                        acc += x3[pl, p * sh + i, q * sw + j]
-                y3[pl, p, q] = acc * inv
+        _avgpool2d_plane(x3[pl], kh, kw, sh, sw, y3[pl])
 
 
 @_pjit
 def _avgpool2d_backward_impl(dy3, kh, kw, sh, sw, dx3):
-    """Each input in a window receives dy / (KH*KW) (accumulated where windows overlap)."""
     for pl in prange(dy3.shape[0]):
-        for p in range(dy3.shape[1]):
-            for q in range(dy3.shape[2]):
-                share = dy3[pl, p, q] / (kh * kw)
-                for i in range(kh):
-                    for j in range(kw):
-                        dx3[pl, p * sh + i, q * sw + j] += share
+        _avgpool2d_plane_backward(dy3[pl], kh, kw, sh, sw, dx3[pl])
 
 
 def maxpool2d_forward(x, kernel, stride):
@@ -424,64 +452,71 @@ def _shape4(op: str, x_shape, dy) -> tuple[int, int, int, int]:
 
 # --------------------------------------------------------------------- batch norm
 
+@_jit
+def _batchnorm_channel_stats(x2):
+    """Mean and biased variance of x2 (N, L), one channel, in float64. Sums run over n
+    into a row of L partial sums (a vectorizable loop), shifted by the first value so
+    a large mean does not cancel the variance away."""
+    shift = np.float64(x2[0, 0])
+    s1 = np.zeros(x2.shape[1], dtype=np.float64)
+    s2 = np.zeros(x2.shape[1], dtype=np.float64)
+    for n in range(x2.shape[0]):
+        for i in range(x2.shape[1]):
+            d = np.float64(x2[n, i]) - shift
+            s1[i] += d
+            s2[i] += d * d
+    m = s1.sum() / x2.size
+    return shift + m, max(s2.sum() / x2.size - m * m, 0.0)
+
+
+@_jit
+def _batchnorm_channel_apply(x2, m, s, b, y2):
+    """y = (x - mean) * scale + beta for one channel, scale = gamma * invstd."""
+    for n in range(x2.shape[0]):
+        for i in range(x2.shape[1]):
+            y2[n, i] = (x2[n, i] - m) * s + b
+
+
+@_jit
+def _batchnorm_channel_backward(dy2, x2, gamma, m, inv, training, dx2):
+    """One channel: (dgamma, dbeta) = (sum dy * xhat, sum dy); dx through the batch
+    statistics when training, else gamma * invstd * dy."""
+    s1 = np.zeros(x2.shape[1], dtype=np.float64)
+    s2 = np.zeros(x2.shape[1], dtype=np.float64)
+    for n in range(x2.shape[0]):
+        for i in range(x2.shape[1]):
+            g = np.float64(dy2[n, i])
+            s1[i] += g
+            s2[i] += g * (np.float64(x2[n, i]) - m) * inv
+    db, dg = s1.sum(), s2.sum()
+    a, b = (db / x2.size, dg / x2.size) if training else (0.0, 0.0)
+    scale = gamma * inv
+    for n in range(x2.shape[0]):
+        for i in range(x2.shape[1]):
+            xhat = (np.float64(x2[n, i]) - m) * inv
+            dx2[n, i] = scale * (np.float64(dy2[n, i]) - a - xhat * b)
+    return dg, db
+
+
+# One channel per task, each a single call. x3 is (N, C, L): L = H*W, or 1 for (N, C).
 @_pjit
 def _batchnorm_stats_impl(x3, mean, var):
-    """Per channel of x3 (N, C, L): mean and biased variance in float64. Sums run over
-    n into a row of L partial sums (a vectorizable loop), shifted by the channel's
-    first value so a large mean does not cancel the variance away."""
-    nb, nc, nl = x3.shape
-    count = nb * nl
-    for c in prange(nc):
-        shift = np.float64(x3[0, c, 0])
-        s1 = np.zeros(nl, dtype=np.float64)
-        s2 = np.zeros(nl, dtype=np.float64)
-        for n in range(nb):
-            row = x3[n, c]
-            for i in range(nl):
-                d = np.float64(row[i]) - shift
-                s1[i] += d
-                s2[i] += d * d
-        m = s1.sum() / count
-        mean[c] = shift + m
-        var[c] = max(s2.sum() / count - m * m, 0.0)
+    for c in prange(x3.shape[1]):
+        mean[c], var[c] = _batchnorm_channel_stats(x3[:, c, :])
 
 
 @_pjit
 def _batchnorm_apply_impl(x3, mean, scale, beta, y3):
-    """y = (x - mean) * scale + beta per channel, scale = gamma * invstd."""
     for c in prange(x3.shape[1]):
-        m, s, b = mean[c], scale[c], beta[c]
-        for n in range(x3.shape[0]):
-            xr, yr = x3[n, c], y3[n, c]
-            for i in range(xr.shape[0]):
-                yr[i] = (xr[i] - m) * s + b
+        _batchnorm_channel_apply(x3[:, c, :], mean[c], scale[c], beta[c], y3[:, c, :])
 
 
 @_pjit
 def _batchnorm_backward_impl(dy3, x3, gamma, mean, invstd, training, dx3, dgamma, dbeta):
-    """dbeta = sum dy, dgamma = sum dy * xhat per channel; dx through the batch
-    statistics when training, else scale * dy."""
-    nb, nc, nl = x3.shape
-    count = nb * nl
-    for c in prange(nc):
-        m, inv = np.float64(mean[c]), np.float64(invstd[c])
-        s1 = np.zeros(nl, dtype=np.float64)
-        s2 = np.zeros(nl, dtype=np.float64)
-        for n in range(nb):
-            xr, dr = x3[n, c], dy3[n, c]
-            for i in range(nl):
-                g = np.float64(dr[i])
-                s1[i] += g
-                s2[i] += g * (np.float64(xr[i]) - m) * inv
-        db, dg = s1.sum(), s2.sum()
-        dbeta[c], dgamma[c] = db, dg
-        scale = np.float64(gamma[c]) * inv
-        a, b = (db / count, dg / count) if training else (0.0, 0.0)
-        for n in range(nb):
-            xr, dr, out = x3[n, c], dy3[n, c], dx3[n, c]
-            for i in range(nl):
-                xhat = (np.float64(xr[i]) - m) * inv
-                out[i] = scale * (np.float64(dr[i]) - a - xhat * b)
+    for c in prange(x3.shape[1]):
+        dgamma[c], dbeta[c] = _batchnorm_channel_backward(
+            dy3[:, c, :], x3[:, c, :], np.float64(gamma[c]), mean[c], invstd[c], training,
+            dx3[:, c, :])
 
 
 def _as3(x: np.ndarray) -> np.ndarray:
