@@ -31,9 +31,9 @@ class _LayerRecord:
         self.alive: np.ndarray | None = None  # per unit: non-zero for some sample
 
     def add(self, y: np.ndarray, saturated: Any) -> None:
-        y64 = y.astype(np.float64, copy=False)
         zero = y == 0
-        stats = {"mean": float(y64.mean()), "std": float(y64.std()),
+        # float64 accumulators, without a float64 copy of a large activation map
+        stats = {"mean": float(y.mean(dtype=np.float64)), "std": float(y.std(dtype=np.float64)),
                  "zeros": float(zero.mean()),
                  "saturated": float(saturated(y).mean()) if saturated else float("nan")}
         self.batches.append(stats)
