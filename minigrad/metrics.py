@@ -92,7 +92,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
 def confusion_from_labels(t: np.ndarray, p: np.ndarray, num_classes: int) -> np.ndarray:
     """The confusion matrix of checked integer labels; one bincount, no Python loop."""
     k = int(num_classes)
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64, copy=False)
 
 
 def scores_from_confusion(cm: np.ndarray, average: str | None = "macro",

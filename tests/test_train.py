@@ -278,3 +278,22 @@ def test_fashion_mnist_mlp_one_epoch_10k_reaches_80_percent():
         epochs=1, batch_size=32, verbose=0, seed=0)  # measured: 82.1% (seed 1: 82.1%)
     acc = evaluate(model, xte, yte, loss="cross_entropy")["accuracy"]
     assert acc >= 0.80, acc
+
+
+def test_sequential_batches_of_a_strided_array():
+    x, y = blobs(n=30)
+    xs = np.asfortranarray(x)  # not C-contiguous: batches are copied into the buffer
+    model = mlp()
+    h = fit(model, xs, y, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters()),
+            epochs=1, batch_size=8, shuffle=False, verbose=0, metrics=("precision", "recall"))
+    assert set(h.history) == {"loss", "precision", "recall", "lr"}
+    np.testing.assert_allclose(predict(model, xs), predict(model, x), rtol=1e-6)
+
+
+def test_validation_data_of_the_wrong_kind():
+    x, y = blobs()
+    model = mlp()
+    with pytest.raises(ValueError, match="validation_data must be \\(x_val, y_val\\) or a "
+                                         "DataLoader, got ndarray"):
+        fit(model, x, y, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters()),
+            validation_data=x)

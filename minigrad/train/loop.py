@@ -13,9 +13,9 @@ from ..tensor import Tensor, tensor
 from .callbacks import Callback
 from .history import History
 from .progress import EpochProgress
-from .sources import ArraySource, LoaderSource, make_source
-from .spec import (Task, _modes, check_class_weight, check_loss_on_probe, fit_output,
-                   model_dtype, prepare_targets, probe, resolve_task)
+from .sources import ArraySource, LoaderSource, is_loader, make_source
+from .spec import (Task, check_class_weight, check_loss_on_probe, fit_output, model_dtype,
+                   prepare_targets, probe, resolve_task, restore_modes, save_modes)
 
 __all__ = ["Trainer", "evaluate", "fit", "predict"]
 
@@ -51,16 +51,18 @@ def _metric_list(metrics: Iterable[Any], what: str) -> list[tuple[str, Any]]:
 
 
 class _Meter:
-    """Running loss and metrics of one pass, from outputs the step already computed:
-    a confusion matrix grows by one bincount per batch; nothing is stored per sample."""
+    """Running loss and metrics of one pass, from outputs the step already computed.
+    Accuracy is a running count of hits; precision/recall/F1 grow a confusion matrix
+    by one bincount per batch. Nothing is stored per sample."""
 
     def __init__(self, task: Task, metrics: list[tuple[str, Any]]):
         self.task = task
         self.k = task.num_classes
         self.named = [key for key, m in metrics if isinstance(m, str)] if self.k else []
         self.custom = [(key, fn) for key, fn in metrics if not isinstance(fn, str)]
-        self.cm = np.zeros((self.k, self.k), np.int64) if self.named else None
-        self.loss_sum, self.count = 0.0, 0
+        needs_cm = any(key != "accuracy" for key in self.named)
+        self.cm = np.zeros((self.k, self.k), np.int64) if needs_cm else None
+        self.loss_sum, self.count, self.hits = 0.0, 0, 0
         self.custom_sums = [0.0] * len(self.custom)
 
     def update(self, loss_value: float | None, out: np.ndarray, yb: np.ndarray) -> None:
@@ -68,36 +70,38 @@ class _Meter:
         self.count += m
         if loss_value is not None:
             self.loss_sum += loss_value * m
-        if self.cm is not None:
-            self.cm += confusion_from_labels(_true_labels(self.task, yb),
-                                             _predicted(self.task, out), self.k)
+        if self.named:
+            truth, pred = _true_labels(yb), _predicted(out)
+            self.hits += int(np.count_nonzero(truth == pred))
+            if self.cm is not None:
+                self.cm += confusion_from_labels(truth, pred, self.k)
         for i, (_, fn) in enumerate(self.custom):
             self.custom_sums[i] += float(fn(yb, out)) * m
 
     def running(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)}
-        if self.cm is not None and "accuracy" in self.named:
-            logs["accuracy"] = float(np.trace(self.cm)) / max(self.count, 1)
+        if "accuracy" in self.named:
+            logs["accuracy"] = self.hits / max(self.count, 1)
         return logs
 
     def result(self, with_loss: bool = True) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)} if with_loss else {}
+        scores = {}
         if self.cm is not None:
-            average = "binary" if self.task.kind == "binary" else "macro"
-            scores = scores_from_confusion(self.cm, average)
-            for key in self.named:
-                logs[key] = (float(np.trace(self.cm)) / max(self.count, 1)
-                             if key == "accuracy" else scores[key])
+            scores = scores_from_confusion(self.cm, "binary" if self.task.kind == "binary"
+                                           else "macro")
+        for key in self.named:
+            logs[key] = self.hits / max(self.count, 1) if key == "accuracy" else scores[key]
         for (key, _), total in zip(self.custom, self.custom_sums):
             logs[key] = total / max(self.count, 1)
         return logs
 
 
-def _true_labels(task: Task, yb: np.ndarray) -> np.ndarray:
+def _true_labels(yb: np.ndarray) -> np.ndarray:
     return yb.reshape(len(yb)).astype(np.int64, copy=False)
 
 
-def _predicted(task: Task, out: np.ndarray) -> np.ndarray:
+def _predicted(out: np.ndarray) -> np.ndarray:
     if out.ndim == 2 and out.shape[1] >= 2:
         return out.argmax(axis=1)
     return (out.reshape(len(out)) > 0).astype(np.int64)  # one logit: class 1 when > 0
@@ -148,6 +152,9 @@ def _validation(train: Any, validation_split: float, validation_data: Any, dtype
                 raise ValueError("fit: validation_data must be (x_val, y_val) or a DataLoader, "
                                  f"got a sequence of {len(validation_data)}")
             return train, make_source(*validation_data, 256, dtype, "fit (validation_data)")
+        if not is_loader(validation_data):
+            raise ValueError("fit: validation_data must be (x_val, y_val) or a DataLoader, "
+                             f"got {type(validation_data).__name__}")
         return train, make_source(validation_data, None, 256, dtype, "fit (validation_data)")
     if validation_split == 0:
         return train, None
@@ -178,10 +185,12 @@ def _prepare(model: Any, loss: Any, train: Any, val: Any, class_weight: Any, wha
     return task, weights
 
 
-def _weights(class_weights: np.ndarray | None, task: Task, yb: np.ndarray, dtype: Any):
+def _weights(class_weights: np.ndarray | None, yb: np.ndarray, dtype: Any
+             ) -> np.ndarray | None:
+    """Per-sample weights (B,) of the batch labels, in the loss dtype."""
     if class_weights is None:
         return None
-    return class_weights[_true_labels(task, yb)].astype(dtype)
+    return class_weights[_true_labels(yb)].astype(dtype)
 
 
 def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: Any,
@@ -191,7 +200,7 @@ def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: 
     batches = (source.batches(order, training=True, epoch=trainer.epoch)
                if isinstance(source, LoaderSource) else source.batches(order))
     for b, (xb, yb) in enumerate(batches):
-        wb = _weights(class_weights, task, yb, task.dtype)
+        wb = _weights(class_weights, yb, task.dtype)
         value, out = _train_step(model, optimizer, task, xb, yb, wb, regularized)
         meter.update(value, out, yb)
         for cb in batch_callbacks:
@@ -247,7 +256,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     batch_callbacks = [cb for cb in callbacks
                        if type(cb).on_batch_end is not Callback.on_batch_end]
     rng = np.random.default_rng(seed) if seed is not None else get_rng()
-    modes = _modes(model)
+    modes = save_modes(model)
     for cb in callbacks:
         cb.on_train_begin({})
     try:
@@ -275,8 +284,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
             if trainer.stop_training:
                 break
     finally:
-        for m, flag in modes:
-            object.__setattr__(m, "training", flag)
+        restore_modes(modes)
     for cb in callbacks:
         cb.on_train_end({})
     return history
@@ -286,7 +294,7 @@ def _evaluate_source(model: Any, source: Any, task: Task, metric_list: list,
                      regularized: bool) -> dict[str, float]:
     """Loss and metrics over a whole source in eval mode, without recording a graph."""
     meter = _Meter(task, metric_list)
-    modes = _modes(model)
+    modes = save_modes(model)
     if hasattr(model, "eval"):
         model.eval()
     try:
@@ -301,8 +309,7 @@ def _evaluate_source(model: Any, source: Any, task: Task, metric_list: list,
                     value = lt.item()
                 meter.update(value, out.data, yb)
     finally:
-        for m, flag in modes:
-            object.__setattr__(m, "training", flag)
+        restore_modes(modes)
     return meter.result(with_loss=task.loss is not None)
 
 
@@ -334,14 +341,14 @@ def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"predict: batch_size must be an int >= 1, got {batch_size!r}")
     dtype = model_dtype(model)
-    if hasattr(x, "dataset") and hasattr(x, "batch_size"):
+    if is_loader(x):
         source: Any = LoaderSource(x, dtype)
         batches: Callable = lambda: source.batches(None, training=False)
     else:
         source = make_source(x, None, batch_size, dtype, "predict")
         batches = lambda: source.batches(None)
     outputs: list[np.ndarray] = []
-    modes = _modes(model)
+    modes = save_modes(model)
     if hasattr(model, "eval"):
         model.eval()
     try:
@@ -349,6 +356,5 @@ def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
             for xb, _ in batches():
                 outputs.append(np.array(getattr(out := model(tensor(xb)), "data", out)))
     finally:
-        for m, flag in modes:
-            object.__setattr__(m, "training", flag)
+        restore_modes(modes)
     return np.concatenate(outputs) if outputs else np.empty((0,))

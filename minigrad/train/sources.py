@@ -9,7 +9,7 @@ import numpy as np
 
 from .spec import Task, prepare_targets
 
-__all__ = ["ArraySource", "LoaderSource", "as_array", "make_source"]
+__all__ = ["ArraySource", "LoaderSource", "as_array", "is_loader", "make_source"]
 
 
 def as_array(a: Any) -> np.ndarray:
@@ -17,7 +17,7 @@ def as_array(a: Any) -> np.ndarray:
     return np.asarray(getattr(a, "data", a))
 
 
-def _is_loader(x: Any) -> bool:
+def is_loader(x: Any) -> bool:
     # duck-typed so that any iterable of (xb, yb) with len() and train()/eval() works
     return hasattr(x, "__iter__") and hasattr(x, "batch_size") and hasattr(x, "dataset")
 
@@ -69,18 +69,19 @@ class ArraySource:
         same = x.dtype == self.dtype
         for start in range(0, self.n, bs):
             stop = min(start + bs, self.n)
+            xb = self._buf[:stop - start]
             if order is None:
                 idx: Any = slice(start, stop)
                 if same and x.flags.c_contiguous:
                     yield x[idx], (None if y is None else y[idx])  # a view: no copy at all
                     continue
+                xb[...] = x[idx]
             else:
                 idx = order[start:stop]
-            xb = self._buf[:stop - start]
-            if same:
-                np.take(x, idx, axis=0, out=xb, mode="clip")  # "clip" avoids a temp buffer
-            else:
-                xb[...] = x[idx]
+                if same:
+                    np.take(x, idx, axis=0, out=xb, mode="clip")  # "clip": no temp buffer
+                else:
+                    xb[...] = x[idx]
             yield xb, (None if y is None else y[idx])
 
 
@@ -156,7 +157,7 @@ class LoaderSource:
 def make_source(x: Any, y: Any, batch_size: int, dtype: Any, what: str
                 ) -> ArraySource | LoaderSource:
     """An ArraySource for arrays/Tensors (checking x/y lengths) or a LoaderSource."""
-    if _is_loader(x):
+    if is_loader(x):
         if y is not None:
             raise ValueError(f"{what}: y must be None when x is a DataLoader (it yields (x, y))")
         return LoaderSource(x, dtype)

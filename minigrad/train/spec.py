@@ -13,7 +13,9 @@ import numpy as np
 from ..autograd import no_grad
 from ..tensor import Tensor, tensor
 
-__all__ = ["LOSSES", "Task", "check_class_weight", "model_dtype", "probe", "resolve_task"]
+__all__ = ["LOSSES", "Task", "check_class_weight", "check_loss_on_probe", "fit_output",
+           "model_dtype", "prepare_targets", "probe", "resolve_task", "restore_modes",
+           "save_modes"]
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
 
@@ -89,23 +91,28 @@ def model_dtype(model: Any) -> Any:
     return np.dtype(np.float32)
 
 
-def _modes(model: Any) -> list[tuple[Any, bool]]:
+def save_modes(model: Any) -> list[tuple[Any, bool]]:
+    """The train/eval flag of every submodule (some may differ, e.g. a frozen BN)."""
     mods = model.modules() if hasattr(model, "modules") else ()
     return [(m, m.training) for m in mods]
+
+
+def restore_modes(modes: list[tuple[Any, bool]]) -> None:
+    for m, flag in modes:
+        object.__setattr__(m, "training", flag)  # per module: train(flag) would recurse
 
 
 def probe(model: Any, xb: np.ndarray) -> np.ndarray:
     """The model's output on a few samples, in eval mode, recording nothing; the
     train/eval flags of every submodule are restored afterwards."""
-    modes = _modes(model)
+    modes = save_modes(model)
     if hasattr(model, "eval"):
         model.eval()
     try:
         with no_grad():
             out = model(tensor(xb))
     finally:
-        for m, flag in modes:
-            object.__setattr__(m, "training", flag)
+        restore_modes(modes)
     return np.asarray(getattr(out, "data", out))
 
 
