@@ -72,3 +72,20 @@ def test_exp_optimizers_quick_same_start_every_optimizer(tmp_path):
     assert by_name["momentum + cosine decay"]["lr"][-1] < 1e-3  # decayed to ~0
     assert (tmp_path / "optimizers.png").stat().st_size > 5000
     assert "| Adam lr 1e-3 |" in (tmp_path / "optimizers_quick.md").read_text()
+
+
+def test_exp_imbalanced_quick_three_methods_and_baseline(tmp_path):
+    exp = _load("exp_imbalanced")
+    import numpy as np
+    x, labels = np.zeros((200, 3), np.float32), np.repeat(np.arange(10), 20)
+    xi, yi = exp.imbalanced(x, labels, 7, 0.05, np.random.default_rng(0))
+    assert len(yi) == 180 + 9 and yi.sum() == 9  # every negative, 5% positives
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "imbalanced_quick.md").read_text()
+    assert "| always 'negative' |" in page
+    results = json.loads((tmp_path / "imbalanced_quick.json").read_text())
+    assert [r["method"] for r in results] == list(exp.METHODS)
+    for r in results:
+        cm = np.asarray(r["confusion"])
+        assert cm.shape == (2, 2) and r["accuracy"] == (cm[0, 0] + cm[1, 1]) / cm.sum()
+    assert (tmp_path / "imbalanced_confusion.png").stat().st_size > 5000
