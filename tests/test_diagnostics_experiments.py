@@ -89,3 +89,20 @@ def test_exp_imbalanced_quick_three_methods_and_baseline(tmp_path):
         cm = np.asarray(r["confusion"])
         assert cm.shape == (2, 2) and r["accuracy"] == (cm[0, 0] + cm[1, 1]) / cm.sum()
     assert (tmp_path / "imbalanced_confusion.png").stat().st_size > 5000
+
+
+def test_exp_regularization_quick_six_configs(tmp_path):
+    exp = _load("exp_regularization")
+    from minigrad import nn
+    types = lambda c: [type(m).__name__ for m in exp.build(c, 8)]  # noqa: E731
+    assert types("dropout 0.3").count("Dropout") == 2
+    assert types("BatchNorm").count("BatchNorm1d") == 2
+    assert exp.build("L2 1e-3", 8)[1].kernel_regularizer is not None
+    assert isinstance(exp.build("none", 8)[0], nn.Flatten)
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "regularization_quick.json").read_text())
+    assert [r["config"] for r in results] == list(exp.CONFIGS)
+    assert all(1 <= r["epochs_run"] <= 4 for r in results)
+    page = (tmp_path / "regularization_quick.md").read_text()
+    assert page.count("| variance") + page.count("| bias") + page.count("| balanced") == 6
+    assert (tmp_path / "regularization_curves.png").stat().st_size > 5000
