@@ -5,7 +5,8 @@ train     loads (Fashion-)MNIST, trains an MLP / MLP-BN / CNN with a progress ba
           curves.png, history.csv and metrics.json into --out.
 evaluate  rebuilds the model from a checkpoint (it stores the model config) and
           reports its test accuracy on the same test samples.
-doctor    which backend runs and why, the C build, threads, a kernel self-test, GEMM speed.
+doctor    which backend runs and why, the C build, threads, a kernel self-test, GEMM speed
+          (minigrad.diagnostics.doctor, which parses its own options).
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.backend import numpy_ref
 
 __all__ = ["build_model", "main", "make_optimizer"]
 
@@ -222,78 +222,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kernel_cases(rng: np.random.Generator) -> dict[str, tuple]:
-    """Small float32 inputs for every kernel (odd sizes, padding, stride 2)."""
-    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
-    x, w, dy = f(2, 3, 7, 6), f(4, 3, 3, 3), f(2, 4, 4, 3)
-    xp, xb, g, b = f(2, 3, 6, 5), f(5, 4, 3, 3), f(4), f(4)
-    _, arg = numpy_ref.maxpool2d_forward(xp, (2, 2), (2, 2))
-    mean, inv = xb.mean(axis=(0, 2, 3)), 1 / np.sqrt(xb.var(axis=(0, 2, 3)) + 1e-5)
-    return {"matmul": (f(7, 5), f(3, 5), False, True),
-            "conv2d_forward": (x, w, f(4), (2, 2), (1, 1)),
-            "conv2d_backward": (x, w, dy, (2, 2), (1, 1)),
-            "maxpool2d_forward": (xp, (2, 2), (2, 2)),
-            "maxpool2d_backward": (f(2, 3, 3, 2), arg, xp.shape),
-            "avgpool2d_forward": (xp, (2, 2), (2, 2)),
-            "avgpool2d_backward": (f(2, 3, 3, 2), xp.shape, (2, 2), (2, 2)),
-            "batchnorm_forward": (xb, g, b, np.zeros(4, np.float32), np.ones(4, np.float32),
-                                  True, 0.1, 1e-5),
-            "batchnorm_backward": (f(*xb.shape), xb, g, mean, inv, True)}
-
-
-def _same(a: Any, b: Any) -> bool:
-    a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
-    return all((u is None and v is None) or np.allclose(u, v, rtol=1e-4, atol=1e-4)
-               for u, v in zip(a, b))
-
-
-def _gflops(fn: Any, n: int = 512, repeat: int = 5) -> float:
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    fn(a, a)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(a, a)
-        times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / float(np.median(times)) / 1e9
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    if args.threads:
-        mg.set_num_threads(args.threads)
-    be = mg.backend
-    name = be.get_backend()
-    why = (f"MINIGRAD_BACKEND={os.environ['MINIGRAD_BACKEND']}"
-           if os.environ.get("MINIGRAD_BACKEND") else "the first usable of c, numba, numpy")
-    print(f"backend in use: {name} ({why}); available: {be.available()}")
-    for other in ("c", "numba", "numpy"):
-        if other not in be.available():
-            print(f"  {other}: {be._why_not(other)}")
-    try:
-        from . import _C
-        print("minigrad._C:", _C.ffi.string(_C.lib.mg_build_info()).decode())
-    except Exception as exc:  # an unbuilt or stale extension is what doctor reports
-        print(f"minigrad._C: not usable ({type(exc).__name__}: {exc})")
-    print(f"threads: {mg.get_num_threads()} (cpu_count {os.cpu_count()}, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset')})")
-    cases, ref, failed = _kernel_cases(np.random.default_rng(0)), numpy_ref, 0
-    for other in be.available():
-        module = be._load(other)
-        bad = [k for k, c in cases.items()
-               if not _same(getattr(module, k)(*_copies(c)), getattr(ref, k)(*_copies(c)))]
-        failed += len(bad)
-        print(f"self-test {other}: " + (f"FAILED {bad}" if bad else
-                                          f"all {len(cases)} kernels match numpy_ref"))
-    print(f"GEMM 512^3 float32: {name} {_gflops(be.current().matmul):.1f} GFLOP/s, "
-          f"numpy {_gflops(np.matmul):.1f} GFLOP/s")
-    return 1 if failed else 0
-
-
-def _copies(case: tuple) -> tuple:
-    # batchnorm updates its running statistics in place: each call gets its own
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case)
-
-
 def _positive(kind: type):
     def parse(text: str) -> Any:
         value = kind(text)
@@ -342,13 +270,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True, help="DIR/model.ckpt written by train")
     _common(e)
     e.set_defaults(func=cmd_evaluate)
-    d = sub.add_parser("doctor", help="backend, build, threads, kernel self-test, GEMM speed")
-    d.add_argument("--threads", type=_positive(int))
-    d.set_defaults(func=cmd_doctor)
+    sub.add_parser("doctor", help="backend, build, threads, kernel self-test, GEMM speed "
+                   "(options: python -m minigrad doctor --help)")
     return ap
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (argparse exits with 2 on bad options)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["doctor"]:
+        from .diagnostics import doctor
+        return doctor.main(argv[1:])
     args = parser().parse_args(argv)
     if getattr(args, "command", None) == "train":
         try:

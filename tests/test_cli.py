@@ -102,9 +102,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err
 
 
-def test_doctor_reports_backends_and_self_test(capsys):
-    assert cli.main(["doctor"]) == 0
+def test_doctor_subcommand_runs_the_diagnostics_doctor(capsys):
+    assert cli.main(["doctor", "--no-bench"]) == 0
     text = capsys.readouterr().out
-    assert "backend in use:" in text and "GFLOP/s" in text
-    for name in mg.backend.available():
-        assert f"self-test {name}: all 9 kernels match numpy_ref" in text
+    assert "kernel self-test against numpy_ref" in text and "FAIL" not in text

@@ -297,3 +297,13 @@ def test_validation_data_of_the_wrong_kind():
                                          "DataLoader, got ndarray"):
         fit(model, x, y, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters()),
             validation_data=x)
+
+
+def test_soft_binary_targets_train_without_class_metrics():
+    x, y = blobs(n=40, k=2)
+    soft = np.where(y == 1, 0.9, 0.1).astype(np.float32)
+    soft[:2] = y[:2]  # the first samples (the probe) look like hard labels
+    model = mlp(k=1)
+    h = fit(model, x, soft, loss="binary_cross_entropy", optimizer=mg.optim.Adam(
+        model.parameters()), epochs=1, validation_data=(x, y.astype(np.float32)), verbose=0)
+    assert "accuracy" not in h.history and "val_loss" in h.history

@@ -179,9 +179,10 @@ def _prepare(model: Any, loss: Any, train: Any, val: Any, class_weight: Any, wha
     fit_output(task, out, what)
     train.prepare(task, what)
     if val is not None:
-        val.prepare(task, what + " (validation)")
+        val.prepare(task, what + " (validation)", record=False)
     weights = None if class_weight is None else check_class_weight(class_weight, task, what)
-    check_loss_on_probe(task, out, prepare_targets(task, yp, what), what, weights is not None)
+    check_loss_on_probe(task, out, prepare_targets(task, yp, what, record=False), what,
+                        weights is not None)
     return task, weights
 
 

@@ -49,10 +49,11 @@ class ArraySource:
         yb = None if self.y is None else self.y[:k]
         return self.x[:k].astype(self.dtype, copy=False), yb
 
-    def prepare(self, task: Task, what: str) -> None:
-        """Convert and check all targets once, before training."""
+    def prepare(self, task: Task, what: str, record: bool = True) -> None:
+        """Convert and check all targets once, before training (``record``: these are the
+        training targets, which decide whether class metrics apply)."""
         if self.y is not None:
-            self.y = prepare_targets(task, self.y, what)
+            self.y = prepare_targets(task, self.y, what, record)
 
     def split(self, at: int) -> tuple["ArraySource", "ArraySource"]:
         """The first ``at`` samples and the rest (views, no copies)."""
@@ -118,12 +119,13 @@ class LoaderSource:
         xb = np.stack([as_array(it[0]) for it in items]).astype(self.dtype, copy=False)
         return xb, np.stack([as_array(it[1]) for it in items])
 
-    def prepare(self, task: Task, what: str) -> None:
-        """Check every label up front when the dataset holds arrays; else per batch."""
+    def prepare(self, task: Task, what: str, record: bool = True) -> None:
+        """Check every label up front when the dataset holds arrays; else the first
+        samples now and each batch as it comes."""
         self.task, self.what = task, what
         arrays = self._dataset_arrays()
-        if arrays is not None:
-            prepare_targets(task, as_array(arrays[1]), what)
+        labels = as_array(arrays[1]) if arrays is not None else self.probe_batch()[1]
+        prepare_targets(task, labels, what, record)
 
     @contextlib.contextmanager
     def _mode(self, training: bool) -> Iterator[None]:
