@@ -39,10 +39,11 @@ def get_num_threads() -> int:
 # --------------------------------------------------------------------------- GEMM
 
 @_jit
-def _at(a, ta, i, k, kc, k0):
-    """op(a)[i, k0 + k], or 0 past the end of the k block (k >= kc)."""
+def _at(a, ta, i, k, kc, k0, zero):
+    """op(a)[i, k0 + k], or a zero of c's dtype past the end of the k block (a float64
+    literal 0.0 would promote the whole float32 update to float64)."""
     if k >= kc:
-        return 0.0
+        return zero[0]
     return a[k0 + k, i] if ta else a[i, k0 + k]
 
 
@@ -64,10 +65,10 @@ def _rows_update(a, ta, i0, i1, k0, kc, b, bk, bj, nc, c, cj, zero, spare):
             b1 = b[bk + k + 1, bj:bj + nc] if k + 1 < kc else zero[:nc]
             b2 = b[bk + k + 2, bj:bj + nc] if k + 2 < kc else zero[:nc]
             b3 = b[bk + k + 3, bj:bj + nc] if k + 3 < kc else zero[:nc]
-            p0, p1 = _at(a, ta, i, k, kc, k0), _at(a, ta, i, k + 1, kc, k0)
-            p2, p3 = _at(a, ta, i, k + 2, kc, k0), _at(a, ta, i, k + 3, kc, k0)
-            q0, q1 = _at(a, ta, i2, k, kc, k0), _at(a, ta, i2, k + 1, kc, k0)
-            q2, q3 = _at(a, ta, i2, k + 2, kc, k0), _at(a, ta, i2, k + 3, kc, k0)
+            p0, p1 = _at(a, ta, i, k, kc, k0, zero), _at(a, ta, i, k + 1, kc, k0, zero)
+            p2, p3 = _at(a, ta, i, k + 2, kc, k0, zero), _at(a, ta, i, k + 3, kc, k0, zero)
+            q0, q1 = _at(a, ta, i2, k, kc, k0, zero), _at(a, ta, i2, k + 1, kc, k0, zero)
+            q2, q3 = _at(a, ta, i2, k + 2, kc, k0, zero), _at(a, ta, i2, k + 3, kc, k0, zero)
             for j in range(nc):
                 x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
                 c0[j] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
