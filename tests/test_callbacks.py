@@ -210,3 +210,23 @@ def test_missing_monitor_warns():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_duck_typed_callback_with_only_some_hooks():
+    x, y = data(n=16)
+    model, opt = model_and_opt()
+
+    class EpochsOnly:  # no base class, no set_trainer, only one hook
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(epoch)
+            logs["extra"] = 1.0
+            if epoch == 1:
+                self.trainer.stop_training = True
+
+    cb = EpochsOnly()
+    h = fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=5, callbacks=[cb],
+            verbose=0)
+    assert cb.epochs == [0, 1] and h.history["extra"] == [1.0, 1.0]

@@ -24,6 +24,24 @@ _CLASS_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "precision": "preci
 _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
+class _Hooks:
+    """The callbacks' bound hook methods, gathered once: a callback may define only the
+    hooks it needs (duck typing), and a step calls only the on_batch_end hooks that do
+    something."""
+
+    def __init__(self, callbacks: Sequence[Any], trainer: "Trainer"):
+        for cb in callbacks:
+            if hasattr(cb, "set_trainer"):
+                cb.set_trainer(trainer)
+            else:
+                cb.trainer = trainer
+        for hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+                     "on_batch_end"):
+            base = getattr(Callback, hook)
+            setattr(self, hook, [getattr(cb, hook) for cb in callbacks
+                                 if getattr(type(cb), hook, base) is not base])
+
+
 class Trainer:
     """What callbacks see of a running fit: ``model``, ``optimizer``, ``verbose``,
     ``epoch`` and ``stop_training`` (set it to True to end after the current batch)."""
@@ -196,7 +214,7 @@ def _weights(class_weights: np.ndarray | None, yb: np.ndarray, dtype: Any
 
 def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: Any,
                class_weights: np.ndarray | None, regularized: bool,
-               batch_callbacks: Sequence[Callback], bar: EpochProgress) -> None:
+               batch_hooks: Sequence[Callable], bar: EpochProgress) -> None:
     model, optimizer = trainer.model, trainer.optimizer
     batches = (source.batches(order, training=True, epoch=trainer.epoch)
                if isinstance(source, LoaderSource) else source.batches(order))
@@ -204,8 +222,8 @@ def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: 
         wb = _weights(class_weights, yb, task.dtype)
         value, out = _train_step(model, optimizer, task, xb, yb, wb, regularized)
         meter.update(value, out, yb)
-        for cb in batch_callbacks:
-            cb.on_batch_end(b, {"loss": value, "size": len(xb)})
+        for hook in batch_hooks:
+            hook(b, {"loss": value, "size": len(xb)})
         bar.update(meter.running)
         if trainer.stop_training:
             break
@@ -251,27 +269,23 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     history = History()
     history.params = {"epochs": epochs, "batch_size": batch_size, "samples": len(train),
                       "steps": train.steps, "loss": task.name}
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        cb.set_trainer(trainer)
-    batch_callbacks = [cb for cb in callbacks
-                       if type(cb).on_batch_end is not Callback.on_batch_end]
+    hooks = _Hooks(list(callbacks), trainer)
     rng = np.random.default_rng(seed) if seed is not None else get_rng()
     modes = save_modes(model)
-    for cb in callbacks:
-        cb.on_train_begin({})
+    for hook in hooks.on_train_begin:
+        hook({})
     try:
         for epoch in range(epochs):
             trainer.epoch = epoch
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch, {})
+            for hook in hooks.on_epoch_begin:
+                hook(epoch, {})
             model.train()
             order = (rng.permutation(len(train))
                      if shuffle and isinstance(train, ArraySource) else None)
             meter = _Meter(task, metric_list)
             bar = EpochProgress(verbose, epoch, epochs, train.steps)
             _run_epoch(trainer, train, task, meter, order, class_weights, regularized,
-                       batch_callbacks, bar)
+                       hooks.on_batch_end, bar)
             logs = meter.result()
             if val is not None:
                 vlogs = _evaluate_source(model, val, task, metric_list, regularized)
@@ -279,15 +293,15 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
             if hasattr(optimizer, "lr"):
                 logs["lr"] = float(optimizer.lr)
             bar.close(logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            for hook in hooks.on_epoch_end:
+                hook(epoch, logs)
             history.append(epoch, logs)
             if trainer.stop_training:
                 break
     finally:
         restore_modes(modes)
-    for cb in callbacks:
-        cb.on_train_end({})
+    for hook in hooks.on_train_end:
+        hook({})
     return history
 
 
