@@ -21,10 +21,10 @@ def load_data(quick: bool, data: str | None, train_samples: int, seed: int):
     if quick:
         rng = np.random.default_rng(seed)
         protos = rng.normal(size=(10, 784))
-        y = rng.integers(0, 10, 600)
-        x = protos[y] + 3.0 * rng.normal(size=(600, 784))
-        x = ((x - x[:400].mean(axis=0)) / x[:400].std(axis=0)).astype(np.float32)
-        return x[:400], y[:400], x[400:], y[400:]
+        y = rng.integers(0, 10, 400)
+        x = protos[y] + 3.0 * rng.normal(size=(400, 784))
+        x = ((x - x[:300].mean(axis=0)) / x[:300].std(axis=0)).astype(np.float32)
+        return x[:300], y[:300], x[300:], y[300:]
     (xtr, ytr), (xte, yte) = mg.data.load_fashion_mnist(root=data)
     pick = np.random.default_rng(seed).permutation(len(xtr))[:train_samples]
     xtr, ytr = xtr[pick].reshape(len(pick), -1) / 255.0, ytr[pick]

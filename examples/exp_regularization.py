@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.quick:
-        args.width, args.epochs, args.patience, args.batch_size = 32, 4, 1, 32
+        args.width, args.epochs, args.patience, args.batch_size = 32, 3, 1, 32
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     xtr, ytr, xte, yte = load_data(args.quick, args.data, args.train_samples, args.seed)
