@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["accuracy", "confusion_matrix", "f1", "precision", "recall",
-           "labels_from_scores"]
+__all__ = ["accuracy", "confusion_from_labels", "confusion_matrix", "f1",
+           "labels_from_scores", "precision", "recall", "scores_from_confusion"]
 
 _AVERAGES = ("binary", "macro", "micro", None)
 
