@@ -307,3 +307,19 @@ def test_soft_binary_targets_train_without_class_metrics():
     h = fit(model, x, soft, loss="binary_cross_entropy", optimizer=mg.optim.Adam(
         model.parameters()), epochs=1, validation_data=(x, y.astype(np.float32)), verbose=0)
     assert "accuracy" not in h.history and "val_loss" in h.history
+
+
+def test_overridden_regularization_loss_is_added():
+    x, y = blobs(n=12)
+
+    class Penalized(nn.Sequential):
+        def regularization_loss(self):
+            return (self[0].weight * self[0].weight).sum() * 0.1
+
+    model = Penalized(nn.Linear(6, 3))
+    before = nn.clone(model)
+    h = fit(model, x, y, loss="cross_entropy", optimizer=mg.optim.SGD(model.parameters(), 0.01),
+            epochs=1, batch_size=12, verbose=0)
+    with mg.no_grad():
+        expected = (F.cross_entropy(before(x), y) + before.regularization_loss()).item()
+    assert h.history["loss"][0] == pytest.approx(expected, rel=1e-5)

@@ -126,10 +126,14 @@ def _predicted(out: np.ndarray) -> np.ndarray:
 
 
 def _regularized(model: Any) -> bool:
-    """Whether regularization_loss can be non-zero (checked once, not every step)."""
+    """Whether regularization_loss can be non-zero (checked once, not every step): the
+    Module's own version only adds the layers' regularizers, so without any it is
+    skipped; an overridden or foreign regularization_loss is always called."""
+    from ..nn.module import Module  # nn sits below train; imported here to keep it light
     if not callable(getattr(model, "regularization_loss", None)):
         return False
-    if not hasattr(model, "modules"):
+    if not isinstance(model, Module) or \
+            type(model).regularization_loss is not Module.regularization_loss:
         return True
     return any(getattr(m, a, None) is not None for m in model.modules() for a in _REGULARIZERS)
 
