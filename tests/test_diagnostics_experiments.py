@@ -106,3 +106,13 @@ def test_exp_regularization_quick_six_configs(tmp_path):
     page = (tmp_path / "regularization_quick.md").read_text()
     assert page.count("| variance") + page.count("| bias") + page.count("| balanced") == 6
     assert (tmp_path / "regularization_curves.png").stat().st_size > 5000
+
+
+def test_exp_transfer_quick_reuses_a_without_changing_it(tmp_path):
+    exp = _load("exp_transfer")
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "transfer_quick.json").read_text())
+    assert len(results["runs"]) == 2 and 0 <= results["model_a_accuracy"] <= 1
+    assert all(0 <= r["B"] <= 1 and 0 <= r["B_on_A"] <= 1 for r in results["runs"])
+    page = (tmp_path / "transfer_quick.md").read_text()
+    assert "| mean +- std |" in page and (tmp_path / "transfer.png").exists()
