@@ -116,3 +116,19 @@ def test_exp_transfer_quick_reuses_a_without_changing_it(tmp_path):
     assert all(0 <= r["B"] <= 1 and 0 <= r["B_on_A"] <= 1 for r in results["runs"])
     page = (tmp_path / "transfer_quick.md").read_text()
     assert "| mean +- std |" in page and (tmp_path / "transfer.png").exists()
+
+
+def test_exp_autoencoder_roc_auc_and_quick_run(tmp_path):
+    import numpy as np
+    exp = _load("exp_autoencoder")
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, 60).astype(float)  # many ties
+    positive = rng.random(60) < 0.3
+    pairs = [(a > b) + 0.5 * (a == b) for a in scores[positive] for b in scores[~positive]]
+    assert exp.roc_auc(scores, positive) == np.mean(pairs)  # the pairwise definition
+    assert exp.roc_auc(np.arange(4.0), np.array([False, False, True, True])) == 1.0
+    assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "autoencoder_quick.json").read_text())
+    assert 0 <= results["auc"] <= 1 and len(results["loss"]) == 3
+    for png in ("autoencoder_reconstructions.png", "autoencoder_errors.png"):
+        assert (tmp_path / png).stat().st_size > 5000
