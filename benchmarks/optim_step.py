@@ -52,8 +52,8 @@ def _weights_and_grads():
 
 
 def minigrad_step(cls, kwargs, transposed=False):
-    """opt.step of minigrad; transposed: the 2-d gradients are F-ordered views, the
-    layout minigrad's matmul backward gives a Linear weight's gradient."""
+    """opt.step of minigrad; transposed: the 2-d gradients are F-ordered, the layout
+    a hand-written ``x @ W.T`` leaves in W.grad (F.linear / nn.Linear give C order)."""
     weights, grads = _weights_and_grads()
     params = [mg.Tensor(w, requires_grad=True) for w in weights]
     for p, g in zip(params, grads):
