@@ -146,7 +146,7 @@ class Tensor:
 
     def _accumulate(self, g: np.ndarray) -> None:
         if self.grad is None:
-            self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True))
+            self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True, order="C"))
         else:
             self.grad.data = self.grad.data + g
 
