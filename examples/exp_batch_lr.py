@@ -52,10 +52,10 @@ def train_cell(data: tuple, batch: int, lr: float, args: argparse.Namespace) -> 
                         optimizer=mg.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
                         epochs=args.epochs, batch_size=batch, validation_data=(xte, yte),
                         seed=args.seed, verbose=0)
-    acc = hist.history["val_accuracy"][-1]
     loss = hist.history["loss"][-1]
-    return {"batch": batch, "lr": lr, "test_accuracy": acc if math.isfinite(loss) else 0.1,
-            "train_loss": loss, "seconds": time.perf_counter() - t0}
+    return {"batch": batch, "lr": lr, "test_accuracy": hist.history["val_accuracy"][-1],
+            "train_loss": loss, "diverged": not math.isfinite(loss),
+            "seconds": time.perf_counter() - t0}
 
 
 def plot(cells: list[dict], finder: dict[int, float], args: argparse.Namespace,
@@ -101,7 +101,8 @@ def table(cells: list[dict], finder: dict[int, float], args: argparse.Namespace)
                for lr in args.lrs]
         best = max(c["test_accuracy"] for c in row)
         vals = [(f"**{c['test_accuracy']:.3f}**" if c["test_accuracy"] == best
-                 else f"{c['test_accuracy']:.3f}") for c in row]
+                 else f"{c['test_accuracy']:.3f}") + (" (diverged)" if c["diverged"] else "")
+                for c in row]
         lines.append(f"| {b} | " + " | ".join(vals) + f" | {finder[b]:.2g} |")
     return "\n".join(lines)
 

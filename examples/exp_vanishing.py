@@ -120,6 +120,26 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def reading(results: list[dict]) -> list[str]:
+    """One sentence per configuration, from its numbers: does the gradient reach the
+    first layer (first / last norm ratio), and did the loss move (last epoch vs ln 10,
+    the loss of a uniform guess over 10 classes)?"""
+    out = []
+    for r in results:
+        g = r["grad_norms"]
+        ratio = g[0] / g[-1] if g[-1] > 0 else float("inf")
+        flow = ("vanishes on the way to the input" if ratio < 1e-3 else
+                "explodes on the way to the input" if ratio > 1e3 else
+                "reaches the first layer at a similar scale")
+        learned = r["epoch_loss"][-1] < 0.9 * np.log(10)
+        out.append(f"- **{r['name']}**: the gradient {flow} (first / last layer "
+                   f"{ratio:.1e}); after {len(r['epoch_loss'])} epochs the training loss is "
+                   f"{r['epoch_loss'][-1]:.3f} "
+                   + ("and the test accuracy " + f"{r['test_accuracy']:.3f}." if learned else
+                      f"(chance level is ln 10 = {np.log(10):.3f}): it has not learned."))
+    return out
+
+
 def page(results: list[dict], images: list[str], args: argparse.Namespace) -> list[str]:
     return [f"Data: {data_line(args.quick, args.train_samples)}. {args.depth} Linear "
             f"layers of width {args.width}, SGD lr {args.lr} momentum 0.9, batch "
@@ -127,7 +147,8 @@ def page(results: list[dict], images: list[str], args: argparse.Namespace) -> li
             f"`python examples/exp_vanishing.py{' --quick' if args.quick else ''}`.", "",
             "Gradient norms are those of each Linear weight on one batch before any "
             "step; first / last compares the layer next to the input with the output "
-            "layer.", "", table(results), "", f"![per-layer gradient norms]({images[0]})",
+            "layer.", "", table(results), "", "Reading (generated from the numbers):", "",
+            *reading(results), "", f"![per-layer gradient norms]({images[0]})",
             "", f"![training loss]({images[1]})"]
 
 
