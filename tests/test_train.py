@@ -323,3 +323,20 @@ def test_overridden_regularization_loss_is_added():
     with mg.no_grad():
         expected = (F.cross_entropy(before(x), y) + before.regularization_loss()).item()
     assert h.history["loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_metrics_only_and_callable_metrics():
+    x, y = blobs()
+    model = mlp()
+    fit(model, x, y, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters(), 0.02),
+        epochs=5, verbose=0)
+    logits = predict(model, x)
+
+    def top2(y_true, outputs):
+        return float(np.mean((np.argsort(outputs, axis=1)[:, -2:] == y_true[:, None]).any(1)))
+
+    res = evaluate(model, x, y, loss=None, metrics=("accuracy", "f1", top2), batch_size=10)
+    assert set(res) == {"accuracy", "f1", "top2"}
+    assert res["accuracy"] == pytest.approx(mg.metrics.accuracy(y, logits))
+    assert res["f1"] == pytest.approx(mg.metrics.f1(y, logits, average="macro"))
+    assert res["top2"] == pytest.approx(top2(y, logits))
