@@ -19,7 +19,8 @@ class Adagrad(Optimizer):
         p <- p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
 
     Defaults as PyTorch: lr=1e-2, eps=1e-10, initial_accumulator_value=0,
-    lr_decay=0. Raises ValueError for negative/NaN hyperparameters.
+    lr_decay=0. fused: None/True/False, the one-pass Numba kernel (see Optimizer).
+    Raises ValueError for negative/NaN hyperparameters.
     """
 
     _name = "Adagrad"
@@ -27,11 +28,11 @@ class Adagrad(Optimizer):
     def __init__(self, params: Any, lr: float | Schedule = 1e-2, eps: float = 1e-10,
                  initial_accumulator_value: float = 0.0, weight_decay: float = 0.0,
                  lr_decay: float = 0.0, clipvalue: float | None = None,
-                 clipnorm: float | None = None):
+                 clipnorm: float | None = None, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, eps=eps,
                                       initial_accumulator_value=initial_accumulator_value,
                                       weight_decay=weight_decay, lr_decay=lr_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm))
+                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         for key in ("eps", "initial_accumulator_value", "lr_decay"):
@@ -53,3 +54,18 @@ class Adagrad(Optimizer):
         update = np.divide(g, std, out=tmp)
         update *= clr
         p -= update
+
+    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
+                      state: dict[str, Any], group: dict[str, Any], lr: float,
+                      scratch: list[np.ndarray]) -> bool:
+        if kernels.flat(p, g, state.get("sum")) is None:
+            return False
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(p, group["initial_accumulator_value"])
+        state["step"] += 1
+        clr = lr / (1.0 + (state["step"] - 1) * group["lr_decay"])
+        fp, fg, fs = kernels.flat(p, g, state["sum"])
+        f, wd = p.dtype.type, group["weight_decay"]
+        kernels.adagrad_step(fp, fg, fs, f(clr), f(wd), f(group["eps"]), wd != 0)
+        return True

@@ -22,8 +22,9 @@ class Adam(Optimizer):
         v_max <- max(v_max, v)                        (amsgrad; v_max replaces v below)
         p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8. Raises ValueError
-    for betas outside [0, 1), negative/NaN lr, eps or weight_decay.
+    Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8. fused: None/True/
+    False, the one-pass Numba kernel (see Optimizer). Raises ValueError for betas
+    outside [0, 1), negative/NaN lr, eps or weight_decay.
     """
 
     _name = "Adam"
@@ -32,10 +33,11 @@ class Adam(Optimizer):
     def __init__(self, params: Any, lr: float | Schedule = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False,
-                 clipvalue: float | None = None, clipnorm: float | None = None):
+                 clipvalue: float | None = None, clipnorm: float | None = None,
+                 fused: bool | None = None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
-                                      clipvalue=clipvalue, clipnorm=clipnorm))
+                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         betas = group["betas"]
@@ -82,6 +84,31 @@ class Adam(Optimizer):
         update *= step_size
         p -= update
 
+    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
+                      state: dict[str, Any], group: dict[str, Any], lr: float,
+                      scratch: list[np.ndarray]) -> bool:
+        amsgrad = group["amsgrad"]
+        names = ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * amsgrad
+        if kernels.flat(p, g, *(state.get(k) for k in names)) is None:
+            return False  # checked before any state is created or changed
+        if not state:
+            state["step"] = 0
+            state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
+        if amsgrad and state.get("max_exp_avg_sq") is None:
+            state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        t, (beta1, beta2), wd = state["step"], group["betas"], group["weight_decay"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        vmax = state["max_exp_avg_sq"] if amsgrad else v  # v: never touched then
+        fp, fg, fm, fv, fvmax = kernels.flat(p, g, m, v, vmax)
+        f = p.dtype.type  # scalars in p's dtype: the float32 math of the numpy rule
+        kernels.adam_step(fp, fg, fm, fv, fvmax, f(lr / (1.0 - beta1 ** t)),
+                          f(math.sqrt(1.0 - beta2 ** t)), f(beta2), f(1.0 - beta1),
+                          f(1.0 - beta2), f(group["eps"]), f(wd), f(1.0 - lr * wd),
+                          not self._decoupled and wd != 0, self._decoupled and wd != 0,
+                          amsgrad)
+        return True
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay. Loshchilov & Hutter, "Decoupled weight decay
@@ -97,6 +124,8 @@ class AdamW(Adam):
     def __init__(self, params: Any, lr: float | Schedule = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False,
-                 clipvalue: float | None = None, clipnorm: float | None = None):
+                 clipvalue: float | None = None, clipnorm: float | None = None,
+                 fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, clipvalue=clipvalue, clipnorm=clipnorm)
+                         amsgrad=amsgrad, clipvalue=clipvalue, clipnorm=clipnorm,
+                         fused=fused)

@@ -2,13 +2,16 @@
 clipping, weight decay, learning-rate schedules and state dicts.
 
 A subclass supplies its defaults, a ``_check_group`` that validates one group's
-hyperparameters, and ``_update(p, g, state, group, lr, scratch)`` which changes
-``p`` (the parameter's ndarray) in place. Everything else lives here.
+hyperparameters, ``_update(p, g, state, group, lr, scratch)`` which changes ``p``
+(the parameter's ndarray) in place with numpy (the reference), and optionally
+``_fused_update(kernels, ...)``, the same rule as one Numba pass (fused.py).
+Everything else lives here.
 """
 from __future__ import annotations
 
 import copy
 import math
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -42,11 +45,21 @@ class Optimizer:
 
     Memory: besides its state, each parameter gets two work arrays of its shape,
     kept between steps, so that a step allocates nothing.
+
+    fused: None (default) runs step 3 (with the weight decay) as one compiled Numba
+    pass per parameter when Numba imports with its JIT on and the environment
+    variable MINIGRAD_FUSED_OPTIM is not "0"; True asks for it (RuntimeError when
+    Numba does not import; with NUMBA_DISABLE_JIT=1 the kernels run as slow Python);
+    False keeps the numpy rule. Either way a parameter whose dtype is not float32/
+    float64, or whose state is not contiguous in its layout, takes the numpy rule,
+    and both paths give the same numbers to float rounding (the state dict is the
+    same, so one loads into the other). ``opt.fused`` says what was chosen.
     """
 
     _name = "Optimizer"
 
-    def __init__(self, params: Any, defaults: dict[str, Any]):
+    def __init__(self, params: Any, defaults: dict[str, Any], fused: bool | None = None):
+        self._kernels = _fused_kernels(self._name, fused)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
@@ -137,7 +150,10 @@ class Optimizer:
                                        f"{p.data.shape} but its grad has shape {g.shape}")
                 scratch = self._buffers(i, p.data)
                 g = _clipped(_in_layout_of(p.data, g, scratch[0]), group, scratch[0])
-                self._update(p.data, g, self.state.setdefault(i, {}), group, lr, scratch)
+                state = self.state.setdefault(i, {})
+                if self._kernels is None or not self._fused_update(
+                        self._kernels, p.data, g, state, group, lr, scratch):
+                    self._update(p.data, g, state, group, lr, scratch)
         self.iterations += 1
         return loss
 
@@ -153,6 +169,18 @@ class Optimizer:
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
         raise NotImplementedError(f"{self._name} defines no _update")
+
+    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
+                      state: dict[str, Any], group: dict[str, Any], lr: float,
+                      scratch: list[np.ndarray]) -> bool:
+        """The update of ``_update`` through the module ``kernels`` (fused.py); False
+        when it does not apply to these arrays (then nothing has been changed)."""
+        return False
+
+    @property
+    def fused(self) -> bool:
+        """Whether step() runs the fused Numba kernels (see the class docstring)."""
+        return self._kernels is not None
 
     # ----- state dicts ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -216,6 +244,27 @@ class Optimizer:
 
 
 # ----- helpers shared by the optimizers ----------------------------------------------
+def _fused_kernels(name: str, fused: bool | None) -> Any:
+    """The fused.py module when the fused path is chosen, else None. Imported here,
+    not at package import: Numba's import takes a few hundred milliseconds."""
+    if fused is not None and not isinstance(fused, (bool, np.bool_)):
+        raise ValueError(f"{name}: fused must be None, True or False, got {fused!r}")
+    if (fused is not None and not fused) or (
+            fused is None and os.environ.get("MINIGRAD_FUSED_OPTIM", "1").strip() == "0"):
+        return None
+    try:
+        from . import fused as kernels
+    except Exception as exc:  # numba missing or broken: the numpy rule still works
+        if fused:
+            raise RuntimeError(f"{name}: fused=True needs Numba, which failed to import "
+                               f"({type(exc).__name__}: {exc}); pass fused=False or "
+                               "install numba") from exc
+        return None
+    if fused is None and kernels.JIT_DISABLED:
+        return None  # interpreted kernels would be ~1000x slower than numpy
+    return kernels
+
+
 def _as_groups(name: str, params: Any) -> list[dict[str, Any]]:
     if isinstance(params, Tensor):
         raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts, "

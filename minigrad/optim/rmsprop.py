@@ -20,8 +20,9 @@ class RMSprop(Optimizer):
         b <- momentum * b + g / s;  p <- p - lr * b    if momentum > 0
         p <- p - lr * g / s                            otherwise
 
-    Defaults as PyTorch: lr=1e-2, alpha=0.99, eps=1e-8. Raises ValueError for
-    negative/NaN hyperparameters and alpha outside [0, 1].
+    Defaults as PyTorch: lr=1e-2, alpha=0.99, eps=1e-8. fused: None/True/False, the
+    one-pass Numba kernel (see Optimizer). Raises ValueError for negative/NaN
+    hyperparameters and alpha outside [0, 1].
     """
 
     _name = "RMSprop"
@@ -29,10 +30,10 @@ class RMSprop(Optimizer):
     def __init__(self, params: Any, lr: float | Schedule = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, momentum: float = 0.0, centered: bool = False,
                  weight_decay: float = 0.0, clipvalue: float | None = None,
-                 clipnorm: float | None = None):
+                 clipnorm: float | None = None, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum,
                                       centered=centered, weight_decay=weight_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm))
+                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["alpha"] = check_number("RMSprop", "alpha", group["alpha"], 0.0, 1.0)
@@ -67,6 +68,27 @@ class RMSprop(Optimizer):
         else:
             np.divide(g, tmp, out=tmp)
             p -= np.multiply(tmp, lr, out=tmp)
+
+    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
+                      state: dict[str, Any], group: dict[str, Any], lr: float,
+                      scratch: list[np.ndarray]) -> bool:
+        centered, use_momentum = group["centered"], group["momentum"] > 0
+        names = ["square_avg"] + ["grad_avg"] * centered + ["momentum_buffer"] * use_momentum
+        if kernels.flat(p, g, *(state.get(k) for k in names)) is None:
+            return False  # checked before any state is created or changed
+        if not state:
+            state["step"], state["square_avg"] = 0, np.zeros_like(p)
+        state["step"] += 1
+        v = state["square_avg"]
+        # an option that is off gets v as its (never touched) array
+        a = _buffer(state, "grad_avg", p) if centered else v
+        b = _buffer(state, "momentum_buffer", p) if use_momentum else v
+        fp, fg, fv, fa, fb = kernels.flat(p, g, v, a, b)
+        f, wd, alpha = p.dtype.type, group["weight_decay"], group["alpha"]
+        kernels.rmsprop_step(fp, fg, fv, fa, fb, f(lr), f(wd), f(alpha), f(1.0 - alpha),
+                             f(group["eps"]), f(group["momentum"]), wd != 0, centered,
+                             use_momentum)
+        return True
 
 
 def _buffer(state: dict[str, Any], key: str, p: np.ndarray) -> np.ndarray:

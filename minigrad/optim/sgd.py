@@ -21,18 +21,20 @@ class SGD(Optimizer):
 
     params: iterable of Tensors or parameter-group dicts. lr: float >= 0 or a schedule
     (callable step -> lr). clipvalue / clipnorm: Keras-style per-tensor clipping of the
-    raw gradient. Raises ValueError for negative/NaN hyperparameters and for nesterov
-    without momentum or with dampening.
+    raw gradient. fused: None/True/False, the one-pass Numba kernel (see Optimizer).
+    Raises ValueError for negative/NaN hyperparameters and for nesterov without
+    momentum or with dampening.
     """
 
     _name = "SGD"
 
     def __init__(self, params: Any, lr: float | Schedule = 0.01, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 clipvalue: float | None = None, clipnorm: float | None = None):
+                 clipvalue: float | None = None, clipnorm: float | None = None,
+                 fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm))
+                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["momentum"] = check_number("SGD", "momentum", group["momentum"])
@@ -63,3 +65,25 @@ class SGD(Optimizer):
             else:
                 d = buf
         p -= np.multiply(d, lr, out=tmp)
+
+    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
+                      state: dict[str, Any], group: dict[str, Any], lr: float,
+                      scratch: list[np.ndarray]) -> bool:
+        momentum, wd = group["momentum"], group["weight_decay"]
+        buf = state.get("momentum_buffer") if momentum != 0 else None
+        views = kernels.flat(p, g, buf)
+        if views is None:
+            return False
+        fp, fg, fbuf = views
+        f = p.dtype.type  # scalars in p's dtype: the float32 math of the numpy rule
+        if momentum == 0:
+            kernels.sgd_step(fp, fg, f(lr), f(wd), wd != 0)
+            return True
+        first = buf is None
+        if first:
+            buf = state["momentum_buffer"] = np.zeros_like(p)
+            fbuf = kernels.flat(p, buf)[1]
+        kernels.sgd_momentum_step(fp, fg, fbuf, f(lr), f(wd), f(momentum),
+                                  f(1.0 - group["dampening"]), wd != 0,
+                                  group["nesterov"], first)
+        return True
