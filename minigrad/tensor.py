@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import autograd, ops
+from .errors import DTypeError, ShapeError
 
 DTypeLike = Any
 
@@ -21,7 +22,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt.kind not in "fiub":
-            raise TypeError(f"tensor: unsupported dtype {dt}")
+            raise DTypeError(f"tensor: unsupported dtype {dt}")
         return np.asarray(data, dtype=dt)
     arr = np.asarray(data)
     if arr.dtype.kind == "f":
@@ -30,7 +31,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
         return arr
-    raise TypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+    raise DTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
 
 
 class Tensor:
@@ -63,7 +64,7 @@ class Tensor:
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and self.data.dtype.kind != "f":
-            raise TypeError(f"Tensor: only float tensors can require grad, got "
+            raise DTypeError(f"Tensor: only float tensors can require grad, got "
                             f"{self.data.dtype}; create it with dtype=np.float32")
         self.requires_grad = bool(flag)
         return self
@@ -139,7 +140,7 @@ class Tensor:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad,
                               dtype=self.dtype)
             if seed.shape != self.shape:
-                raise ValueError(f"backward: grad has shape {seed.shape}, expected the "
+                raise ShapeError(f"backward: grad has shape {seed.shape}, expected the "
                                  f"output's shape {self.shape}")
         autograd.run_backward(autograd.reachable(self), self, seed,
                               retain_graph=retain_graph)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
+
 
 class Dataset:
     """A map-style dataset: `len(ds)` samples, `ds[i]` returns sample i as a tuple of
@@ -40,7 +42,7 @@ class TensorDataset(Dataset):
         lengths = {len(a) for a in self.arrays}
         if len(lengths) > 1:
             shapes = ", ".join(str(a.shape) for a in self.arrays)
-            raise ValueError(f"TensorDataset: all arrays must have the same first dimension "
+            raise ShapeError(f"TensorDataset: all arrays must have the same first dimension "
                              f"(number of samples), got shapes {shapes}")
 
     def __len__(self) -> int:

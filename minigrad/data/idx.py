@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DTypeError
+
 # IDX type byte -> big-endian dtype, as in LeCun's format description.
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -104,7 +106,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
     a = np.asarray(array)
     native = a.dtype.newbyteorder("=")
     if native not in _CODES:
-        raise TypeError(f"write_idx: IDX stores uint8, int8, int16, int32, float32 or "
+        raise DTypeError(f"write_idx: IDX stores uint8, int8, int16, int32, float32 or "
                         f"float64, got {a.dtype}")
     if a.ndim == 0 or a.ndim > 255:
         raise ValueError(f"write_idx: IDX needs 1 to 255 dimensions, got shape {a.shape}")

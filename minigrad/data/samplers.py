@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..random import get_rng
 
 
@@ -136,7 +137,7 @@ def train_test_split(*arrays, test_size=0.25, stratify=None, shuffle: bool = Tru
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         shapes = ", ".join(str(a.shape) for a in arrays)
-        raise ValueError(f"train_test_split: arrays must have the same length, got {shapes}")
+        raise ShapeError(f"train_test_split: arrays must have the same length, got {shapes}")
     n_test = _split_sizes("train_test_split", n, test_size)
     rng = np.random.default_rng(seed) if seed is not None else get_rng(rng)
     if stratify is not None:
@@ -182,7 +183,7 @@ def validation_split(*arrays, fraction: float = 0.1, shuffle: bool = False, stra
         for a in arrays:
             a = np.asarray(getattr(a, "data", a))
             if len(a) != n:
-                raise ValueError(f"validation_split: arrays must have the same length, "
+                raise ShapeError(f"validation_split: arrays must have the same length, "
                                  f"got {n} and {len(a)}")
             parts += [a[:split_at], a[split_at:]]
     return tuple(parts[0::2]), tuple(parts[1::2])

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import Function
+from ..errors import ShapeError
 from ..ops.elementwise import stable_sigmoid
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
@@ -279,7 +280,7 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
     x = as_tensor(x)
     sh, sw = _pair("conv2d", "stride", stride)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"conv2d: weight expects {weight.shape[1]} input channels in x "
+        raise ShapeError(f"conv2d: weight expects {weight.shape[1]} input channels in x "
                          f"(N, C, H, W), got x{x.shape}, w{weight.shape}")
     kh, kw = weight.shape[2:]
     if padding == "valid":
@@ -305,7 +306,7 @@ def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any) -> Tensor:
     kernel = _pair(name, "kernel_size", kernel_size)
     strides = kernel if stride is None else _pair(name, "stride", stride)
     if x.ndim != 4 or x.shape[2] < kernel[0] or x.shape[3] < kernel[1]:
-        raise ValueError(f"{name}: expects x (N, C, H, W) with H >= {kernel[0]} and "
+        raise ShapeError(f"{name}: expects x (N, C, H, W) with H >= {kernel[0]} and "
                          f"W >= {kernel[1]}, got x{x.shape}")
     return op.apply(x, kernel=kernel, stride=strides)
 
@@ -344,7 +345,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
 
     x = as_tensor(x)
     if x.ndim not in (2, 3, 4):
-        raise ValueError(f"batch_norm: expects x (N, C), (N, C, L) or (N, C, H, W), "
+        raise ShapeError(f"batch_norm: expects x (N, C), (N, C, L) or (N, C, H, W), "
                          f"got x{x.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: eval mode needs running_mean and running_var")

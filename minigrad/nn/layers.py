@@ -2,7 +2,7 @@
 
 Weights use PyTorch's layout and names (Linear weight (out, in), Conv2d weight
 (C_out, C_in, KH, KW), bias, running_mean, running_var) so state dicts map one to one.
-Every layer checks its input and raises ValueError naming itself, the expected and
+Every layer checks its input and raises ShapeError (a ValueError) naming itself, the expected and
 the actual shape.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init as initializers
@@ -18,8 +19,8 @@ from . import regularizers
 from .module import Module, Parameter
 
 
-def _shape_error(layer: Module, expected: str, x: Tensor) -> ValueError:
-    return ValueError(f"{layer!r}: expected input of shape {expected}, got "
+def _shape_error(layer: Module, expected: str, x: Tensor) -> ShapeError:
+    return ShapeError(f"{layer!r}: expected input of shape {expected}, got "
                       f"{tuple(x.shape)}")
 
 

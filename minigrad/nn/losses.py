@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function
+from ..errors import DTypeError, ShapeError
 from ..functions import where
 from ..ops.elementwise import stable_sigmoid
 from ..tensor import Tensor, as_tensor
@@ -31,10 +32,10 @@ def _labels(name: str, targets: Any, n: int, classes: int) -> np.ndarray:
     """Integer class labels as an int64 array of shape (n,), checked against classes."""
     y = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if y.dtype.kind not in "iu":
-        raise TypeError(f"{name}: targets must be integer class labels, got dtype "
+        raise DTypeError(f"{name}: targets must be integer class labels, got dtype "
                         f"{y.dtype}; convert with .astype(np.int64)")
     if y.shape != (n,):
-        raise ValueError(f"{name}: expected targets of shape ({n},) for logits with {n} "
+        raise ShapeError(f"{name}: expected targets of shape ({n},) for logits with {n} "
                          f"rows, got targets{y.shape}")
     if n and (y.min() < 0 or y.max() >= classes):
         raise ValueError(f"{name}: target labels must be in [0, {classes}) for logits "
@@ -47,7 +48,7 @@ def _class_weight(name: str, weight: Any, classes: int, dtype: Any) -> np.ndarra
         return None
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (classes,):
-        raise ValueError(f"{name}: weight must have shape ({classes},), got {w.shape}")
+        raise ShapeError(f"{name}: weight must have shape ({classes},), got {w.shape}")
     return w
 
 
@@ -108,7 +109,7 @@ def cross_entropy(logits: Any, targets: Any, weight: Any = None, reduction: str 
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = as_tensor(logits)
     if z.dtype.kind != "f" or z.ndim < 1:
-        raise TypeError(f"{name}: logits must be a float tensor (N, C), got "
+        raise DTypeError(f"{name}: logits must be a float tensor (N, C), got "
                         f"{z.dtype}{z.shape}")
     if z.ndim == 1:
         z = z.reshape(1, -1)
@@ -117,7 +118,7 @@ def cross_entropy(logits: Any, targets: Any, weight: Any = None, reduction: str 
     if extra:  # class axis last, the other axes become rows
         y_shape = np.shape(_raw(targets))
         if y_shape != (z.shape[0],) + extra:
-            raise ValueError(f"{name}: expected targets of shape {(z.shape[0],) + extra} "
+            raise ShapeError(f"{name}: expected targets of shape {(z.shape[0],) + extra} "
                              f"for logits{z.shape}, got targets{y_shape}")
         z = z.permute(0, *range(2, z.ndim), 1).reshape(-1, z.shape[1])
         targets = np.asarray(_raw(targets)).reshape(-1)
@@ -139,7 +140,7 @@ def nll_loss(log_probs: Any, targets: Any, weight: Any = None,
     _check_reduction(name, reduction)
     lp = as_tensor(log_probs)
     if lp.ndim != 2:
-        raise ValueError(f"{name}: expects log_probs (N, C), got {lp.shape}")
+        raise ShapeError(f"{name}: expects log_probs (N, C), got {lp.shape}")
     labels = _labels(name, targets, *lp.shape)
     w = _class_weight(name, weight, lp.shape[1], lp.dtype)
     picked = -lp[np.arange(lp.shape[0]), labels]
@@ -156,13 +157,13 @@ def _pair(name: str, x: Any, target: Any) -> tuple[Tensor, Tensor]:
     """Input and target as Tensors of one float dtype and the same shape."""
     x = as_tensor(x)
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
+        raise DTypeError(f"{name}: input must be floating point, got {x.dtype}")
     if isinstance(target, Tensor) and target.dtype == x.dtype:
         t = target
     else:
         t = Tensor._wrap(np.asarray(_raw(target), dtype=x.dtype))
     if t.shape != x.shape:
-        raise ValueError(f"{name}: input and target shapes differ, got input{x.shape} "
+        raise ShapeError(f"{name}: input and target shapes differ, got input{x.shape} "
                          f"and target{t.shape}")
     return x, t
 
@@ -210,7 +211,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, weight: Any = No
             try:
                 np.broadcast_shapes(arr.shape, x.shape)
             except ValueError:
-                raise ValueError(f"{name}: {key}{arr.shape} does not broadcast to "
+                raise ShapeError(f"{name}: {key}{arr.shape} does not broadcast to "
                                  f"logits{x.shape}") from None
             extras[key] = arr
     return _reduce(name, BCEWithLogits.apply(x, y, **extras), reduction)

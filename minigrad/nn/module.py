@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..autograd import no_grad
+from ..errors import DTypeError, add_layer_context
 from ..tensor import Tensor
 
 # PyTorch's BatchNorm writes a counter that minigrad does not keep; its state dicts
@@ -29,7 +30,7 @@ class Parameter(Tensor):
             dtype = np.float32
         super().__init__(data, dtype=dtype)
         if self.data.dtype.kind != "f":
-            raise TypeError(f"Parameter: data must be floating point, got {self.data.dtype}")
+            raise DTypeError(f"Parameter: data must be floating point, got {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self) -> str:
@@ -327,8 +328,14 @@ class Sequential(ModuleList):
         return Sequential(*items)
 
     def forward(self, x: Any) -> Any:
-        for m in self._items:
-            x = m(x)
+        for i, m in enumerate(self._items):
+            try:
+                x = m(x)
+            except (ValueError, TypeError) as exc:
+                # Name the failing layer's place ("Sequential.2 (Linear): ...") so a
+                # shape error in a deep model points at the layer, not only its type.
+                add_layer_context(exc, type(self).__name__, str(i), m)
+                raise
         return x
 
 

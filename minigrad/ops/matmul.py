@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..errors import ShapeError
 
 
 def _operand(a: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -32,11 +33,11 @@ class MatMul(Function):
 
     def forward(self, ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: operands must be at least 1-d, got a{a.shape} @ "
+            raise ShapeError(f"matmul: operands must be at least 1-d, got a{a.shape} @ "
                              f"b{b.shape}; use * for scalars")
         ka, kb = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
         if ka != kb:
-            raise ValueError(f"matmul: inner dimensions differ, got a{a.shape} @ b{b.shape}")
+            raise ShapeError(f"matmul: inner dimensions differ, got a{a.shape} @ b{b.shape}")
         ctx.save(a, b)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -91,10 +92,10 @@ class Linear(Function):
 
     def forward(self, ctx, x, w, b=None):
         if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
-            raise ValueError(f"linear: weight expects {w.shape[1] if w.ndim == 2 else '?'}"
+            raise ShapeError(f"linear: weight expects {w.shape[1] if w.ndim == 2 else '?'}"
                              f" input features, got x{x.shape}, w{w.shape}")
         if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got "
+            raise ShapeError(f"linear: bias must have shape ({w.shape[0]},), got "
                              f"b{b.shape}")
         x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
         ctx.save(x2, w)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..errors import ShapeError
 
 
 class Reshape(Function):
@@ -12,7 +13,7 @@ class Reshape(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape x{x.shape} ({x.size} elements) "
+            raise ShapeError(f"reshape: cannot reshape x{x.shape} ({x.size} elements) "
                              f"into {tuple(shape)}") from None
 
     def backward(self, ctx, dy):
@@ -25,7 +26,7 @@ class Permute(Function):
     def forward(self, ctx, x, axes):
         axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
         if sorted(axes) != list(range(x.ndim)):
-            raise ValueError(f"permute: axes {axes} are not a permutation of the "
+            raise ShapeError(f"permute: axes {axes} are not a permutation of the "
                              f"{x.ndim} axes of x{x.shape}")
         ctx.inverse = tuple(np.argsort(axes))
         return x.transpose(axes)
@@ -40,7 +41,7 @@ class BroadcastTo(Function):
         try:
             return np.broadcast_to(x, shape)
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast x{x.shape} to "
+            raise ShapeError(f"broadcast_to: cannot broadcast x{x.shape} to "
                              f"{tuple(shape)}") from None
 
     def backward(self, ctx, dy):
@@ -78,7 +79,7 @@ class Concat(Function):
             y = np.concatenate(xs, axis=axis)
         except (ValueError, np.exceptions.AxisError):
             shapes = ", ".join(str(x.shape) for x in xs)
-            raise ValueError(f"concat: cannot join shapes {shapes} along axis "
+            raise ShapeError(f"concat: cannot join shapes {shapes} along axis "
                              f"{axis}") from None
         ctx.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
         ctx.axis = axis
@@ -94,7 +95,7 @@ class Stack(Function):
             y = np.stack(xs, axis=axis)
         except (ValueError, np.exceptions.AxisError):
             shapes = ", ".join(str(x.shape) for x in xs)
-            raise ValueError(f"stack: cannot stack shapes {shapes} along axis "
+            raise ShapeError(f"stack: cannot stack shapes {shapes} along axis "
                              f"{axis}") from None
         ctx.axis = axis
         return y

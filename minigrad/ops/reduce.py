@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..errors import ShapeError
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
@@ -14,7 +15,7 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
@@ -59,7 +60,7 @@ class _Extremum(Function):
         name = type(self).__name__.lower()
         axes = normalize_axis(axis, x.ndim, name)
         if x.size == 0:
-            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+            raise ShapeError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
         y = np.asarray(self.reduce(x, axis=axes, keepdims=True))
         ctx.save(x, y)
         ctx.axes = axes
