@@ -283,7 +283,8 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
             trainer.epoch = epoch
             for hook in hooks.on_epoch_begin:
                 hook(epoch, {})
-            model.train()
+            if hasattr(model, "train"):
+                model.train()
             order = (rng.permutation(len(train))
                      if shuffle and isinstance(train, ArraySource) else None)
             meter = _Meter(task, metric_list)
