@@ -8,7 +8,10 @@
      dW        dw    = sum_n dy[n] (F, OHOW) @ cols^T             overwrites dw
      dX        dcols = w^T @ dy[n], scattered back by col2im       overwrites dx
      db        db    = dy summed over N, OH, OW                   overwrites db
-   A 1x1 kernel with stride 1 and no padding uses x itself as cols. cols lives in the
+   A 1x1 kernel with stride 1 and no padding uses x itself as cols. With stride 1
+   and at most MG_DIRECT_TAPS taps (C*KH*KW, e.g. a first layer on 1-channel images)
+   the forward runs a direct loop over a zero-padded copy of the image instead (a
+   direct dW was measured slower than im2col + GEMM and is not used). cols lives in the
    thread's workspace (no allocation per call). Images are spread over OpenMP threads
    (static schedule); each thread sums its own partial dw/db, and the partials are
    added in thread order, so results are repeatable for a given thread count. With
@@ -48,6 +51,15 @@ static void valid_cols(const conv_dims *d, long j, long *lo, long *hi) {
     if (l > h) l = h;
     *lo = l;
     *hi = h;
+}
+
+/* Direct kernels: outputs per register block along a row, and the most taps
+   (C*KH*KW) for which they beat im2col + GEMM (measured: 1->32 3x3 on 28x28). */
+#define DB 32
+#define MG_DIRECT_TAPS 32
+
+static int is_direct(const conv_dims *d) {
+    return d->sh == 1 && d->sw == 1 && d->c * d->kh * d->kw <= MG_DIRECT_TAPS;
 }
 
 static int is_pointwise(const conv_dims *d) {

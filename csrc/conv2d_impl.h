@@ -3,6 +3,10 @@
 #define MG_CAT(a, b) MG_CAT_(a, b)
 #define FN(name) MG_CAT(name, SFX)
 
+static size_t FN(padded_bytes_)(const conv_dims *d) {
+    return ((size_t)d->c * (d->h + 2 * d->ph) * (d->w + 2 * d->pw) + DB) * sizeof(T);
+}
+
 /* cols[(c*KH + i)*KW + j][oh*OW + ow] = x[c][oh*sh - ph + i][ow*sw - pw + j], or 0. */
 static void FN(im2col_)(const conv_dims *d, const T *x, T *restrict cols) {
     long ohw = d->oh * d->ow;
@@ -50,11 +54,71 @@ static void FN(col2im_)(const conv_dims *d, const T *cols, T *restrict dx) {
             }
 }
 
+
+/* ---- direct kernels, for stride 1 and few taps (C*KH*KW <= MG_DIRECT_TAPS): with
+   K = C*KH*KW tiny, a GEMM would spend its time packing and storing C tiles. */
+
+/* xp (C, H + 2ph, W + 2pw) = x with zero borders, plus DB zeros of slack at the end so
+   full-width row blocks may read past the last row. */
+static void FN(pad_image_)(const conv_dims *d, const T *x, T *restrict xp) {
+    long hp = d->h + 2 * d->ph, wp = d->w + 2 * d->pw;
+    for (long c = 0; c < d->c; c++) {
+        T *dst = xp + c * hp * wp;
+        memset(dst, 0, (size_t)d->ph * wp * sizeof(T));
+        for (long r = 0; r < d->h; r++) {
+            T *row = dst + (d->ph + r) * wp;
+            for (long q = 0; q < d->pw; q++) row[q] = row[d->pw + d->w + q] = 0;
+            memcpy(row + d->pw, x + (c * d->h + r) * d->w, (size_t)d->w * sizeof(T));
+        }
+        memset(dst + (d->ph + d->h) * wp, 0, (size_t)d->ph * wp * sizeof(T));
+    }
+    memset(xp + d->c * hp * wp, 0, DB * sizeof(T));
+}
+
+/* y[f] = b[f] + sum over taps of w[f, tap] * shifted xp, two filters and DB outputs of
+   a row at a time held in registers. */
+static void FN(forward_direct_)(const conv_dims *d, const T *xp, const T *w, const T *b,
+                                T *y) {
+    long hp = d->h + 2 * d->ph, wp = d->w + 2 * d->pw, ohw = d->oh * d->ow;
+    long taps = d->c * d->kh * d->kw;
+    for (long f = 0; f < d->f; f += 2) {
+        int two = f + 1 < d->f;
+        const T *w0 = w + f * taps, *w1 = two ? w0 + taps : w0;
+        T b0 = b ? b[f] : 0, b1 = b && two ? b[f + 1] : 0;
+        for (long oh = 0; oh < d->oh; oh++)
+            for (long o0 = 0; o0 < d->ow; o0 += DB) {
+                T a0[DB], a1[DB];
+                for (int t = 0; t < DB; t++) a0[t] = b0, a1[t] = b1;
+                for (long c = 0; c < d->c; c++)
+                    for (long i = 0; i < d->kh; i++)
+                        for (long j = 0; j < d->kw; j++) {
+                            const T *xr = xp + (c * hp + oh + i) * wp + j + o0;
+                            long tap = (c * d->kh + i) * d->kw + j;
+                            T v0 = w0[tap], v1 = w1[tap];
+                            for (int t = 0; t < DB; t++) {
+                                a0[t] += v0 * xr[t];
+                                a1[t] += v1 * xr[t];
+                            }
+                        }
+                long len = d->ow - o0 < DB ? d->ow - o0 : DB;
+                memcpy(y + f * ohw + oh * d->ow + o0, a0, (size_t)len * sizeof(T));
+                if (two) memcpy(y + (f + 1) * ohw + oh * d->ow + o0, a1, (size_t)len * sizeof(T));
+            }
+    }
+}
+
 /* y[n] = w @ cols(x[n]) + b for one image; `nt` threads inside the GEMM. */
 static int FN(forward_image_)(const conv_dims *d, int nt, const T *x, const T *w,
                               const T *b, T *y) {
     long ckk = d->c * d->kh * d->kw, ohw = d->oh * d->ow;
     const T *cols = x;
+    if (is_direct(d)) {
+        T *xp = mg_workspace(MG_WS_PAD, FN(padded_bytes_)(d));
+        if (xp == NULL) return MG_ENOMEM;
+        FN(pad_image_)(d, x, xp);
+        FN(forward_direct_)(d, xp, w, b, y);
+        return 0;
+    }
     if (!is_pointwise(d)) {
         T *buf = mg_workspace(MG_WS_COLS, (size_t)ckk * ohw * sizeof(T));
         if (buf == NULL) return MG_ENOMEM;
@@ -110,9 +174,10 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
     }
     if (db_acc != NULL)
         for (long f = 0; f < d->f; f++) {
-            double s = 0;   /* double: ohw terms, then N images, in float32 */
+            T s = 0;        /* SIMD lanes keep the partial sums short */
+#pragma omp simd reduction(+ : s)
             for (long p = 0; p < ohw; p++) s += dy[f * ohw + p];
-            db_acc[f] = first ? (T)s : db_acc[f] + (T)s;
+            db_acc[f] = first ? s : db_acc[f] + s;
         }
     if (dx != NULL) {
         if (pointwise)

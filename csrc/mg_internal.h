@@ -12,7 +12,9 @@
 #define MG_EINVAL (-1)
 #define MG_ENOMEM (-2)
 
-enum { MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PARTIAL, MG_WS_TILE, MG_WS_SLOTS };
+enum {
+    MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PAD, MG_WS_PARTIAL, MG_WS_TILE, MG_WS_SLOTS
+};
 
 /* The calling thread's buffer of `slot`, at least `bytes` long, or NULL when out of
    memory. The contents are undefined (kept from earlier calls). */

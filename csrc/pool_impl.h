@@ -3,6 +3,31 @@
 #define MG_CAT(a, b) MG_CAT_(a, b)
 #define FN(name) MG_CAT(name, SFX)
 
+/* The common 2x2 window, stride 2, with the same first-maximum / NaN rule written as
+   straight-line selects the compiler can vectorise along the row. */
+static void FN(maxpool_2x2_plane_)(const T *xp, T *yp, int64_t *ap, long w, long oh,
+                                   long ow) {
+    for (long i = 0; i < oh; i++) {
+        const T *r0 = xp + 2 * i * w, *r1 = r0 + w;
+        for (long j = 0; j < ow; j++) {
+            T v0 = r0[2 * j], v1 = r0[2 * j + 1], v2 = r1[2 * j], v3 = r1[2 * j + 1];
+            T best = v0;
+            long at = 0;
+            int t = (v1 > best) | ((v1 != v1) & (best == best));
+            best = t ? v1 : best;
+            at = t ? 1 : at;
+            t = (v2 > best) | ((v2 != v2) & (best == best));
+            best = t ? v2 : best;
+            at = t ? w : at;
+            t = (v3 > best) | ((v3 != v3) & (best == best));
+            best = t ? v3 : best;
+            at = t ? w + 1 : at;
+            yp[i * ow + j] = best;
+            ap[i * ow + j] = 2 * i * w + 2 * j + at;
+        }
+    }
+}
+
 int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c, long h,
                               long w, long kh, long kw, long sh, long sw) {
     if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y || !argmax)
@@ -13,6 +38,16 @@ int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c,
         const T *xp = x + pl * h * w;
         T *yp = y + pl * oh * ow;
         int64_t *ap = argmax + pl * oh * ow;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+#ifdef MG_MAXPOOL_2X2_F32
+            if (sizeof(T) == sizeof(float)) {
+                MG_MAXPOOL_2X2_F32((const float *)xp, (float *)yp, ap, w, oh, ow);
+                continue;
+            }
+#endif
+            FN(maxpool_2x2_plane_)(xp, yp, ap, w, oh, ow);
+            continue;
+        }
         for (long i = 0; i < oh; i++)
             for (long j = 0; j < ow; j++) {
                 long best_at = i * sh * w + j * sw;
@@ -22,11 +57,12 @@ int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c,
                     for (long b = 0; b < kw; b++) {
                         T v = row[b];
                         /* strict > keeps the first maximum; once best is NaN nothing
-                           replaces it, and a NaN replaces any number */
-                        if (v > best || (v != v && best == best)) {
-                            best = v;
-                            best_at = (i * sh + a) * w + j * sw + b;
-                        }
+                           replaces it, and a NaN replaces any number. Selects, not
+                           branches: which element wins is random, a branch would
+                           mispredict half the time. */
+                        int take = (v > best) | ((v != v) & (best == best));
+                        best = take ? v : best;
+                        best_at = take ? (i * sh + a) * w + j * sw + b : best_at;
                     }
                 }
                 yp[i * ow + j] = best;
@@ -36,18 +72,49 @@ int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c,
     return 0;
 }
 
+/* When the windows tile the plane exactly (kernel == stride, no remainder), every
+   input belongs to one window and dx is written in one pass, without a memset.
+   Returns 0 when some argmax lies outside its own window (then the caller takes the
+   general path for this plane). */
+static int FN(maxpool_tiled_plane_)(const T *dyp, const int64_t *ap, T *dxp, long w,
+                                    long oh, long ow, long k_h, long k_w) {
+    for (long i = 0; i < oh; i++)
+        for (long j = 0; j < ow; j++) {
+            long at = ap[i * ow + j], found = 0;
+            T g = dyp[i * ow + j];
+            for (long a = 0; a < k_h; a++)
+                for (long b = 0; b < k_w; b++) {
+                    long pos = (i * k_h + a) * w + j * k_w + b;
+                    dxp[pos] = pos == at ? g : 0;
+                    found |= pos == at;
+                }
+            if (!found) return 0;
+        }
+    return 1;
+}
+
 int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n, long c,
                                long h, long w, long oh, long ow) {
     if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx)
         return MG_EINVAL;
-    long planes = n * c, per = oh * ow, bad = 0;
-    for (long i = 0; i < planes * per; i++) bad |= argmax[i] < 0 || argmax[i] >= h * w;
+    long planes = n * c, per = oh * ow;
+    uint64_t bad = 0, size = (uint64_t)(h * w);
+    for (long i = 0; i < planes * per; i++) bad |= (uint64_t)argmax[i] >= size; /* < 0 too */
     if (bad) return MG_EINVAL;
+    /* Windows of kernel = stride tile the plane when h, w are multiples of oh, ow. */
+    long k_h = h % oh == 0 ? h / oh : 0, k_w = w % ow == 0 ? w / ow : 0;
 #pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
     for (long pl = 0; pl < planes; pl++) {
         T *dxp = dx + pl * h * w;
         const T *dyp = dy + pl * per;
         const int64_t *ap = argmax + pl * per;
+#ifdef MG_MAXPOOL_2X2_BWD_F32
+        if (sizeof(T) == sizeof(float) && k_h == 2 && k_w == 2 &&
+            MG_MAXPOOL_2X2_BWD_F32((const float *)dyp, ap, (float *)dxp, w, oh, ow))
+            continue;
+#endif
+        if (k_h && k_w && FN(maxpool_tiled_plane_)(dyp, ap, dxp, w, oh, ow, k_h, k_w))
+            continue;
         memset(dxp, 0, (size_t)h * w * sizeof(T));
         for (long i = 0; i < per; i++) dxp[ap[i]] += dyp[i];
     }
@@ -85,6 +152,16 @@ int FN(mg_avgpool2d_backward_)(const T *dy, T *dx, long n, long c, long h, long 
     for (long pl = 0; pl < planes; pl++) {
         T *dxp = dx + pl * h * w;
         const T *dyp = dy + pl * oh * ow;
+        if (kh == sh && kw == sw && h == oh * sh && w == ow * sw) {
+            /* windows tile the plane: each input written once, no memset */
+            for (long i = 0; i < oh; i++)
+                for (long a = 0; a < kh; a++)
+                    for (long j = 0; j < ow; j++) {
+                        T g = dyp[i * ow + j] / count;
+                        for (long b = 0; b < kw; b++) dxp[(i * sh + a) * w + j * sw + b] = g;
+                    }
+            continue;
+        }
         memset(dxp, 0, (size_t)h * w * sizeof(T));
         for (long i = 0; i < oh; i++)
             for (long j = 0; j < ow; j++) {

@@ -147,7 +147,8 @@ def test_conv2d_nan_propagates(kern, rng):
 
 POOL = [((1, 1, 4, 4), (2, 2), (2, 2)), ((2, 3, 7, 9), (2, 2), (2, 2)),
         ((2, 2, 8, 5), (3, 3), (1, 1)), ((1, 3, 9, 7), (3, 2), (2, 1)),
-        ((2, 1, 5, 6), (1, 1), (1, 1)), ((3, 33, 6, 6), (3, 3), (3, 3))]
+        ((2, 1, 5, 6), (1, 1), (1, 1)), ((3, 33, 6, 6), (3, 3), (3, 3)),
+        ((2, 3, 20, 36), (2, 2), (2, 2)), ((1, 2, 6, 34), (2, 2), (2, 2))]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -176,6 +177,20 @@ def test_maxpool_nan_and_ties(kern):
     assert y[0, 0, 0, 0] == 1 and arg[0, 0, 0, 0] == 0           # first of equal maxima
     assert arg[0, 0, 1, 0] == 8 and arg[0, 0, 1, 1] == 10
     assert np.array_equal(arg, ref.maxpool2d_forward(x, (2, 2), (2, 2))[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_maxpool_backward_takes_any_argmax(kern, rng, dtype):
+    # argmax outside its own window (not from forward) must still scatter-add there
+    shape = (2, 2, 8, 20)
+    dy = rand(rng, (2, 2, 4, 10), dtype)
+    arg = rng.integers(0, 8 * 20, size=dy.shape).astype(np.int64)
+    close(kern.maxpool2d_backward(dy, arg, shape), ref.maxpool2d_backward(dy, arg, shape),
+          dtype, 40)
+    _, own = ref.maxpool2d_forward(rand(rng, shape, dtype), (2, 2), (2, 2))
+    own[1, 1, 3, 9] = 0                      # one plane falls back, the rest stay fast
+    close(kern.maxpool2d_backward(dy, own, shape), ref.maxpool2d_backward(dy, own, shape),
+          dtype, 4)
 
 
 # -------------------------------------------------------------------------- batch norm
