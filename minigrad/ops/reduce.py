@@ -18,7 +18,7 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
 
 
