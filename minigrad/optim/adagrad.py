@@ -55,17 +55,18 @@ class Adagrad(Optimizer):
         update *= clr
         p -= update
 
-    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
-                      state: dict[str, Any], group: dict[str, Any], lr: float,
-                      scratch: list[np.ndarray]) -> bool:
-        if kernels.flat(p, g, state.get("sum")) is None:
-            return False
-        if not state:
+    def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                      group: dict[str, Any], lr: float) -> bool:
+        if not state:  # as _update would create it
             state["step"] = 0
             state["sum"] = np.full_like(p, group["initial_accumulator_value"])
+        found = self._flat(i, p, state["sum"])
+        if found is None:
+            return False
+        order, (fp, fs) = found
         state["step"] += 1
         clr = lr / (1.0 + (state["step"] - 1) * group["lr_decay"])
-        fp, fg, fs = kernels.flat(p, g, state["sum"])
-        f, wd = p.dtype.type, group["weight_decay"]
-        kernels.adagrad_step(fp, fg, fs, f(clr), f(wd), f(group["eps"]), wd != 0)
+        k, wd = self._kernels, group["weight_decay"]
+        k.adagrad_step(fp, g.ravel(order), fs, k.scalars(p, clr, wd, group["eps"]), wd != 0)
         return True
+

@@ -84,29 +84,27 @@ class Adam(Optimizer):
         update *= step_size
         p -= update
 
-    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
-                      state: dict[str, Any], group: dict[str, Any], lr: float,
-                      scratch: list[np.ndarray]) -> bool:
+    def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                      group: dict[str, Any], lr: float) -> bool:
         amsgrad = group["amsgrad"]
-        names = ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * amsgrad
-        if kernels.flat(p, g, *(state.get(k) for k in names)) is None:
-            return False  # checked before any state is created or changed
-        if not state:
+        if not state:  # as _update would create it
             state["step"] = 0
             state["exp_avg"], state["exp_avg_sq"] = np.zeros_like(p), np.zeros_like(p)
         if amsgrad and state.get("max_exp_avg_sq") is None:
             state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t, (beta1, beta2), wd = state["step"], group["betas"], group["weight_decay"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         vmax = state["max_exp_avg_sq"] if amsgrad else v  # v: never touched then
-        fp, fg, fm, fv, fvmax = kernels.flat(p, g, m, v, vmax)
-        f = p.dtype.type  # scalars in p's dtype: the float32 math of the numpy rule
-        kernels.adam_step(fp, fg, fm, fv, fvmax, f(lr / (1.0 - beta1 ** t)),
-                          f(math.sqrt(1.0 - beta2 ** t)), f(beta2), f(1.0 - beta1),
-                          f(1.0 - beta2), f(group["eps"]), f(wd), f(1.0 - lr * wd),
-                          not self._decoupled and wd != 0, self._decoupled and wd != 0,
-                          amsgrad)
+        found = self._flat(i, p, m, v, vmax)
+        if found is None:
+            return False
+        order, (fp, fm, fv, fvmax) = found
+        state["step"] += 1
+        t, (beta1, beta2), wd = state["step"], group["betas"], group["weight_decay"]
+        k = self._kernels
+        h = k.scalars(p, lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t), beta2,
+                      1.0 - beta1, 1.0 - beta2, group["eps"], wd, 1.0 - lr * wd)
+        k.adam_step(fp, g.ravel(order), fm, fv, fvmax, h, not self._decoupled and wd != 0,
+                    self._decoupled and wd != 0, amsgrad)
         return True
 
 

@@ -11,8 +11,9 @@ vectorising the loop, ~5x slower). Options are boolean arguments: LLVM hoists
 these loop-invariant branches out of the loop, so one compiled kernel per dtype
 serves every option without slowing the plain case.
 
-Kernels take 1-D views (``flat``) of arrays that share one memory order; the
-callers in the optimizers fall back to numpy when ``flat`` says the arrays do not.
+Kernels take 1-D views (``flat``) of arrays that share one memory order (the
+callers in the optimizers fall back to numpy when ``flat`` says the arrays do
+not) and their hyperparameters as one small array ``h`` of the same dtype.
 They compile on first use and are cached on disk (``cache=True``), so importing
 this module costs only Numba's own import. With ``NUMBA_DISABLE_JIT=1`` they run
 as plain Python on numpy scalars: correct, far too slow for real use, so the
@@ -29,18 +30,20 @@ _JIT = dict(cache=True, fastmath=False, error_model="numpy")
 JIT_DISABLED = bool(config.DISABLE_JIT)
 
 
-def flat(p: np.ndarray, *others: np.ndarray | None) -> list[np.ndarray] | None:
-    """1-D views of p and of each array in ``others`` (None passes through), all in
-    one memory order so that element i is the same entry of each; None when p is
-    not float32/float64, or any array is not contiguous in p's order or of p's
-    dtype (the caller then takes the numpy path)."""
-    if p.dtype not in (np.float32, np.float64):
+def flat(p: np.ndarray, *state: np.ndarray | None) -> tuple[str, list] | None:
+    """(order, 1-D views of p and of each state array) when p is float32/float64 and
+    contiguous, and every state array (None passes through as None) is contiguous in
+    that same memory order with p's shape and dtype, so that element i is the same
+    entry of each; None otherwise (the caller then takes the numpy rule). A gradient
+    laid out like p (Optimizer.step sees to it) is flattened with ``g.ravel(order)``.
+    """
+    if p.dtype.char not in "fd":
         return None
     order = "C" if p.flags.c_contiguous else "F" if p.flags.f_contiguous else None
     if order is None:
         return None
     views = []
-    for a in (p,) + others:
+    for a in (p,) + state:
         if a is None:
             views.append(None)
             continue
@@ -48,12 +51,22 @@ def flat(p: np.ndarray, *others: np.ndarray | None) -> list[np.ndarray] | None:
         if not ok or a.dtype != p.dtype or a.shape != p.shape:
             return None
         views.append(a.ravel(order=order))
-    return views
+    return order, views
+
+
+def scalars(p: np.ndarray, *values: float) -> np.ndarray:
+    """The hyperparameters of one kernel call as one array of p's dtype: cast as
+    numpy casts a Python float that meets a float32 array (so the kernel's math is
+    the numpy rule's), and one argument instead of many (Numba's dispatch cost grows
+    with the number of arguments, and the small tensors of a model are all
+    dispatch)."""
+    return np.array(values, dtype=p.dtype)
 
 
 @njit(**_JIT)
-def sgd_step(p, g, lr, wd, decay):
-    """p <- p - lr * (g + wd * p)  (the decay only when ``decay``)."""
+def sgd_step(p, g, h, decay):
+    """p <- p - lr * (g + wd * p)  (the decay only when ``decay``); h = (lr, wd)."""
+    lr, wd = h[0], h[1]
     for i in range(p.size):
         gi = g[i]
         if decay:
@@ -62,10 +75,11 @@ def sgd_step(p, g, lr, wd, decay):
 
 
 @njit(**_JIT)
-def sgd_momentum_step(p, g, buf, lr, wd, momentum, keep, decay, nesterov, first):
-    """The momentum form of SGD; keep = 1 - dampening. first: buf <- g (the
-    buffer's first step, as PyTorch), else buf <- momentum * buf + keep * g;
-    d = g + momentum * buf (nesterov) or buf; p <- p - lr * d."""
+def sgd_momentum_step(p, g, buf, h, decay, nesterov, first):
+    """The momentum form of SGD; h = (lr, wd, momentum, keep = 1 - dampening).
+    first: buf <- g (the buffer's first step, as PyTorch), else buf <- momentum *
+    buf + keep * g; d = g + momentum * buf (nesterov) or buf; p <- p - lr * d."""
+    lr, wd, momentum, keep = h[0], h[1], h[2], h[3]
     for i in range(p.size):
         gi = g[i]
         if decay:
@@ -82,12 +96,13 @@ def sgd_momentum_step(p, g, buf, lr, wd, momentum, keep, decay, nesterov, first)
 
 
 @njit(**_JIT)
-def rmsprop_step(p, g, v, a, b, lr, wd, alpha, keep, eps, momentum, decay, centered,
-                 use_momentum):
-    """v <- alpha v + keep g^2 (keep = 1 - alpha); centered: a <- a + keep (g - a),
-    s = sqrt(v - a^2) + eps, else s = sqrt(v) + eps; use_momentum: b <- momentum b
-    + g / s and p <- p - lr b, else p <- p - lr g / s. a and b are only read and
-    written under their flags (pass any array of p's size otherwise)."""
+def rmsprop_step(p, g, v, a, b, h, decay, centered, use_momentum):
+    """h = (lr, wd, alpha, keep = 1 - alpha, eps, momentum). v <- alpha v + keep g^2;
+    centered: a <- a + keep (g - a), s = sqrt(v - a^2) + eps, else s = sqrt(v) +
+    eps; use_momentum: b <- momentum b + g / s and p <- p - lr b, else p <- p -
+    lr g / s. a and b are only read and written under their flags (pass any array
+    of p's size otherwise)."""
+    lr, wd, alpha, keep, eps, momentum = h[0], h[1], h[2], h[3], h[4], h[5]
     for i in range(p.size):
         gi = g[i]
         if decay:
@@ -110,12 +125,15 @@ def rmsprop_step(p, g, v, a, b, lr, wd, alpha, keep, eps, momentum, decay, cente
 
 
 @njit(**_JIT)
-def adam_step(p, g, m, v, vmax, step_size, bc2_sqrt, beta2, keep1, keep2, eps, wd,
-              shrink, coupled, decoupled, amsgrad):
-    """Adam/AdamW at one step: decoupled: p <- shrink * p (shrink = 1 - lr wd);
+def adam_step(p, g, m, v, vmax, h, coupled, decoupled, amsgrad):
+    """Adam/AdamW at one step; h = (step_size, bc2_sqrt, beta2, keep1 = 1 - beta1,
+    keep2 = 1 - beta2, eps, wd, shrink = 1 - lr wd). decoupled: p <- shrink p;
     coupled: g <- g + wd p; m <- m + keep1 (g - m); v <- beta2 v + keep2 g^2;
     amsgrad: vmax <- max(vmax, v) (NaN propagates, as np.maximum) used for v;
-    p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)."""
+    p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps). vmax is only touched
+    under amsgrad."""
+    step_size, bc2_sqrt, beta2, keep1 = h[0], h[1], h[2], h[3]
+    keep2, eps, wd, shrink = h[4], h[5], h[6], h[7]
     for i in range(p.size):
         pi = p[i]
         if decoupled:
@@ -139,8 +157,9 @@ def adam_step(p, g, m, v, vmax, step_size, bc2_sqrt, beta2, keep1, keep2, eps, w
 
 
 @njit(**_JIT)
-def adagrad_step(p, g, s, clr, wd, eps, decay):
-    """s <- s + g^2; p <- p - clr * g / (sqrt(s) + eps)."""
+def adagrad_step(p, g, s, h, decay):
+    """h = (clr, wd, eps): s <- s + g^2; p <- p - clr * g / (sqrt(s) + eps)."""
+    clr, wd, eps = h[0], h[1], h[2]
     for i in range(p.size):
         gi = g[i]
         if decay:

@@ -4,7 +4,8 @@ clipping, weight decay, learning-rate schedules and state dicts.
 A subclass supplies its defaults, a ``_check_group`` that validates one group's
 hyperparameters, ``_update(p, g, state, group, lr, scratch)`` which changes ``p``
 (the parameter's ndarray) in place with numpy (the reference), and optionally
-``_fused_update(kernels, ...)``, the same rule as one Numba pass (fused.py).
+``_fused_update(i, p, g, state, group, lr)``, the same rule as one Numba pass
+through ``self._kernels`` (fused.py).
 Everything else lives here.
 """
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Optimizer:
         self.state: dict[int, dict[str, Any]] = {}
         self.iterations = 0  # optimizer steps taken; a schedule is called with it
         self._scratch: dict[int, list[np.ndarray]] = {}
+        self._flat_views: dict[int, tuple[tuple, Any]] = {}
         groups = _as_groups(self._name, params)
         seen: dict[int, int] = {}
         for group in groups:
@@ -152,7 +154,7 @@ class Optimizer:
                 g = _clipped(_in_layout_of(p.data, g, scratch[0]), group, scratch[0])
                 state = self.state.setdefault(i, {})
                 if self._kernels is None or not self._fused_update(
-                        self._kernels, p.data, g, state, group, lr, scratch):
+                        i, p.data, g, state, group, lr):
                     self._update(p.data, g, state, group, lr, scratch)
         self.iterations += 1
         return loss
@@ -170,12 +172,23 @@ class Optimizer:
                 group: dict[str, Any], lr: float, scratch: list[np.ndarray]) -> None:
         raise NotImplementedError(f"{self._name} defines no _update")
 
-    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
-                      state: dict[str, Any], group: dict[str, Any], lr: float,
-                      scratch: list[np.ndarray]) -> bool:
-        """The update of ``_update`` through the module ``kernels`` (fused.py); False
-        when it does not apply to these arrays (then nothing has been changed)."""
+    def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                      group: dict[str, Any], lr: float) -> bool:
+        """The update of ``_update`` for parameter i through the kernels of fused.py;
+        False when they do not apply to these arrays (then nothing has changed)."""
         return False
+
+    def _flat(self, i: int, p: np.ndarray, *state: np.ndarray | None) -> Any:
+        """fused.flat(p, *state) for parameter i, remembered while the same arrays
+        come back (the checks and views cost more than the kernel on a bias)."""
+        arrays = (p,) + state
+        hit = self._flat_views.get(i)
+        if hit is not None and len(hit[0]) == len(arrays) and all(
+                a is b for a, b in zip(hit[0], arrays)):
+            return hit[1]
+        found = self._kernels.flat(p, *state)
+        self._flat_views[i] = (arrays, found)
+        return found
 
     @property
     def fused(self) -> bool:
@@ -233,6 +246,7 @@ class Optimizer:
             self._check_group(full)
             new_groups.append(full)
         self.param_groups, self.state = new_groups, state
+        self._flat_views = {}  # holds the replaced arrays
         self.iterations = int(state_dict.get("iterations", 0))
 
     def __repr__(self) -> str:

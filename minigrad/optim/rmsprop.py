@@ -69,26 +69,25 @@ class RMSprop(Optimizer):
             np.divide(g, tmp, out=tmp)
             p -= np.multiply(tmp, lr, out=tmp)
 
-    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
-                      state: dict[str, Any], group: dict[str, Any], lr: float,
-                      scratch: list[np.ndarray]) -> bool:
+    def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                      group: dict[str, Any], lr: float) -> bool:
         centered, use_momentum = group["centered"], group["momentum"] > 0
-        names = ["square_avg"] + ["grad_avg"] * centered + ["momentum_buffer"] * use_momentum
-        if kernels.flat(p, g, *(state.get(k) for k in names)) is None:
-            return False  # checked before any state is created or changed
-        if not state:
+        if not state:  # as _update would create it
             state["step"], state["square_avg"] = 0, np.zeros_like(p)
-        state["step"] += 1
         v = state["square_avg"]
         # an option that is off gets v as its (never touched) array
         a = _buffer(state, "grad_avg", p) if centered else v
         b = _buffer(state, "momentum_buffer", p) if use_momentum else v
-        fp, fg, fv, fa, fb = kernels.flat(p, g, v, a, b)
-        f, wd, alpha = p.dtype.type, group["weight_decay"], group["alpha"]
-        kernels.rmsprop_step(fp, fg, fv, fa, fb, f(lr), f(wd), f(alpha), f(1.0 - alpha),
-                             f(group["eps"]), f(group["momentum"]), wd != 0, centered,
-                             use_momentum)
+        found = self._flat(i, p, v, a, b)
+        if found is None:
+            return False
+        order, (fp, fv, fa, fb) = found
+        state["step"] += 1
+        k, wd, alpha = self._kernels, group["weight_decay"], group["alpha"]
+        h = k.scalars(p, lr, wd, alpha, 1.0 - alpha, group["eps"], group["momentum"])
+        k.rmsprop_step(fp, g.ravel(order), fv, fa, fb, h, wd != 0, centered, use_momentum)
         return True
+
 
 
 def _buffer(state: dict[str, Any], key: str, p: np.ndarray) -> np.ndarray:

@@ -66,24 +66,25 @@ class SGD(Optimizer):
                 d = buf
         p -= np.multiply(d, lr, out=tmp)
 
-    def _fused_update(self, kernels: Any, p: np.ndarray, g: np.ndarray,
-                      state: dict[str, Any], group: dict[str, Any], lr: float,
-                      scratch: list[np.ndarray]) -> bool:
+    def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                      group: dict[str, Any], lr: float) -> bool:
         momentum, wd = group["momentum"], group["weight_decay"]
         buf = state.get("momentum_buffer") if momentum != 0 else None
-        views = kernels.flat(p, g, buf)
-        if views is None:
+        found = self._flat(i, p, buf)
+        if found is None:
             return False
-        fp, fg, fbuf = views
-        f = p.dtype.type  # scalars in p's dtype: the float32 math of the numpy rule
+        order, (fp, fbuf) = found
+        fg = g.ravel(order)  # g is laid out like p (Optimizer.step)
+        k = self._kernels
         if momentum == 0:
-            kernels.sgd_step(fp, fg, f(lr), f(wd), wd != 0)
+            k.sgd_step(fp, fg, k.scalars(p, lr, wd), wd != 0)
             return True
         first = buf is None
-        if first:
+        if first:  # the kernel writes buf <- g; zeros only so that nothing is undefined
             buf = state["momentum_buffer"] = np.zeros_like(p)
-            fbuf = kernels.flat(p, buf)[1]
-        kernels.sgd_momentum_step(fp, fg, fbuf, f(lr), f(wd), f(momentum),
-                                  f(1.0 - group["dampening"]), wd != 0,
-                                  group["nesterov"], first)
+            fbuf = self._flat(i, p, buf)[1][1]
+        k.sgd_momentum_step(fp, fg, fbuf, k.scalars(p, lr, wd, momentum,
+                                                    1.0 - group["dampening"]),
+                            wd != 0, group["nesterov"], first)
         return True
+
