@@ -1,6 +1,8 @@
 """Optimizers: 25-step trajectories against torch.optim, options, parameter groups,
 schedules as lr, state-dict resume, frozen parameters, bad input, and the classic
-overfit-20-examples sanity check on Fashion-MNIST."""
+overfit-20-examples sanity check on Fashion-MNIST. The tests that follow a trajectory
+run twice: on the numpy rule (fused=False) and on the fused Numba kernels
+(fused=True; tests/test_optim_fused.py compares the two paths directly)."""
 from __future__ import annotations
 
 import gzip
@@ -15,6 +17,20 @@ from minigrad import optim
 from tests.helpers import torch
 
 STEPS = 25
+
+
+def _numba_imports():
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# the update path: the numpy rule, or the fused kernels (which need Numba)
+FUSED = [pytest.param(False, id="numpy"),
+         pytest.param(True, id="fused", marks=pytest.mark.skipif(
+             not _numba_imports(), reason="the fused optimizer kernels need Numba"))]
 SHAPES = [(8, 5), (8,), (3, 8), (3,)]  # W1, b1, W2, b2 of a 5-8-3 MLP
 
 
@@ -50,10 +66,10 @@ def _groups(params, groups):
     return [{"params": [params[i] for i in idx], **over} for idx, over in groups]
 
 
-def make_mg(cls, kwargs, groups=None, frozen=(), weights=None):
+def make_mg(cls, kwargs, groups=None, frozen=(), weights=None, fused=None):
     params = [mg.Tensor(w.copy(), requires_grad=i not in frozen)
               for i, w in enumerate(weights if weights is not None else _init_weights())]
-    return params, cls(_groups(params, groups), **kwargs)
+    return params, cls(_groups(params, groups), fused=fused, **kwargs)
 
 
 def train_mg(params, opt, steps=STEPS, hook=None):
@@ -70,8 +86,9 @@ def train_mg(params, opt, steps=STEPS, hook=None):
     return out
 
 
-def run_mg(cls, kwargs, steps=STEPS, groups=None, frozen=(), hook=None):
-    return train_mg(*make_mg(cls, kwargs, groups, frozen), steps=steps, hook=hook)
+def run_mg(cls, kwargs, steps=STEPS, groups=None, frozen=(), hook=None, fused=None):
+    return train_mg(*make_mg(cls, kwargs, groups, frozen, fused=fused), steps=steps,
+                    hook=hook)
 
 
 def run_torch(name, kwargs, steps=STEPS, groups=None, frozen=(), lr_lambda=None,
@@ -135,10 +152,11 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-def test_trajectory_matches_torch(case):
+def test_trajectory_matches_torch(case, fused):
     cls, name, kwargs = CASES[case]
-    mine, ref = run_mg(cls, kwargs), run_torch(name, kwargs)
+    mine, ref = run_mg(cls, kwargs, fused=fused), run_torch(name, kwargs)
     assert not np.allclose(mine[-1][0], _init_weights()[0]), "the weights did not move"
     assert_trajectories_close(mine, ref)
 
@@ -168,15 +186,17 @@ GROUPS = [([0, 1], dict(lr=0.02)), ([2, 3], dict(weight_decay=0.1))]
     (optim.AdamW, "AdamW", dict(lr=1e-2)),
     (optim.Adagrad, "Adagrad", dict(lr=0.05)),
 ], ids=["sgd", "rmsprop", "adam", "adamw", "adagrad"])
-def test_param_groups_match_torch(cls, name, kwargs):
-    mine = run_mg(cls, kwargs, groups=GROUPS)
+@pytest.mark.parametrize("fused", FUSED)
+def test_param_groups_match_torch(cls, name, kwargs, fused):
+    mine = run_mg(cls, kwargs, groups=GROUPS, fused=fused)
     assert_trajectories_close(mine, run_torch(name, kwargs, groups=GROUPS))
     # the groups really differ from a single group with the defaults
     assert not np.allclose(mine[-1][0], run_mg(cls, kwargs)[-1][0])
 
 
-def test_frozen_parameter_is_skipped_and_matches_torch():
-    mine = run_mg(optim.Adam, dict(lr=1e-2), frozen=(1,))
+@pytest.mark.parametrize("fused", FUSED)
+def test_frozen_parameter_is_skipped_and_matches_torch(fused):
+    mine = run_mg(optim.Adam, dict(lr=1e-2), frozen=(1,), fused=fused)
     assert_trajectories_close(mine, run_torch("Adam", dict(lr=1e-2), frozen=(1,)))
     np.testing.assert_array_equal(mine[-1][1], _init_weights()[1])
 
@@ -230,17 +250,18 @@ def test_step_does_not_modify_grad():
 ALL = [optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW, optim.Adagrad]
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("cls", ALL, ids=[c.__name__ for c in ALL])
 @pytest.mark.parametrize("kwargs", [dict(), dict(weight_decay=0.1, clipnorm=0.5)],
                          ids=["plain", "decay_clip"])
-def test_transposed_grad_gives_the_same_update(cls, kwargs, rng):
+def test_transposed_grad_gives_the_same_update(cls, kwargs, fused, rng):
     """matmul's backward may hand a weight its gradient as a transposed (F-ordered)
     view; the optimizer copies it into the parameter's layout first."""
     w0, g = rng.normal(size=(5, 7)), rng.normal(size=(7, 5)).astype(np.float32).T
     ws = [mg.Tensor(w0, requires_grad=True) for _ in range(2)]
     ws[0].grad, ws[1].grad = mg.Tensor._wrap(g), mg.Tensor._wrap(np.ascontiguousarray(g))
     assert not ws[0].grad.data.flags.c_contiguous
-    opts = [cls([w], **kwargs) for w in ws]
+    opts = [cls([w], fused=fused, **kwargs) for w in ws]
     for _ in range(3):
         for opt in opts:
             opt.step()
@@ -248,8 +269,9 @@ def test_transposed_grad_gives_the_same_update(cls, kwargs, rng):
     assert not np.array_equal(ws[0].data, w0.astype(np.float32))
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-def test_step_allocates_no_arrays(case, rng):
+def test_step_allocates_no_arrays(case, fused, rng):
     """After the first step (state and work arrays created), a step writes in place:
     traced allocations stay far below one parameter-sized array."""
     import tracemalloc
@@ -257,7 +279,7 @@ def test_step_allocates_no_arrays(case, rng):
     cls, _, kwargs = CASES[case]
     w = mg.Tensor(rng.normal(size=(100, 300)), requires_grad=True)
     w.grad = mg.Tensor._wrap(rng.normal(size=(300, 100)).astype(np.float32).T)
-    opt = cls([w], **kwargs)
+    opt = cls([w], fused=fused, **kwargs)
     opt.step()
     tracemalloc.start()
     try:
@@ -268,10 +290,11 @@ def test_step_allocates_no_arrays(case, rng):
     assert peak < w.data.nbytes // 20, f"{peak} bytes allocated by one step"
 
 
-def test_float64_parameters_stay_float64():
+@pytest.mark.parametrize("fused", FUSED)
+def test_float64_parameters_stay_float64(fused):
     w = mg.Tensor(np.ones(3), requires_grad=True, dtype=np.float64)
     for cls in (optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW, optim.Adagrad):
-        opt = cls([w], weight_decay=0.1)
+        opt = cls([w], weight_decay=0.1, fused=fused)
         (w * w).sum().backward()
         opt.step()
         w.grad = None
@@ -287,12 +310,13 @@ def test_float64_parameters_stay_float64():
     (optim.RMSprop, "RMSprop", dict(momentum=0.5)),
     (optim.Adagrad, "Adagrad", dict()),
 ], ids=["sgd", "adam", "rmsprop", "adagrad"])
-def test_schedule_matches_torch_lambdalr(cls, name, kwargs):
+@pytest.mark.parametrize("fused", FUSED)
+def test_schedule_matches_torch_lambdalr(cls, name, kwargs, fused):
     base = 0.05
     factor = lambda t: 0.9 ** t if t < 10 else 0.3  # noqa: E731
     lrs_mine, lrs_torch = [], []
     mine = run_mg(cls, dict(kwargs, lr=optim.LambdaSchedule(lambda t: base * factor(t))),
-                  hook=lambda t, o, p: lrs_mine.append(o.lr))
+                  hook=lambda t, o, p: lrs_mine.append(o.lr), fused=fused)
     ref = run_torch(name, dict(kwargs, lr=base), lr_lambda=factor,
                     hook=lambda t, o, p: lrs_torch.append(o.param_groups[0]["lr"]))
     np.testing.assert_allclose(lrs_mine, lrs_torch, rtol=1e-12)
@@ -341,18 +365,19 @@ RESUME = {k: CASES[k] for k in ("sgd_nesterov_wd", "rmsprop_centered_momentum_wd
                                 "adagrad_initial_accumulator")}
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("case", list(RESUME), ids=list(RESUME))
-def test_state_dict_resume_gives_identical_trajectory(case):
+def test_state_dict_resume_gives_identical_trajectory(case, fused):
     cls, _, kwargs = RESUME[case]
     kwargs = dict(kwargs, lr=optim.ExponentialDecay(kwargs.get("lr", 1e-2), 5, 0.7))
-    straight = run_mg(cls, kwargs, groups=GROUPS)
-    params, opt = make_mg(cls, kwargs, GROUPS)
+    straight = run_mg(cls, kwargs, groups=GROUPS, fused=fused)
+    params, opt = make_mg(cls, kwargs, GROUPS, fused=fused)
     first = train_mg(params, opt, steps=10)
     saved = opt.state_dict()
     assert saved["iterations"] == 10
     before = {i: {k: np.copy(v) for k, v in s.items()} for i, s in saved["state"].items()}
     # a brand-new optimizer over brand-new parameters holding the weights of step 10
-    params2, opt2 = make_mg(cls, kwargs, GROUPS, weights=first[-1])
+    params2, opt2 = make_mg(cls, kwargs, GROUPS, weights=first[-1], fused=fused)
     opt2.load_state_dict(saved)
     rest = train_mg(params2, opt2, steps=STEPS - 10)
     for t, (a, b) in enumerate(zip(straight[10:], rest)):
