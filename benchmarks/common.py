@@ -35,31 +35,38 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def time_once(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def time_once(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def median_times(fns: dict[str, Callable[[], object]], repeat: int = 10, warmup: int = 2,
-                 min_total: float = 0.0) -> dict[str, float]:
-    """Median seconds per call of each function, measured side by side.
+                 min_total: float = 0.0, cpu: dict[str, float] | None = None
+                 ) -> dict[str, float]:
+    """Median wall seconds per call of each function, measured side by side.
 
     After `warmup` calls each, the functions run in turn (a, b, c, a, b, c, ...) for at
     least `repeat` rounds, and more until `min_total` seconds have passed, so a burst
     of load from other processes hits every contender alike instead of one of them.
+    When `cpu` is a dict it receives the median CPU seconds of the process per call:
+    on a machine shared with other jobs that is the steadier measure of the work done
+    (for several threads it is their sum, not the elapsed time).
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    runs: dict[str, list[float]] = {name: [] for name in fns}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
     while rounds < repeat or (time.perf_counter() - start < min_total and rounds < 200):
         for name, fn in fns.items():
             runs[name].append(time_once(fn))
         rounds += 1
-    return {name: statistics.median(t) for name, t in runs.items()}
+    if cpu is not None:
+        cpu.update({name: statistics.median(c for _, c in t) for name, t in runs.items()})
+    return {name: statistics.median(w for w, _ in t) for name, t in runs.items()}
 
 
 def gflops(flops: float, seconds: float) -> float:

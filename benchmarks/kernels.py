@@ -194,11 +194,15 @@ def worker(threads: int, quick: bool, repeat: int) -> list[dict]:
             mods, torch, rng), lambda: pool_cases(mods, torch, rng),
             lambda: bn_cases(mods, torch, rng)):
         for case in make():
-            times = median_times(case.run, repeat=repeat, warmup=2, min_total=0.3)
+            cpu: dict[str, float] = {}
+            times = median_times(case.run, repeat=repeat, warmup=2, min_total=0.3, cpu=cpu)
             rate = gflops if case.unit == "GFLOP/s" else gbps
             for name, t in times.items():
                 rows.append({"kernel": case.kernel, "shape": case.shape, "threads": threads,
-                             "backend": name, "median_s": t, "rate": rate(case.work, t),
+                             "backend": name, "median_s": t, "cpu_s": cpu[name],
+                             "cpu_vs_torch": (cpu[name] / cpu["torch"] if "torch" in cpu
+                                              else None),
+                             "rate": rate(case.work, t),
                              "unit": case.unit,
                              "vs_blas": times["blas"] / t if "blas" in times else None,
                              "vs_torch": t / times["torch"] if "torch" in times else None})
@@ -255,13 +259,14 @@ def _subprocess(args: list[str], threads: int) -> object:
 
 def table(rows: list[dict]) -> str:
     lines = ["| kernel | shape | thr | backend | median ms | rate | vs BLAS (speed) "
-             "| vs torch (time) |", "|---|---|---|---|---|---|---|---|"]
+             "| vs torch (time) | CPU ms | CPU vs torch |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         blas = f"{r['vs_blas']:.2f}x" if r["vs_blas"] is not None else ""
         tor = f"{r['vs_torch']:.2f}x" if r["vs_torch"] is not None else ""
+        ctor = f"{r['cpu_vs_torch']:.2f}x" if r.get("cpu_vs_torch") is not None else ""
         lines.append(f"| {r['kernel']} | {r['shape']} | {r['threads']} | {r['backend']} | "
                      f"{r['median_s'] * 1e3:.3f} | {r['rate']:.1f} {r['unit']} | {blas} | "
-                     f"{tor} |")
+                     f"{tor} | {r['cpu_s'] * 1e3:.3f} | {ctor} |")
     return "\n".join(lines)
 
 

@@ -3,6 +3,45 @@
 #define MG_CAT(a, b) MG_CAT_(a, b)
 #define FN(name) MG_CAT(name, SFX)
 
+/* Sums over the rows of (N, C) data for channels [lo, hi): runs of 64 rows are summed
+   in T along C (vectorised, restrict pointers), then added to the double totals. */
+static void FN(row_sums_)(int mode, const T *restrict x, const T *restrict dy,
+                          const double *restrict ref, long n, long c, long lo, long hi,
+                          double *restrict s1, double *restrict s2) {
+    T p1[256], p2[256], rf[256];
+    for (long j0 = lo; j0 < hi; j0 += 256) {
+        long len = hi - j0 < 256 ? hi - j0 : 256;
+        for (long j = 0; j < len; j++) {
+            rf[j] = (T)ref[j0 + j];
+            s1[j0 + j] = s2[j0 + j] = 0;
+        }
+        for (long i0 = 0; i0 < n; i0 += 64) {
+            long i1 = n - i0 < 64 ? n : i0 + 64;
+            for (long j = 0; j < len; j++) p1[j] = p2[j] = 0;
+            for (long i = i0; i < i1; i++) {
+                const T *restrict xr = x + i * c + j0;
+                if (mode == 0) {
+                    for (long j = 0; j < len; j++) {
+                        T d = xr[j] - rf[j];
+                        p1[j] += d;
+                        p2[j] += d * d;
+                    }
+                } else {
+                    const T *restrict dr = dy + i * c + j0;
+                    for (long j = 0; j < len; j++) {
+                        p1[j] += dr[j];
+                        p2[j] += dr[j] * (xr[j] - rf[j]);
+                    }
+                }
+            }
+            for (long j = 0; j < len; j++) {
+                s1[j0 + j] += p1[j];
+                s2[j0 + j] += p2[j];
+            }
+        }
+    }
+}
+
 /* Per channel: s1 = sum(u - ref), s2 = sum((u - ref) * (v - ref2)) over (N, S) where
    u = x, v = x (variance) or u = dy... : `mode` 0 gives s1 = sum(x - ref[c]),
    s2 = sum((x - ref[c])^2); mode 1 gives s1 = sum(dy), s2 = sum(dy * (x - ref[c])).
@@ -10,7 +49,7 @@
 static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *ref,
                               long n, long c, long s, double *s1, double *s2) {
     if (s == 1) {   /* (N, C): each thread owns a contiguous range of channels */
-#pragma omp parallel num_threads(c >= 64 ? mg_threads_avail() : 1)
+#pragma omp parallel num_threads(n * c >= 65536 ? mg_threads_avail() : 1)
         {
 #ifdef _OPENMP
             long t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -18,21 +57,7 @@ static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *r
             long t = 0, nt = 1;
 #endif
             long lo = c * t / nt, hi = c * (t + 1) / nt;
-            for (long j = lo; j < hi; j++) s1[j] = s2[j] = 0;
-            for (long i = 0; i < n; i++) {
-                const T *xr = x + i * c, *dr = dy ? dy + i * c : NULL;
-                if (mode == 0)
-                    for (long j = lo; j < hi; j++) {
-                        double d = (double)xr[j] - ref[j];
-                        s1[j] += d;
-                        s2[j] += d * d;
-                    }
-                else
-                    for (long j = lo; j < hi; j++) {
-                        s1[j] += dr[j];
-                        s2[j] += (double)dr[j] * ((double)xr[j] - ref[j]);
-                    }
-            }
+            FN(row_sums_)(mode, x, dy, ref, n, c, lo, hi, s1, s2);
         }
         return;
     }
@@ -66,19 +91,36 @@ static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *r
     }
 }
 
+static void FN(affine_row_)(const T *restrict in, const T *restrict other,
+                            T *restrict out, const T *restrict sub, const T *restrict mul,
+                            const T *restrict add, const T *restrict extra, long len) {
+    if (other)
+        for (long j = 0; j < len; j++)
+            out[j] = (in[j] - sub[j]) * mul[j] + add[j] + extra[j] * other[j];
+    else
+        for (long j = 0; j < len; j++) out[j] = (in[j] - sub[j]) * mul[j] + add[j];
+}
+
 /* out = (in - sub[c]) * mul[c] + add[c]  (+ extra[c] * other, when other != NULL):
    the elementwise pass of both directions. */
 static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
                         const double *mul, const double *add, const double *extra,
                         long n, long c, long s) {
     if (s == 1) {
-#pragma omp parallel for schedule(static) num_threads(n * c >= 32768 ? mg_threads_avail() : 1)
-        for (long i = 0; i < n; i++)
-            for (long j = 0; j < c; j++) {
-                T v = ((T)(in[i * c + j] - (T)sub[j])) * (T)mul[j] + (T)add[j];
-                if (other) v += (T)extra[j] * other[i * c + j];
-                out[i * c + j] = v;
+        T cf[4][256];           /* the coefficients in T, a block of channels at a time */
+        for (long j0 = 0; j0 < c; j0 += 256) {
+            long len = c - j0 < 256 ? c - j0 : 256;
+            for (long j = 0; j < len; j++) {
+                cf[0][j] = (T)sub[j0 + j];
+                cf[1][j] = (T)mul[j0 + j];
+                cf[2][j] = (T)add[j0 + j];
+                cf[3][j] = extra ? (T)extra[j0 + j] : 0;
             }
+#pragma omp parallel for schedule(static) num_threads(n * c >= 65536 ? mg_threads_avail() : 1)
+            for (long i = 0; i < n; i++)
+                FN(affine_row_)(in + i * c + j0, other ? other + i * c + j0 : NULL,
+                                out + i * c + j0, cf[0], cf[1], cf[2], cf[3], len);
+        }
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
