@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/experiments")
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 128, 64])
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--train-samples", type=int, default=60000)
+    ap.add_argument("--train-samples", type=int, default=20000)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--only", nargs="+", choices=sorted(ACTIVATIONS),

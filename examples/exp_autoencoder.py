@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--code", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--train-samples", type=int, default=60000)
+    ap.add_argument("--train-samples", type=int, default=20000)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)

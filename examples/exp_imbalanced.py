@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fraction", type=float, default=0.05, help="share of positives")
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--train-samples", type=int, default=60000)
+    ap.add_argument("--train-samples", type=int, default=20000)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,7 @@ docs/experiments/ (or --out).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -147,7 +148,8 @@ def page(results: list[dict], images: list[str], args: argparse.Namespace) -> li
             f"`python examples/exp_vanishing.py{' --quick' if args.quick else ''}`.", "",
             "Gradient norms are those of each Linear weight on one batch before any "
             "step; first / last compares the layer next to the input with the output "
-            "layer.", "", table(results), "", "Reading (generated from the numbers):", "",
+            "layer. Times are wall-clock seconds on the machine of the run (a 2-core "
+            "machine shared with other jobs: compare them loosely).", "", table(results), "", "Reading (generated from the numbers):", "",
             *reading(results), "", f"![per-layer gradient norms]({images[0]})",
             "", f"![training loss]({images[1]})"]
 
@@ -164,11 +166,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--replot", action="store_true", help="rewrite the page and pictures "
+                    "from the JSON of an earlier run with the same arguments (no training)")
     args = ap.parse_args(argv)
     if args.quick:
         args.width, args.epochs = min(args.width, 32), 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        stem = "vanishing_quick" if args.quick else "vanishing"
+        results = json.loads((out / f"{stem}.json").read_text())
+    else:
+        results = train_all(args)
+    path = write_page(out, "vanishing", args.quick,
+                      f"Experiment 1: vanishing and exploding gradients ({args.depth}-layer "
+                      "MLP)", page(results, plot(results, out), args), results)
+    print(f"wrote {path}")
+    return 0
+
+
+def train_all(args: argparse.Namespace) -> list[dict]:
     data = load_data(args.quick, args.data, args.train_samples, args.seed)
     results = []
     for name in CONFIGS:
@@ -177,11 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<30} grad norm first/last layer {r['grad_norms'][0]:.1e} / "
               f"{r['grad_norms'][-1]:.1e}, test accuracy {r['test_accuracy']:.3f}, "
               f"{r['epoch_time']:.1f} s/epoch", flush=True)
-    path = write_page(out, "vanishing", args.quick,
-                      f"Experiment 1: vanishing and exploding gradients ({args.depth}-layer "
-                      "MLP)", page(results, plot(results, out), args), results)
-    print(f"wrote {path}")
-    return 0
+    return results
 
 
 if __name__ == "__main__":
