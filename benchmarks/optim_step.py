@@ -1,8 +1,10 @@
 """Time of one optimizer step for the 784-300-100-10 MLP (266,610 parameters):
-minigrad next to torch.optim (foreach=False, default, foreach=True), all measured
-side by side in the same run on one thread, plus two references for minigrad's
-choices: the same rules written as textbook numpy expressions (temporaries), and a
-fused one-pass Numba Adam (what a compiled step could gain).
+minigrad's fused Numba kernels (the default) and its numpy rule (fused=False) next
+to torch.optim (foreach=False, default, foreach=True), all measured side by side in
+the same run on one thread, plus the fused path fed transposed weight gradients and
+the rules written as textbook numpy expressions (temporaries, the 'before' of the
+in-place numpy rule). The last column is the largest |difference| of the weights
+between the fused and the numpy path after 20 steps.
 
     python benchmarks/optim_step.py [--rounds 300] [--stat median|min]
 
@@ -51,16 +53,17 @@ def _weights_and_grads():
     return weights, grads
 
 
-def minigrad_step(cls, kwargs, transposed=False):
-    """opt.step of minigrad; transposed: the 2-d gradients are F-ordered, the layout
-    a hand-written ``x @ W.T`` leaves in W.grad (F.linear / nn.Linear give C order)."""
+def minigrad_step(cls, kwargs, fused=None, transposed=False):
+    """opt.step of minigrad (fused: the optimizer's flag); transposed: the 2-d
+    gradients are F-ordered, the layout a hand-written ``x @ W.T`` could leave in
+    W.grad (F.linear / nn.Linear give C order), copied once per step."""
     weights, grads = _weights_and_grads()
     params = [mg.Tensor(w, requires_grad=True) for w in weights]
     for p, g in zip(params, grads):
         if transposed and g.ndim == 2:
             g = np.ascontiguousarray(g.T).T
         p.grad = mg.Tensor._wrap(g)
-    return cls(params, **kwargs).step
+    return cls(params, fused=fused, **kwargs).step
 
 
 def torch_step(torch, name, kwargs, foreach):
@@ -136,45 +139,16 @@ def textbook_step(case):
     return step
 
 
-def fused_adam_step():
-    """Adam as one Numba pass per tensor: what a compiled step could gain. float32
-    scalars keep the loop in float32; error_model="numpy" drops the division-by-zero
-    check that otherwise stops LLVM from vectorising the loop (10x slower)."""
-    import numba
-
-    @numba.njit(error_model="numpy")
-    def adam(p, g, m, v, step_size, inv_bc2_sqrt, b1, b2, eps):
-        one = np.float32(1)
-        for i in range(p.size):
-            mi = b1 * m[i] + (one - b1) * g[i]
-            vi = b2 * v[i] + (one - b2) * g[i] * g[i]
-            m[i], v[i] = mi, vi
-            p[i] -= step_size * mi / (math.sqrt(vi) * inv_bc2_sqrt + eps)
-
-    weights, grads = _weights_and_grads()
-    flat = [(w.ravel(), g.ravel(), np.zeros(w.size, np.float32),
-             np.zeros(w.size, np.float32)) for w, g in zip(weights, grads)]
-    f32, counter = np.float32, [0]
-
-    def step():
-        counter[0] += 1
-        t = counter[0]
-        c1, c2 = f32(1e-3 / (1 - 0.9 ** t)), f32(1 / math.sqrt(1 - 0.999 ** t))
-        for p, g, m, v in flat:
-            adam(p, g, m, v, c1, c2, f32(0.9), f32(0.999), f32(1e-8))
-    step.weights = weights
-    return step
-
-
-def fused_adam_max_error(steps: int = 20) -> float:
-    """Largest |difference| between the fused prototype and optim.Adam after `steps`."""
-    fused = fused_adam_step()
-    reference = minigrad_step(optim.Adam, {})
+def fused_max_error(cls, kwargs, steps: int = 20) -> float:
+    """Largest |difference| of the weights between the fused and the numpy path
+    after `steps` steps on the same gradients."""
+    fused, reference = minigrad_step(cls, kwargs, True), minigrad_step(cls, kwargs, False)
     for _ in range(steps):
         fused()
         reference()
-    params = reference.__self__.param_groups[0]["params"]
-    return max(float(np.max(np.abs(w - p.data))) for w, p in zip(fused.weights, params))
+    pairs = zip(fused.__self__.param_groups[0]["params"],
+                reference.__self__.param_groups[0]["params"])
+    return max(float(np.max(np.abs(a.data - b.data))) for a, b in pairs)
 
 
 def time_us(fns: dict, rounds: int, stat, warmup: int = 5) -> dict:
@@ -208,25 +182,22 @@ def main() -> None:
           f"(784-300-100-10 MLP), 1 thread, {args.stat} of {args.rounds} interleaved runs, "
           f"µs. numpy {np.__version__}, torch {torch.__version__}, "
           f"{platform.processor() or platform.machine()}, load average {load}.\n")
-    print("| optimizer | minigrad | minigrad, transposed weight grads | torch foreach=False"
-          " | torch default | torch foreach=True | numpy textbook (temporaries) "
-          "| minigrad / torch default |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| optimizer | minigrad fused | minigrad numpy | fused, transposed weight grads "
+          "| torch foreach=False | torch default | torch foreach=True "
+          "| numpy textbook (temporaries) | fused / torch default | numpy / torch default "
+          "| max abs diff fused vs numpy, 20 steps |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case, (cls, name, kw) in CASES.items():
-        t = time_us({"mg": minigrad_step(cls, kw),
-                     "mgT": minigrad_step(cls, kw, transposed=True),
+        t = time_us({"fu": minigrad_step(cls, kw, True),
+                     "mg": minigrad_step(cls, kw, False),
+                     "fuT": minigrad_step(cls, kw, True, transposed=True),
                      "tf": torch_step(torch, name, kw, False),
                      "td": torch_step(torch, name, kw, None),
                      "tt": torch_step(torch, name, kw, True),
                      "np": textbook_step(case)}, args.rounds, stat)
-        print(f"| {case} | {t['mg']:.0f} | {t['mgT']:.0f} | {t['tf']:.0f} | {t['td']:.0f} | "
-              f"{t['tt']:.0f} | {t['np']:.0f} | {t['mg'] / t['td']:.2f} |")
-    t = time_us({"fused": fused_adam_step(), "mg": minigrad_step(optim.Adam, {})},
-                args.rounds, stat)
-    print(f"\nAdam as one fused Numba pass per tensor (prototype, not in minigrad): "
-          f"{t['fused']:.0f} µs; minigrad's numpy Adam in the same run: {t['mg']:.0f} µs "
-          f"({t['mg'] / t['fused']:.1f}x). Max |difference| of the weights after 20 "
-          f"steps: {fused_adam_max_error():.1e}.")
+        print(f"| {case} | {t['fu']:.0f} | {t['mg']:.0f} | {t['fuT']:.0f} | {t['tf']:.0f} "
+              f"| {t['td']:.0f} | {t['tt']:.0f} | {t['np']:.0f} | {t['fu'] / t['td']:.2f} "
+              f"| {t['mg'] / t['td']:.2f} | {fused_max_error(cls, kw):.1e} |")
 
 
 if __name__ == "__main__":
