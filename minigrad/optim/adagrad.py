@@ -65,8 +65,9 @@ class Adagrad(Optimizer):
             return False
         order, (fp, fs) = found
         state["step"] += 1
-        clr = lr / (1.0 + (state["step"] - 1) * group["lr_decay"])
-        k, wd = self._kernels, group["weight_decay"]
-        k.adagrad_step(fp, g.ravel(order), fs, k.scalars(p, clr, wd, group["eps"]), wd != 0)
+        t, wd = state["step"], group["weight_decay"]
+        h = self._scalars(group, p, t, lambda: (lr / (1.0 + (t - 1) * group["lr_decay"]), wd,
+                                                group["eps"]))
+        self._kernels.adagrad_step(fp, g.ravel(order), fs, h, wd != 0)
         return True
 

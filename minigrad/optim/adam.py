@@ -100,11 +100,13 @@ class Adam(Optimizer):
         order, (fp, fm, fv, fvmax) = found
         state["step"] += 1
         t, (beta1, beta2), wd = state["step"], group["betas"], group["weight_decay"]
-        k = self._kernels
-        h = k.scalars(p, lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t), beta2,
-                      1.0 - beta1, 1.0 - beta2, group["eps"], wd, 1.0 - lr * wd)
-        k.adam_step(fp, g.ravel(order), fm, fv, fvmax, h, not self._decoupled and wd != 0,
-                    self._decoupled and wd != 0, amsgrad)
+        h = self._scalars(group, p, t, lambda: (
+            lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t), beta2, 1.0 - beta1,
+            1.0 - beta2, group["eps"], wd, 1.0 - lr * wd))
+        decay = wd != 0
+        self._kernels.adam_step(fp, g.ravel(order), fm, fv, fvmax, h,
+                                decay and not self._decoupled, decay and self._decoupled,
+                                amsgrad)
         return True
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import os
 from typing import Any, Callable
 
@@ -67,6 +68,7 @@ class Optimizer:
         self.iterations = 0  # optimizer steps taken; a schedule is called with it
         self._scratch: dict[int, list[np.ndarray]] = {}
         self._flat_views: dict[int, tuple[tuple, Any]] = {}
+        self._step_scalars: dict[tuple, np.ndarray] = {}  # of the current step
         groups = _as_groups(self._name, params)
         seen: dict[int, int] = {}
         for group in groups:
@@ -139,6 +141,7 @@ class Optimizer:
         (it is called first, and its result returned), as in PyTorch.
         """
         loss = closure() if closure is not None else None
+        self._step_scalars.clear()  # groups' hyperparameters may change between steps
         index = 0
         for group in self.param_groups:
             lr = self._group_lr(group)
@@ -184,11 +187,21 @@ class Optimizer:
         arrays = (p,) + state
         hit = self._flat_views.get(i)
         if hit is not None and len(hit[0]) == len(arrays) and all(
-                a is b for a, b in zip(hit[0], arrays)):
+                map(operator.is_, hit[0], arrays)):
             return hit[1]
         found = self._kernels.flat(p, *state)
         self._flat_views[i] = (arrays, found)
         return found
+
+    def _scalars(self, group: dict[str, Any], p: np.ndarray, t: int,
+                 values: Callable[[], tuple[float, ...]]) -> np.ndarray:
+        """fused.scalars(p, *values()), made once per group, dtype and per-parameter
+        step count t in a step: the parameters of a group share it."""
+        key = (id(group), p.dtype.char, t)
+        h = self._step_scalars.get(key)
+        if h is None:
+            h = self._step_scalars[key] = self._kernels.scalars(p, *values())
+        return h
 
     @property
     def fused(self) -> bool:

@@ -83,11 +83,12 @@ class RMSprop(Optimizer):
             return False
         order, (fp, fv, fa, fb) = found
         state["step"] += 1
-        k, wd, alpha = self._kernels, group["weight_decay"], group["alpha"]
-        h = k.scalars(p, lr, wd, alpha, 1.0 - alpha, group["eps"], group["momentum"])
-        k.rmsprop_step(fp, g.ravel(order), fv, fa, fb, h, wd != 0, centered, use_momentum)
+        wd, alpha = group["weight_decay"], group["alpha"]
+        h = self._scalars(group, p, 0, lambda: (lr, wd, alpha, 1.0 - alpha, group["eps"],
+                                                group["momentum"]))
+        self._kernels.rmsprop_step(fp, g.ravel(order), fv, fa, fb, h, wd != 0, centered,
+                                   use_momentum)
         return True
-
 
 
 def _buffer(state: dict[str, Any], key: str, p: np.ndarray) -> np.ndarray:

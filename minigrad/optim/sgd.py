@@ -76,15 +76,14 @@ class SGD(Optimizer):
         order, (fp, fbuf) = found
         fg = g.ravel(order)  # g is laid out like p (Optimizer.step)
         k = self._kernels
+        h = self._scalars(group, p, 0, lambda: (lr, wd, momentum, 1.0 - group["dampening"]))
         if momentum == 0:
-            k.sgd_step(fp, fg, k.scalars(p, lr, wd), wd != 0)
+            k.sgd_step(fp, fg, h, wd != 0)
             return True
         first = buf is None
         if first:  # the kernel writes buf <- g; zeros only so that nothing is undefined
             buf = state["momentum_buffer"] = np.zeros_like(p)
             fbuf = self._flat(i, p, buf)[1][1]
-        k.sgd_momentum_step(fp, fg, fbuf, k.scalars(p, lr, wd, momentum,
-                                                    1.0 - group["dampening"]),
-                            wd != 0, group["nesterov"], first)
+        k.sgd_momentum_step(fp, fg, fbuf, h, wd != 0, group["nesterov"], first)
         return True
 
