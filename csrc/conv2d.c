@@ -7,6 +7,8 @@
      forward   y[n]  = w (F, CKK) @ cols (+ b)                    overwrites y
      dW        dw    = sum_n dy[n] (F, OHOW) @ cols^T             overwrites dw
      dX        dcols = w^T @ dy[n], scattered back by col2im       overwrites dx
+               (measured faster here than dx = conv(dy, flipped w) for 32->64 3x3:
+               that im2col of dy, F*9 rows, no longer fits in L2)
      db        db    = dy summed over N, OH, OW                   overwrites db
    A 1x1 kernel with stride 1 and no padding uses x itself as cols. With stride 1
    and at most MG_DIRECT_TAPS taps (C*KH*KW, e.g. a first layer on 1-channel images)

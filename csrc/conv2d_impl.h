@@ -133,23 +133,30 @@ static int FN(forward_image_)(const conv_dims *d, int nt, const T *x, const T *w
     return err;
 }
 
+/* y = conv(x, w) + b over the batch: images spread over threads, or with fewer
+   images than threads, the threads inside each image's GEMM. */
+static int FN(forward_batch_)(const conv_dims *d, const T *x, const T *w, const T *b,
+                              T *y) {
+    long n = d->n, xs = d->c * d->h * d->w, ys = d->f * d->oh * d->ow;
+    int nt = mg_threads_avail(), err = 0;
+    if (nt > 1 && n >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
+        for (long i = 0; i < n; i++)
+            err |= FN(forward_image_)(d, 1, x + i * xs, w, b, y + i * ys);
+    } else {
+        for (long i = 0; i < n && !err; i++)
+            err = FN(forward_image_)(d, nt, x + i * xs, w, b, y + i * ys);
+    }
+    return err ? MG_ENOMEM : 0;
+}
+
 int FN(mg_conv2d_forward_)(const T *x, const T *w, const T *b, T *y, long n, long c,
                            long h, long wd, long f, long kh, long kw, long sh, long sw,
                            long ph, long pw) {
     conv_dims d;
     if (conv_dims_init(&d, n, c, h, wd, f, kh, kw, sh, sw, ph, pw) || !x || !w || !y)
         return MG_EINVAL;
-    long xs = c * h * wd, ys = f * d.oh * d.ow;
-    int nt = mg_threads_avail(), err = 0;
-    if (nt > 1 && n >= nt) {
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
-        for (long i = 0; i < n; i++)
-            err |= FN(forward_image_)(&d, 1, x + i * xs, w, b, y + i * ys);
-    } else {
-        for (long i = 0; i < n && !err; i++)
-            err = FN(forward_image_)(&d, nt, x + i * xs, w, b, y + i * ys);
-    }
-    return err ? MG_ENOMEM : 0;
+    return FN(forward_batch_)(&d, x, w, b, y);
 }
 
 /* One image's contribution: dw_acc (+)= dy @ cols^T, db_acc += row sums of dy,
