@@ -312,3 +312,21 @@ def test_kernels_compile_to_vector_loops():
         kernel(*args)
         ir = kernel.inspect_llvm(kernel.signatures[0])
         assert re.search(r"store <\d+ x float>", ir), f"{name}: no vector stores"
+
+
+@pytest.mark.parametrize("fused,arrays", [(True, 2), (False, 4)], ids=["fused", "numpy"])
+def test_first_adam_step_allocates_state_and_work_arrays_only_as_needed(fused, arrays):
+    """Adam's state is two arrays of the parameter's size; the numpy rule adds two
+    work arrays, the fused kernel none (no clipping, gradient already C-ordered)."""
+    import tracemalloc
+
+    w = mg.Tensor(np.ones((200, 100)), requires_grad=True)
+    w.grad = mg.Tensor(np.full((200, 100), 0.5))
+    opt = optim.Adam([w], fused=fused)
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert arrays * w.data.nbytes <= peak < (arrays + 0.5) * w.data.nbytes, peak

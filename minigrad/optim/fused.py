@@ -9,7 +9,8 @@ No fastmath (it would reassociate and break that agreement) and
 ``error_model="numpy"`` (Python's division-by-zero check stops LLVM from
 vectorising the loop, ~5x slower). Options are boolean arguments: LLVM hoists
 these loop-invariant branches out of the loop, so one compiled kernel per dtype
-serves every option without slowing the plain case.
+serves every option without slowing the plain case (RMSprop's two optional
+stores are the exception, split by hand; see rmsprop_step).
 
 Kernels take 1-D views (``flat``) of arrays that share one memory order (the
 callers in the optimizers fall back to numpy when ``flat`` says the arrays do

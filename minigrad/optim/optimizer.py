@@ -14,6 +14,7 @@ import copy
 import math
 import operator
 import os
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -45,8 +46,9 @@ class Optimizer:
     step): ``clip_grad_norm_`` returns the global norm, inf/nan when a gradient is
     not finite, which is the place to notice it and skip the step.
 
-    Memory: besides its state, each parameter gets two work arrays of its shape,
-    kept between steps, so that a step allocates nothing.
+    Memory: besides its state, each parameter updated by the numpy rule gets two
+    work arrays of its shape, kept between steps, so that a step allocates nothing;
+    the fused kernels need them only to copy or clip a gradient (one array).
 
     fused: None (default) runs step 3 (with the weight decay) as one compiled Numba
     pass per parameter when Numba imports with its JIT on and the environment
@@ -153,18 +155,23 @@ class Optimizer:
                 if g.shape != p.data.shape:
                     raise RuntimeError(f"{self._name}.step: parameter {i} has shape "
                                        f"{p.data.shape} but its grad has shape {g.shape}")
-                scratch = self._buffers(i, p.data)
-                g = _clipped(_in_layout_of(p.data, g, scratch[0]), group, scratch[0])
+                data = p.data
+                work = partial(self._work, i, data)  # made only if a copy is needed
+                g = _clipped(_in_layout_of(data, g, work), group, work)
                 state = self.state.setdefault(i, {})
                 if self._kernels is None or not self._fused_update(
-                        i, p.data, g, state, group, lr):
-                    self._update(p.data, g, state, group, lr, scratch)
+                        i, data, g, state, group, lr):
+                    self._update(data, g, state, group, lr, self._buffers(i, data))
         self.iterations += 1
         return loss
 
+    def _work(self, i: int, p: np.ndarray) -> np.ndarray:
+        return self._buffers(i, p)[0]
+
     def _buffers(self, i: int, p: np.ndarray) -> list[np.ndarray]:
         """Work arrays shaped like parameter i, kept between steps so that a step
-        allocates nothing (they are not part of the state dict)."""
+        allocates nothing (they are not part of the state dict). The fused kernels
+        need none, only a layout copy or clipping of the gradient does."""
         bufs = self._scratch.get(i)
         if bufs is None or bufs[0].shape != p.shape or bufs[0].dtype != p.dtype:
             bufs = [np.empty_like(p), np.empty_like(p)]
@@ -178,7 +185,9 @@ class Optimizer:
     def _fused_update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                       group: dict[str, Any], lr: float) -> bool:
         """The update of ``_update`` for parameter i through the kernels of fused.py;
-        False when they do not apply to these arrays (then nothing has changed)."""
+        False when they do not apply to these arrays (then neither they nor the step
+        count have changed; missing state may have been created, as _update would).
+        g is laid out like p (``_in_layout_of``), so ``g.ravel(order)`` is a view."""
         return False
 
     def _flat(self, i: int, p: np.ndarray, *state: np.ndarray | None) -> Any:
@@ -376,28 +385,31 @@ def _check_common(name: str, group: dict[str, Any]) -> None:
                          f"clipvalue={group['clipvalue']!r}, clipnorm={group['clipnorm']!r}")
 
 
-def _clipped(g: np.ndarray, group: dict[str, Any], out: np.ndarray) -> np.ndarray:
-    """The Keras per-tensor clipping of g (into ``out`` when it changes anything)."""
+def _clipped(g: np.ndarray, group: dict[str, Any],
+             out: Callable[[], np.ndarray]) -> np.ndarray:
+    """The Keras per-tensor clipping of g (into ``out()`` when it changes anything)."""
     clipvalue, clipnorm = group["clipvalue"], group["clipnorm"]
     if clipvalue is not None:
-        return np.clip(g, -clipvalue, clipvalue, out=out)
+        return np.clip(g, -clipvalue, clipvalue, out=out())
     if clipnorm is not None:
         # float64 accumulation: a float32 sum of squares overflows for |g| ~ 1e19
         flat = g.ravel()
         norm = math.sqrt(float(np.einsum("i,i->", flat, flat, dtype=np.float64)))
         if norm > clipnorm:  # False for a NaN norm: the NaN then shows in the weights
-            return np.multiply(g, clipnorm / norm, out=out)
+            return np.multiply(g, clipnorm / norm, out=out())
     return g
 
 
-def _in_layout_of(p: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """g, copied into ``out`` when its memory layout (or dtype) differs from p's: a
+def _in_layout_of(p: np.ndarray, g: np.ndarray,
+                  out: Callable[[], np.ndarray]) -> np.ndarray:
+    """g, copied into ``out()`` when its memory layout (or dtype) differs from p's: a
     transposed weight gradient (as matmul's backward may give) makes every later
     elementwise pass strided, ~5x slower than the one copy."""
     if g.strides == p.strides and g.dtype == p.dtype:
         return g
-    np.copyto(out, g)
-    return out
+    work = out()
+    np.copyto(work, g)
+    return work
 
 
 def coupled_decay(p: np.ndarray, g: np.ndarray, wd: float,
