@@ -19,10 +19,10 @@ from ._check import (_pair, check_batchnorm, check_conv2d, check_float, check_ma
 _jit = numba.njit(cache=True, fastmath=False)
 _pjit = numba.njit(cache=True, fastmath=False, parallel=True)
 
-# GEMM blocking: a KC x NC panel of op(b) (256 x 256 floats = 256 KB in float32)
-# stays in the 512 KB L2 while every row of a streams through it; a row of c of NC
-# entries stays in L1.
-_KC, _NC = 256, 256
+# GEMM blocking: a KC x NC block of op(b) (at most 256 x 512 floats, 512 KB in
+# float32) stays in L2 while the rows of a stream through it, and the few rows of c
+# being updated stay in L1. Sizes are split evenly (300 = 2 x 150, not 256 + 44).
+_KC, _NC = 256, 512
 
 
 def set_num_threads(n: int) -> None:
@@ -39,7 +39,7 @@ def get_num_threads() -> int:
 # --------------------------------------------------------------------------- GEMM
 
 @_jit
-def _at(a, ta, i, k, kc, k0, zero):
+def _a1(a, ta, i, k, kc, k0, zero):
     """op(a)[i, k0 + k], or a zero of c's dtype past the end of the k block (a float64
     literal 0.0 would promote the whole float32 update to float64)."""
     if k >= kc:
@@ -48,32 +48,44 @@ def _at(a, ta, i, k, kc, k0, zero):
 
 
 @_jit
+def _a4(a, ta, i, k, kc, k0, zero):
+    """op(a)[i, k0+k : k0+k+4], zero-padded past the end of the k block."""
+    if k + 3 < kc:  # every step but the last of a block
+        if ta:
+            return a[k0 + k, i], a[k0 + k + 1, i], a[k0 + k + 2, i], a[k0 + k + 3, i]
+        return a[i, k0 + k], a[i, k0 + k + 1], a[i, k0 + k + 2], a[i, k0 + k + 3]
+    return (_a1(a, ta, i, k, kc, k0, zero), _a1(a, ta, i, k + 1, kc, k0, zero),
+            _a1(a, ta, i, k + 2, kc, k0, zero), _a1(a, ta, i, k + 3, kc, k0, zero))
+
+
+@_jit
 def _rows_update(a, ta, i0, i1, k0, kc, b, bk, bj, nc, c, cj, zero, spare):
     """c[i, cj:cj+nc] += sum_k op(a)[i, k0+k] * b[bk+k, bj:bj+nc] for i in [i0, i1),
-    k in [0, kc). Two rows of c and four k per step share every load of b, and the
+    k in [0, kc). Four rows of c and four k per step share every load of b, and the
     inner loop runs over contiguous j, so LLVM vectorizes it (no reduction there).
     One loop body serves every case, which keeps compile time down: past the last k
-    the row of b is `zero` with weight 0, and an odd last row pairs with `spare`."""
-    i = i0
-    while i < i1:
-        two = i + 1 < i1
+    the row of b is `zero` with weight 0, and missing last rows write to `spare`."""
+    for i in range(i0, i1, 4):
+        r1, r2, r3 = min(i + 1, i1 - 1), min(i + 2, i1 - 1), min(i + 3, i1 - 1)
         c0 = c[i, cj:cj + nc]
-        c1 = c[i + 1, cj:cj + nc] if two else spare[:nc]
-        i2 = i + 1 if two else i
+        c1 = c[r1, cj:cj + nc] if i + 1 < i1 else spare[0, :nc]
+        c2 = c[r2, cj:cj + nc] if i + 2 < i1 else spare[1, :nc]
+        c3 = c[r3, cj:cj + nc] if i + 3 < i1 else spare[2, :nc]
         for k in range(0, kc, 4):
             b0 = b[bk + k, bj:bj + nc]
             b1 = b[bk + k + 1, bj:bj + nc] if k + 1 < kc else zero[:nc]
             b2 = b[bk + k + 2, bj:bj + nc] if k + 2 < kc else zero[:nc]
             b3 = b[bk + k + 3, bj:bj + nc] if k + 3 < kc else zero[:nc]
-            p0, p1 = _at(a, ta, i, k, kc, k0, zero), _at(a, ta, i, k + 1, kc, k0, zero)
-            p2, p3 = _at(a, ta, i, k + 2, kc, k0, zero), _at(a, ta, i, k + 3, kc, k0, zero)
-            q0, q1 = _at(a, ta, i2, k, kc, k0, zero), _at(a, ta, i2, k + 1, kc, k0, zero)
-            q2, q3 = _at(a, ta, i2, k + 2, kc, k0, zero), _at(a, ta, i2, k + 3, kc, k0, zero)
+            p0, p1, p2, p3 = _a4(a, ta, i, k, kc, k0, zero)
+            q0, q1, q2, q3 = _a4(a, ta, r1, k, kc, k0, zero)
+            s0, s1, s2, s3 = _a4(a, ta, r2, k, kc, k0, zero)
+            t0, t1, t2, t3 = _a4(a, ta, r3, k, kc, k0, zero)
             for j in range(nc):
                 x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
                 c0[j] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
                 c1[j] += q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
-        i += 2
+                c2[j] += s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3
+                c3[j] += t0 * x0 + t1 * x1 + t2 * x2 + t3 * x3
 
 
 @_jit
@@ -89,12 +101,14 @@ def _gemm_rows(a, ta, b, tb, c, i0, i1):
     """c[i0:i1] += op(a)[i0:i1] @ op(b) on one thread, in KC x NC blocks of op(b);
     a transposed b is packed block by block into a private panel."""
     n, kdim = c.shape[1], (b.shape[1] if tb else b.shape[0])
-    panel = np.empty((_KC if tb else 0, _NC), dtype=c.dtype)
-    zero, spare = np.zeros(_NC, dtype=c.dtype), np.empty(_NC, dtype=c.dtype)
-    for j0 in range(0, n, _NC):
-        nc = min(_NC, n - j0)
-        for k0 in range(0, kdim, _KC):
-            kc = min(_KC, kdim - k0)
+    nb = -(-n // -(-n // _NC))
+    kb = -(-kdim // -(-kdim // _KC)) if kdim else 1
+    panel = np.empty((kb if tb else 0, nb), dtype=c.dtype)
+    zero, spare = np.zeros(nb, dtype=c.dtype), np.empty((3, nb), dtype=c.dtype)
+    for j0 in range(0, n, nb):
+        nc = min(nb, n - j0)
+        for k0 in range(0, kdim, kb):
+            kc = min(kb, kdim - k0)
             if tb:
                 _pack(b, k0, kc, j0, nc, panel)
                 _rows_update(a, ta, i0, i1, k0, kc, panel, 0, 0, nc, c, j0, zero, spare)
@@ -124,14 +138,22 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
     batch = max(a3.shape[0], b3.shape[0])
     c = np.zeros((batch, m, n), dtype=a.dtype)
     if batch and m and n:
-        # Enough tasks for every thread; even row counts suit the two-row update.
+        # Enough tasks for every thread, in multiples of the four-row update.
         split = -(-numba.get_num_threads() // batch)
-        rows = max(2, -(-m // split) + (-(-m // split)) % 2)
+        rows = 4 * -(-m // (4 * split))
         _matmul_impl(a3, b3, bool(trans_a), bool(trans_b), rows, c)
     return c[0] if a.ndim == 2 and b.ndim == 2 else c
 
 
 # ------------------------------------------------------------------------- conv2d
+
+@_jit
+def _valid(j, pad, stride, size, n_out):
+    """The outputs q in [lo, hi) whose tap q*stride + j - pad falls inside [0, size)."""
+    lo = max(0, -(-(pad - j) // stride))
+    hi = min(n_out, (size - 1 + pad - j) // stride + 1)
+    return lo, max(lo, hi)
+
 
 @_jit
 def _im2col(x, n, g, cols):
@@ -142,14 +164,18 @@ def _im2col(x, n, g, cols):
     ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
     for c in range(ch):
         for i in range(kh):
+            p0, p1 = _valid(i, ph, sh, h, oh)
             for j in range(kw):
+                q0, q1 = _valid(j, pw, sw, wd, ow)
                 row = cols[(c * kh + i) * kw + j]
-                for p in range(oh):
-                    r = p * sh + i - ph
-                    for q in range(ow):
-                        s = q * sw + j - pw
-                        inside = 0 <= r < h and 0 <= s < wd
-                        row[p * ow + q] = x[n, c, r, s] if inside else 0.0
+                row[:p0 * ow] = 0.0
+                row[p1 * ow:] = 0.0
+                for p in range(p0, p1):
+                    out, src = row[p * ow:(p + 1) * ow], x[n, c, p * sh + i - ph]
+                    out[:q0] = 0.0
+                    out[q1:] = 0.0
+                    for q in range(q0, q1):
+                        out[q] = src[q * sw + j - pw]
 
 
 @_jit
@@ -177,15 +203,14 @@ def _col2im(dcols, n, g, dx):
     ch, h, wd = dx.shape[1], dx.shape[2], dx.shape[3]
     for c in range(ch):
         for i in range(kh):
+            p0, p1 = _valid(i, ph, sh, h, oh)
             for j in range(kw):
+                q0, q1 = _valid(j, pw, sw, wd, ow)
                 row = dcols[(c * kh + i) * kw + j]
-                for p in range(oh):
-                    r = p * sh + i - ph
-                    if 0 <= r < h:
-                        for q in range(ow):
-                            s = q * sw + j - pw
-                            if 0 <= s < wd:
-                                dx[n, c, r, s] += row[p * ow + q]
+                for p in range(p0, p1):
+                    dst, src = dx[n, c, p * sh + i - ph], row[p * ow:(p + 1) * ow]
+                    for q in range(q0, q1):
+                        dst[q * sw + j - pw] += src[q]
 
 
 @_jit
@@ -253,21 +278,25 @@ def _threads_for(n: int) -> int:
     return max(1, min(numba.get_num_threads(), n))
 
 
+def _conv_setup(x, w, stride, padding):
+    """Contiguous x, w viewed as (F, C*KH*KW), and the geometry tuple g of the kernels."""
+    sh, sw = _pair("conv2d", "stride", stride)
+    ph, pw = _pair("conv2d", "padding", padding)
+    oh, ow = conv_out_shape(x.shape, w.shape, (sh, sw), (ph, pw))
+    w2 = np.ascontiguousarray(w).reshape(w.shape[0], -1)
+    return np.ascontiguousarray(x), w2, (w.shape[2], w.shape[3], sh, sw, ph, pw, oh, ow)
+
+
 def conv2d_forward(x, w, b, stride, padding):
     """x (N, C, H, W), w (F, C, KH, KW), b (F,) or None -> y (N, F, OH, OW)."""
     check_conv2d(x, w, b, stride, padding)
-    (sh, sw), (ph, pw) = _pair("conv2d", "stride", stride), _pair("conv2d", "padding",
-                                                                  padding)
-    n, f, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
-    oh, ow = conv_out_shape(x.shape, w.shape, (sh, sw), (ph, pw))
-    x = np.ascontiguousarray(x)
-    w2 = np.ascontiguousarray(w).reshape(f, -1)
+    x, w2, g = _conv_setup(x, w, stride, padding)
+    n, f, npix = x.shape[0], w2.shape[0], g[6] * g[7]
     bias = np.zeros(f, x.dtype) if b is None else np.ascontiguousarray(b)
-    y3 = np.zeros((n, f, oh * ow), dtype=x.dtype)
-    if n and f and oh * ow:
-        _conv2d_forward_impl(x, w2, bias, b is not None, (kh, kw, sh, sw, ph, pw, oh, ow),
-                             _threads_for(n), y3)
-    return y3.reshape(n, f, oh, ow)
+    y3 = np.zeros((n, f, npix), dtype=x.dtype)
+    if n and f and npix:
+        _conv2d_forward_impl(x, w2, bias, b is not None, g, _threads_for(n), y3)
+    return y3.reshape(n, f, g[6], g[7])
 
 
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
@@ -276,27 +305,20 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     is None when its need_ flag is False."""
     check_conv2d(x, w, None, stride, padding)
     check_float("conv2d_backward", dy=dy)
-    (sh, sw), (ph, pw) = _pair("conv2d", "stride", stride), _pair("conv2d", "padding",
-                                                                  padding)
-    n, f, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
-    oh, ow = conv_out_shape(x.shape, w.shape, (sh, sw), (ph, pw))
-    if dy.shape != (n, f, oh, ow):
+    x, w2, g = _conv_setup(x, w, stride, padding)
+    n, f, npix = x.shape[0], w2.shape[0], g[6] * g[7]
+    if dy.shape != (n, f, g[6], g[7]):
         raise ValueError(f"conv2d_backward: dy{dy.shape} does not match the output "
-                         f"shape {(n, f, oh, ow)} of x{x.shape}, w{w.shape}")
-    x = np.ascontiguousarray(x)
-    w2 = np.ascontiguousarray(w).reshape(f, -1)
-    dy3 = np.ascontiguousarray(dy, dtype=x.dtype).reshape(n, f, oh * ow)
+                         f"shape {(n, f, g[6], g[7])} of x{x.shape}, w{w.shape}")
+    dy3 = np.ascontiguousarray(dy, dtype=x.dtype).reshape(n, f, npix)
     nt = _threads_for(n)
     dx = np.zeros(x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
     dw_part = np.zeros((nt, f, w2.shape[1]) if need_dw else (nt, 0, 0), dtype=x.dtype)
-    if (need_dx or need_dw) and n and f and oh * ow:
-        _conv2d_backward_impl(x, w2, dy3, (kh, kw, sh, sw, ph, pw, oh, ow), bool(need_dx),
-                              bool(need_dw), nt, dx, dw_part)
-    db = None
-    if need_db:
-        db = np.zeros(f, dtype=x.dtype)
-        if n:
-            _channel_sum_impl(dy3, db)
+    if (need_dx or need_dw) and n and f and npix:
+        _conv2d_backward_impl(x, w2, dy3, g, bool(need_dx), bool(need_dw), nt, dx, dw_part)
+    db = np.zeros(f, dtype=x.dtype) if need_db else None
+    if need_db and n:
+        _channel_sum_impl(dy3, db)
     dw = dw_part.sum(axis=0).reshape(w.shape) if need_dw else None
     return (dx if need_dx else None), dw, db
 
