@@ -99,7 +99,7 @@ class EarlyStopping(Callback):
         _check_patience("EarlyStopping", patience)
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.mode, self.restore_best_weights = mode, restore_best_weights
-        _Monitor("EarlyStopping", monitor, mode, self.min_delta)  # validates now
+        self.on_train_begin()  # validates mode/min_delta now; fit resets the state again
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._tracker = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
@@ -149,7 +149,7 @@ class ReduceLROnPlateau(Callback):
         self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
         self.min_lr, self.cooldown, self.min_delta = float(min_lr), int(cooldown), min_delta
         self.mode, self.verbose = mode, verbose
-        _Monitor("ReduceLROnPlateau", monitor, mode, min_delta)
+        self.on_train_begin()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._tracker = _Monitor("ReduceLROnPlateau", self.monitor, self.mode, self.min_delta)
@@ -209,7 +209,7 @@ class ModelCheckpoint(Callback):
                  save_best_only: bool = False, mode: str = "auto", verbose: int = 0):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.mode, self.verbose = mode, verbose
-        _Monitor("ModelCheckpoint", monitor, mode, 0.0)
+        self.on_train_begin()
         self.last_saved: str | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
