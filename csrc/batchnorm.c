@@ -3,9 +3,9 @@
    Layout: x, y, dy, dx are (N, C, S) row-major: S = H*W for (N, C, H, W) input and
    S = 1 for (N, C). gamma, beta, running_mean, running_var, mean, invstd, dgamma,
    dbeta are (C,). count = N*S values per channel.
-   forward, training: mean and biased variance of each channel (sums of x - x[0, c, 0]
-   in one pass, accumulated in double, so the shift keeps the variance accurate when
-   |mean| >> std); y = (x - mean) * invstd * gamma + beta with invstd = 1/sqrt(var+eps);
+   forward, training: mean and biased variance of each channel from one pass of sums of
+   x - x[0, c, 0] (short runs summed in T, then in double; the shift keeps the variance
+   accurate when |mean| >> std); y = (x - mean) * invstd * gamma + beta with invstd = 1/sqrt(var+eps);
    running_mean and running_var are updated in place:
    r = (1 - momentum) * r + momentum * batch_stat, the variance unbiased
    (count / (count - 1)); count < 2 is MG_EINVAL. Not training: running_mean and

@@ -42,10 +42,10 @@ static void FN(row_sums_)(int mode, const T *restrict x, const T *restrict dy,
     }
 }
 
-/* Per channel: s1 = sum(u - ref), s2 = sum((u - ref) * (v - ref2)) over (N, S) where
-   u = x, v = x (variance) or u = dy... : `mode` 0 gives s1 = sum(x - ref[c]),
-   s2 = sum((x - ref[c])^2); mode 1 gives s1 = sum(dy), s2 = sum(dy * (x - ref[c])).
-   Planes are summed in T with a SIMD reduction, then accumulated in double. */
+/* Per channel sums over (N, S), shifted by ref[c] for accuracy:
+   mode 0: s1 = sum(x - ref), s2 = sum((x - ref)^2)   (mean and variance);
+   mode 1: s1 = sum(dy),      s2 = sum(dy * (x - ref)) (dbeta and dgamma / invstd).
+   Each plane (or run of 64 rows) is summed in T with SIMD lanes, the runs in double. */
 static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *ref,
                               long n, long c, long s, double *s1, double *s2) {
     if (s == 1) {   /* (N, C): each thread owns a contiguous range of channels */
