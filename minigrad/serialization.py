@@ -153,4 +153,10 @@ def load(path: str | os.PathLike) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"mg.load: {path} has an unreadable header ({exc})") from None
     payload = memoryview(body)[_PREFIX.size + hlen:]
-    return _decode(header["tree"], payload, path)
+    try:  # a checksummed file from another writer may still be malformed
+        return _decode(header["tree"], payload, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("mg.load:"):
+            raise
+        raise ValueError(f"mg.load: {path} is corrupted (malformed header: "
+                         f"{type(exc).__name__}: {exc})") from None

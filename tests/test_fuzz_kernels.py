@@ -49,8 +49,10 @@ def _report_examples(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"  {name}: {count}" for name, count in sorted(RUN.items())]
     text = "\nfuzz examples run per kernel test and backend:\n" + "\n".join(lines)
-    if reporter is not None:
-        reporter.write_line(text)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # teardown output is captured
+            reporter.write_line(text)
     else:
         print(text)
 
