@@ -95,7 +95,8 @@ def matmul(a, b, trans_a=False, trans_b=False):
             _raise("matmul", code, f"a{a.shape}, b{b.shape}")
             return out
     m, n, k = check_matmul(a, b, trans_a, trans_b)
-    batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
+    # the 3-d operand's batch, even 0 (check_matmul made two 3-d batches equal)
+    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
     shape = (batch, m, n) if max(a.ndim, b.ndim) == 3 else (m, n)
     if 0 in (m, n, k, batch):
         return np.zeros(shape, dtype=a.dtype)
