@@ -92,10 +92,11 @@ def plot(cells: list[dict], finder: dict[int, float], args: argparse.Namespace,
     return "batch_lr_grid.png"
 
 
-def table(cells: list[dict], finder: dict[int, float], args: argparse.Namespace) -> str:
+def table(cells: list[dict], finder: dict[int, float], curves: dict,
+          args: argparse.Namespace) -> str:
     head = "| batch size | " + " | ".join(f"lr {lr:g}" for lr in args.lrs) + \
-           " | lr_finder suggestion |"
-    lines = [head, "|---" * (len(args.lrs) + 2) + "|"]
+           " | lr_finder suggestion (lowest-loss lr / 10) | steepest descent |"
+    lines = [head, "|---" * (len(args.lrs) + 3) + "|"]
     for b in args.batches:
         row = [next(c for c in cells if c["batch"] == b and c["lr"] == lr)
                for lr in args.lrs]
@@ -103,7 +104,8 @@ def table(cells: list[dict], finder: dict[int, float], args: argparse.Namespace)
         vals = [(f"**{c['test_accuracy']:.3f}**" if c["test_accuracy"] == best
                  else f"{c['test_accuracy']:.3f}") + (" (diverged)" if c["diverged"] else "")
                 for c in row]
-        lines.append(f"| {b} | " + " | ".join(vals) + f" | {finder[b]:.2g} |")
+        lines.append(f"| {b} | " + " | ".join(vals) + f" | {finder[b]:.2g} | "
+                     f"{curves[b]['steepest_lr']:.2g} |")
     return "\n".join(lines)
 
 
@@ -127,10 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(args.quick, args.data, args.train_samples, args.seed)
-    finder = {}
+    finder, curves = {}, {}
     for b in args.batches:
-        finder[b] = suggested_lr(data, b, args).suggested_lr
-        print(f"batch {b:>4}: lr_finder suggests {finder[b]:.2g}", flush=True)
+        result = suggested_lr(data, b, args)
+        finder[b] = result.suggested_lr
+        curves[b] = {"lrs": result.lrs, "losses": result.losses,
+                     "min_loss_lr": result.min_loss_lr, "steepest_lr": result.steepest_lr}
+        print(f"batch {b:>4}: lr_finder suggests {finder[b]:.2g} (lowest loss at "
+              f"{result.min_loss_lr:.2g}, steepest at {result.steepest_lr:.2g})", flush=True)
     cells = []
     for b in args.batches:
         for lr in args.lrs:
@@ -143,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.finder_steps} steps from 1e-5 to 10 at each batch size. Produced by "
              f"`python examples/exp_batch_lr.py{' --quick' if args.quick else ''}`.", "",
              "Test accuracy per cell (best of each row in bold):", "",
-             table(cells, finder, args), "",
+             table(cells, finder, curves, args), "",
              f"![batch size x lr grid]({plot(cells, finder, args, out)})"]
     path = write_page(out, "batch_lr", args.quick, "Experiment 8: batch size and learning "
-                      "rate", lines, {"cells": cells, "lr_finder": finder})
+                      "rate", lines, {"cells": cells, "lr_finder": finder,
+                                      "finder_curves": curves})
     print(f"wrote {path}")
     return 0
 

@@ -56,7 +56,8 @@ def test_exp_batch_lr_quick_grid_and_finder(tmp_path):
     exp = _load("exp_batch_lr")
     assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "batch_lr_quick.md").read_text()
-    assert "| batch size | lr 0.01 | lr 0.1 | lr_finder suggestion |" in page
+    assert "| batch size | lr 0.01 | lr 0.1 | lr_finder suggestion (lowest-loss lr / 10) |" \
+        " steepest descent |" in page
     assert (tmp_path / "batch_lr_grid.png").stat().st_size > 5000
     results = json.loads((tmp_path / "batch_lr_quick.json").read_text())
     assert len(results["cells"]) == 4

@@ -67,12 +67,16 @@ def test_lr_finder_takes_a_dataloader_and_cycles_it():
         D.lr_finder(model, x, None, "cross_entropy", mg.optim.SGD(model.parameters(), lr=1))
 
 
-def test_lr_finder_suggests_steepest_descent():
+def test_lr_finder_suggests_a_decade_below_the_minimum_and_finds_the_steepest_point():
+    from minigrad.diagnostics.lr_finder import LRFinderResult
     lrs = list(np.logspace(-6, 0, 61))
-    losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 4)) for lr in lrs]
-    assert D.lr_finder.__module__  # the helper lives beside it
-    from minigrad.diagnostics.lr_finder import suggest
-    assert suggest(lrs, losses) == pytest.approx(1e-3, rel=0.3)
+    # falls fastest at 1e-3, lowest at 1e-1, then diverges
+    losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 4))
+              + (50 * (lr - 0.1) ** 2 if lr > 0.1 else 0.0) for lr in lrs]
+    result = LRFinderResult(lrs, losses, losses, stopped_early=False)
+    assert result.min_loss_lr == pytest.approx(0.1)
+    assert result.suggested_lr == pytest.approx(0.01)
+    assert result.steepest_lr == pytest.approx(1e-3, rel=0.3)
 
 
 def test_lr_finder_errors():

@@ -12,13 +12,18 @@ from ._common import as_array, inputs, loss_fn, make_optimizer, modes, restore_m
 
 
 class LRFinderResult:
-    """lrs, losses (smoothed, bias-corrected), raw_losses, suggested_lr; unpacks as
-    ``lrs, losses, suggested_lr = lr_finder(...)``; ``plot(path)`` draws the curve."""
+    """lrs, losses (smoothed, bias-corrected), raw_losses, suggested_lr (a decade below
+    the lr of the lowest smoothed loss), min_loss_lr, steepest_lr (where the smoothed
+    loss falls fastest); unpacks as ``lrs, losses, suggested_lr = lr_finder(...)``;
+    ``plot(path)`` draws the curve."""
 
     def __init__(self, lrs: list[float], losses: list[float], raw: list[float],
-                 suggested_lr: float, stopped_early: bool):
+                 stopped_early: bool):
         self.lrs, self.losses, self.raw_losses = lrs, losses, raw
-        self.suggested_lr, self.stopped_early = suggested_lr, stopped_early
+        self.stopped_early = stopped_early
+        self.min_loss_lr = float(lrs[int(np.argmin(_finite(losses)))])
+        self.suggested_lr = self.min_loss_lr / 10
+        self.steepest_lr = steepest(lrs, losses)
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.lrs, self.losses, self.suggested_lr))
@@ -38,7 +43,9 @@ class LRFinderResult:
         ax.plot(self.lrs, self.raw_losses, color="#cccccc", lw=0.8, label="raw loss")
         ax.plot(self.lrs, self.losses, color="#1f77b4", label="smoothed loss")
         ax.axvline(self.suggested_lr, color="#d62728", ls="--",
-                   label=f"suggested lr {self.suggested_lr:.1e}")
+                   label=f"suggested lr {self.suggested_lr:.1e} (min / 10)")
+        ax.axvline(self.steepest_lr, color="#2ca02c", ls=":",
+                   label=f"steepest descent {self.steepest_lr:.1e}")
         ax.set_xscale("log")
         finite = [v for v in self.losses if math.isfinite(v)]
         if finite:  # the divergence at the end would squash the interesting part
@@ -68,8 +75,11 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
     The loss is smoothed with an exponential moving average (``smooth``, bias
     corrected); the test stops when it exceeds ``diverge`` x its minimum.
 
-    suggested_lr is the lr where the smoothed loss falls fastest (steepest negative
-    slope against log lr) before its minimum; if the curve never falls, min-loss lr / 10.
+    suggested_lr is one decade below the lr of the lowest smoothed loss (Smith's rule
+    of thumb). The moving average lags the raw loss by about 1/(1 - smooth) steps, and
+    the loss also falls because the model trains during the test, so the steepest
+    point of the curve (``steepest_lr``, fastai's older default) tends to sit one or
+    two decades too low (docs/experiments/batch_lr.md compares both with a grid).
     The model's weights, buffers and modes, and the optimizer's state and lr, are
     restored afterwards, so training can start from the same point.
     Raises ValueError for bad ranges or mismatched x/y.
@@ -112,7 +122,7 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
         if opt_state is not None:
             opt.load_state_dict(opt_state)
             opt.lr = opt_lr
-    return LRFinderResult(lrs, smoothed, raw, suggest(lrs, smoothed), stopped)
+    return LRFinderResult(lrs, smoothed, raw, stopped)
 
 
 def _batches(who: str, x: Any, y: Any, batch_size: int,
@@ -147,10 +157,15 @@ def _cycle_loader(who: str, loader: Any) -> Iterator[tuple[np.ndarray, Any]]:
             raise ValueError(f"{who}: the DataLoader yielded no batch")
 
 
-def suggest(lrs: list[float], losses: list[float]) -> float:
-    """The lr of steepest descent of the loss against log(lr), before the minimum."""
-    vals = np.asarray(losses, dtype=np.float64)
-    vals = np.where(np.isfinite(vals), vals, np.inf)
+def _finite(values: list[float]) -> np.ndarray:
+    vals = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(vals), vals, np.inf)
+
+
+def steepest(lrs: list[float], losses: list[float]) -> float:
+    """The lr of steepest descent of the loss against log(lr), before the minimum
+    (min-loss lr / 10 when the curve falls too briefly to tell)."""
+    vals = _finite(losses)
     low = int(np.argmin(vals))
     skip = max(1, len(vals) // 10)  # the first points only reflect the EMA warming up
     if low - skip < 3:
