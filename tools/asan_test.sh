@@ -7,7 +7,7 @@
 #   tools/asan_test.sh [pytest args...]      e.g. tools/asan_test.sh -x -q
 #
 # Env: MG_ASAN_DIR (default /tmp/mg-asan), PYTHON (default the repo's .venv python),
-#      MINIGRAD_FUZZ_EXAMPLES (default 60 here: a sanitized build is ~3x slower).
+#      MINIGRAD_FUZZ_EXAMPLES (default 60).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,8 +49,12 @@ ls minigrad/_C*.so
 LIBASAN="$("$CC" -print-file-name=libasan.so)"
 LIBUBSAN="$("$CC" -print-file-name=libubsan.so)"
 export LD_PRELOAD="$LIBASAN${LD_PRELOAD:+:$LD_PRELOAD}"
-export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1:print_summary=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Reports go to files as well: pytest captures stderr, and a sanitizer that halts the
+# process takes the captured text with it.
+REPORT="$DEST/sanitizer-report"
+rm -f "$REPORT".*
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1:print_summary=1:log_path=$REPORT"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORT"
 export MINIGRAD_BACKEND=c
 export MINIGRAD_FUZZ_EXAMPLES="${MINIGRAD_FUZZ_EXAMPLES:-60}"
 export MINIGRAD_FUZZ_BACKENDS=c
@@ -59,6 +63,13 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 : "$LIBUBSAN"  # libubsan is linked into the extension; only libasan must come first
 
 "$PY" -c "import minigrad, minigrad.backend as b; b.set_backend('c'); print('C backend from', minigrad.__file__)"
-"$PY" -m pytest -p no:cacheprovider -q -k "not numba" \
-  tests/test_kernels.py tests/test_fuzz_kernels.py "$@"
-echo "asan_test: no AddressSanitizer/UBSan finding"
+status=0
+"$PY" -m pytest -p no:cacheprovider -k "not numba" \
+  tests/test_kernels.py tests/test_fuzz_kernels.py "$@" || status=$?
+if ls "$REPORT".* >/dev/null 2>&1; then
+  echo "asan_test: sanitizer findings (pytest exit $status):"
+  cat "$REPORT".*
+  exit 1
+fi
+[ "$status" -eq 0 ] && echo "asan_test: no AddressSanitizer/UBSan finding"
+exit "$status"
