@@ -379,3 +379,11 @@ def test_kernels_run_as_plain_python_with_jit_disabled():
     out = subprocess.run([sys.executable, "-c", NO_JIT_SCRIPT], env=env, cwd=root,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_default_threads_follow_omp_num_threads():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    code = "from minigrad.backend import numba_jit as nb; print(nb.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr[-2000:]

@@ -9,6 +9,8 @@ propagates, no reassociation). Sums for statistics accumulate in float64.
 """
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import prange
@@ -34,6 +36,13 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return numba.get_num_threads()
+
+
+# The documented default is OMP_NUM_THREADS when set, else every core; Numba by
+# itself reads only NUMBA_NUM_THREADS, so honour OMP_NUM_THREADS here.
+_omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+if _omp.isdigit() and int(_omp) > 0:
+    set_num_threads(int(_omp))
 
 
 # --------------------------------------------------------------------------- GEMM
