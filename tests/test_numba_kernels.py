@@ -387,3 +387,40 @@ def test_default_threads_follow_omp_num_threads():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr[-2000:]
+
+
+# Zero-size operands (found by the fuzzer in tests/test_fuzz_kernels.py): the shapes
+# follow the reference and nothing is read outside an empty buffer.
+@pytest.mark.parametrize("a_shape,b_shape", [((0, 3, 4), (4, 2)), ((3, 4), (0, 4, 2)),
+                                             ((0, 3, 4), (0, 4, 2)), ((3, 0), (0, 2))],
+                         ids=["empty_a_batch", "empty_b_batch", "both", "k0"])
+def test_matmul_zero_sizes(a_shape, b_shape):
+    a, b = np.ones(a_shape, np.float32), np.ones(b_shape, np.float32)
+    same(nb.matmul(a, b), ref.matmul(a, b), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("xs,ws", [((2, 3, 5, 5), (0, 3, 3, 3)), ((1, 0, 2, 2), (2, 0, 1, 1)),
+                                   ((0, 2, 4, 4), (3, 2, 3, 3))],
+                         ids=["no_filters", "no_channels", "no_images"])
+def test_conv2d_zero_sizes(xs, ws):
+    x, w = np.ones(xs), np.ones(ws)
+    b = np.ones(ws[0])
+    y = ref.conv2d_forward(x, w, b, (1, 1), (0, 0))
+    same(nb.conv2d_forward(x, w, b, (1, 1), (0, 0)), y, rtol=0, atol=0)
+    dy = np.ones(y.shape)
+    for g, e in zip(nb.conv2d_backward(x, w, dy, (1, 1), (0, 0)),
+                    ref.conv2d_backward(x, w, dy, (1, 1), (0, 0))):
+        same(g, e, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n,c", [(0, 3), (2, 0)])
+def test_pool_and_batchnorm_zero_sizes(n, c):
+    x = np.ones((n, c, 4, 4))
+    y, arg = nb.maxpool2d_forward(x, (2, 2), (2, 2))
+    assert y.shape == arg.shape == (n, c, 2, 2)
+    assert nb.maxpool2d_backward(y, arg, x.shape).shape == x.shape
+    assert nb.avgpool2d_backward(nb.avgpool2d_forward(x, (2, 2), (2, 2)), x.shape, (2, 2),
+                                 (2, 2)).shape == x.shape
+    ones = np.ones(c)
+    dx, dg, db = nb.batchnorm_backward(x, x, ones, ones, ones, True)
+    assert dx.shape == x.shape and dg.shape == db.shape == (c,) and not dg.any()

@@ -110,6 +110,8 @@ def _gemm_rows(a, ta, b, tb, c, i0, i1):
     """c[i0:i1] += op(a)[i0:i1] @ op(b) on one thread, in KC x NC blocks of op(b);
     a transposed b is packed block by block into a private panel."""
     n, kdim = c.shape[1], (b.shape[1] if tb else b.shape[0])
+    if n == 0 or i1 <= i0:
+        return
     nb = -(-n // -(-n // _NC))
     kb = -(-kdim // -(-kdim // _KC)) if kdim else 1
     panel = np.empty((kb if tb else 0, nb), dtype=c.dtype)
@@ -144,7 +146,8 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
     m, n, _ = check_matmul(a, b, trans_a, trans_b)
     a3 = np.ascontiguousarray(a if a.ndim == 3 else a[None])
     b3 = np.ascontiguousarray(b if b.ndim == 3 else b[None])
-    batch = max(a3.shape[0], b3.shape[0])
+    # The 3-d operand's batch, even when it is 0 (a 2-d operand is shared).
+    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
     c = np.zeros((batch, m, n), dtype=a.dtype)
     if batch and m and n:
         # Enough tasks for every thread, in multiples of the four-row update.
@@ -289,7 +292,7 @@ def _conv_setup(x, w, stride, padding):
     sh, sw = _pair("conv2d", "stride", stride)
     ph, pw = _pair("conv2d", "padding", padding)
     oh, ow = conv_out_shape(x.shape, w.shape, (sh, sw), (ph, pw))
-    w2 = np.ascontiguousarray(w).reshape(w.shape[0], -1)
+    w2 = np.ascontiguousarray(w).reshape(w.shape[0], w.shape[1] * w.shape[2] * w.shape[3])
     return np.ascontiguousarray(x), w2, (w.shape[2], w.shape[3], sh, sw, ph, pw, oh, ow)
 
 
@@ -320,7 +323,7 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     nt = _threads_for(n)
     dx = np.zeros(x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
     dw_part = np.zeros((nt, f, w2.shape[1]) if need_dw else (nt, 0, 0), dtype=x.dtype)
-    if (need_dx or need_dw) and n and f and npix:
+    if (need_dx or need_dw) and n and f and npix and w2.shape[1]:
         _conv2d_backward_impl(x, w2, dy3, g, bool(need_dx), bool(need_dw), nt, dx, dw_part)
     db = np.zeros(f, dtype=x.dtype) if need_db else None
     if need_db and n:
@@ -430,13 +433,14 @@ def maxpool2d_backward(dy, argmax, x_shape):
     if argmax.dtype.kind not in "iu":
         raise TypeError(f"maxpool2d_backward: argmax must be an integer array, got "
                         f"{argmax.dtype}")
-    arg2 = np.ascontiguousarray(argmax, dtype=np.int64).reshape(n * c, -1)
+    planes, outs = n * c, dy.shape[2] * dy.shape[3]
+    arg2 = np.ascontiguousarray(argmax, dtype=np.int64).reshape(planes, outs)
     # An index outside its plane would write outside dx: refuse it before the kernel.
     if arg2.size and (arg2.min() < 0 or arg2.max() >= h * w):
         raise ValueError(f"maxpool2d_backward: argmax values must lie in [0, {h * w}) "
                          f"for x_shape {tuple(x_shape)}, got [{arg2.min()}, {arg2.max()}]")
     dx = np.zeros((n * c, h * w), dtype=dy.dtype)
-    _maxpool2d_backward_impl(np.ascontiguousarray(dy).reshape(n * c, -1), arg2, dx)
+    _maxpool2d_backward_impl(np.ascontiguousarray(dy).reshape(planes, outs), arg2, dx)
     return dx.reshape(n, c, h, w)
 
 
@@ -550,7 +554,7 @@ def _batchnorm_backward_impl(dy3, x3, gamma, mean, invstd, training, dx3, dgamma
 
 def _as3(x: np.ndarray) -> np.ndarray:
     """(N, C) or (N, C, H, W) as a contiguous (N, C, L) array."""
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum,
@@ -592,7 +596,9 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
                          f"x{x.shape}, gamma{np.shape(gamma)}, mean{np.shape(mean)}, "
                          f"invstd{np.shape(invstd)}")
     dx = np.empty_like(x, order="C")
-    dgamma, dbeta = np.empty(c), np.empty(c)
+    dgamma, dbeta = np.zeros(c), np.zeros(c)
+    if x.size == 0:  # nothing to sum (and no count to divide by)
+        return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
     _batchnorm_backward_impl(_as3(dy), _as3(x), np.ascontiguousarray(gamma),
                              np.ascontiguousarray(mean, dtype=np.float64),
                              np.ascontiguousarray(invstd, dtype=np.float64), bool(training),
