@@ -267,12 +267,19 @@ def _bn_case(kern, problem, data):
     dy = _layout(data.draw, _values(data.draw, x.shape, dtype))
     got = k.batchnorm_backward(dy, x, gamma, want[1], want[2], training)
     ref_grads = ref.batchnorm_backward(dy, x, gamma, want[1], want[2], training)
-    # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) cancels: compare it
-    # at the scale of its terms, not of the (possibly tiny) difference.
+    # dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), dgamma = sum(dy *
+    # xhat) and dbeta = sum(dy) cancel: compare them at the scale of their terms, not of
+    # the (possibly tiny) result.
     shape = (1, -1) + (1,) * (x.ndim - 2)
-    terms = float(np.max(np.abs(gamma * want[2]).reshape(shape) * np.abs(dy), initial=0.0))
+    axes = (0,) + tuple(range(2, x.ndim))
+    xhat = (x - want[1].reshape(shape)) * want[2].reshape(shape)
+    scales = {
+        "dx": float(np.max(np.abs(gamma * want[2]).reshape(shape) * np.abs(dy), initial=0)),
+        "dgamma": float(np.max(np.abs(dy * xhat).sum(axis=axes), initial=0)),
+        "dbeta": float(np.max(np.abs(dy).sum(axis=axes), initial=0)),
+    }
     for label, g, e in zip(("dx", "dgamma", "dbeta"), got, ref_grads):
-        _close(g, e, dtype, count, f"{what} {label}", terms if label == "dx" else None)
+        _close(g, e, dtype, count, f"{what} {label}", scales[label])
 
 
 def test_fuzz_batchnorm(kern):
