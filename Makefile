@@ -10,7 +10,7 @@ endif
 export MINIGRAD_DATA
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-slow demo bench doctor clean
+.PHONY: all venv build test test-slow demo bench doctor clean asan-test
 
 all: build
 
@@ -44,6 +44,10 @@ demo: build
 
 bench: build
 	$(BIN)/python -m benchmarks.kernels
+
+# C kernels under AddressSanitizer/UBSan, built in a separate copy of HEAD (/tmp/mg-asan).
+asan-test: $(STAMP)
+	tools/asan_test.sh -q $(PYTEST_ARGS)
 
 doctor: build
 	$(BIN)/python -m minigrad doctor

@@ -1,9 +1,10 @@
 """minigrad: a tape-based reverse-mode autodiff mini-framework over numpy arrays,
 with its hot kernels in C (cffi) and Numba behind one backend switch."""
-from . import backend, data, ops
+from . import backend, data, errors, ops
 from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
+from .errors import BackendError, DTypeError, ShapeError
 from .functions import (abs, clip, concat, exp, flatten, log, matmul, max, maximum, mean,
                         min, minimum, permute, relu, reshape, sigmoid, sqrt, stack, std, sum,
                         tanh, transpose, var, where)

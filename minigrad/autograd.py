@@ -117,7 +117,8 @@ def _watched(t: "Tensor") -> bool:
 def _raise_mixed(op: str, inputs: Sequence[Any], tensor_cls: type) -> None:
     shapes = ", ".join(f"{t.data.dtype}{tuple(t.shape)}" for t in inputs
                        if isinstance(t, tensor_cls))
-    raise TypeError(f"{op.lower()}: cannot mix float32 and float64 operands, got "
+    from .errors import DTypeError
+    raise DTypeError(f"{op.lower()}: cannot mix float32 and float64 operands, got "
                     f"{shapes}; convert one with .astype()")
 
 

@@ -65,7 +65,8 @@ def set_backend(name: str) -> None:
                          f"choose one of {sorted(_MODULES)}")
     module = _load(name)
     if module is None:
-        raise RuntimeError(f"set_backend: {_why_not(name)}")
+        from ..errors import BackendError
+        raise BackendError(f"set_backend: {_why_not(name)}")
     _active, _active_name = module, name
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DTypeError, ShapeError
+
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -14,13 +16,13 @@ def check_float(op: str, **arrays) -> np.dtype:
         if a is None:
             continue
         if not isinstance(a, np.ndarray):
-            raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
+            raise DTypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
         if a.dtype not in FLOATS:
-            raise TypeError(f"{op}: {name} must be float32 or float64, got {a.dtype}")
+            raise DTypeError(f"{op}: {name} must be float32 or float64, got {a.dtype}")
         dtypes[name] = a.dtype
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n}={d}" for n, d in dtypes.items())
-        raise TypeError(f"{op}: operands must share one dtype, got {listed}")
+        raise DTypeError(f"{op}: operands must share one dtype, got {listed}")
     return next(iter(dtypes.values()))
 
 
@@ -28,22 +30,24 @@ def check_matmul(a, b, trans_a: bool, trans_b: bool) -> tuple[int, int, int]:
     """Returns (M, N, K) of op(a) @ op(b)."""
     check_float("matmul", a=a, b=b)
     if a.ndim not in (2, 3) or b.ndim not in (2, 3):
-        raise ValueError(f"matmul: operands must be 2-d or 3-d, got a{a.shape}, b{b.shape}")
+        raise ShapeError(f"matmul: operands must be 2-d or 3-d, got a{a.shape}, b{b.shape}")
     m, ka = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
     kb, n = (b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]
     if ka != kb:
         ta, tb = (".T" if trans_a else ""), (".T" if trans_b else "")
-        raise ValueError(f"matmul: inner dimensions differ, got a{a.shape}{ta} @ "
+        raise ShapeError(f"matmul: inner dimensions differ, got a{a.shape}{ta} @ "
                          f"b{b.shape}{tb}")
     if a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]:
-        raise ValueError(f"matmul: batch sizes differ, got a{a.shape} @ b{b.shape}")
+        raise ShapeError(f"matmul: batch sizes differ, got a{a.shape} @ b{b.shape}")
     return m, n, ka
 
 
 def _pair(op: str, name: str, v) -> tuple[int, int]:
     t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(t) != 2 or not all(isinstance(i, (int, np.integer)) for i in t):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    if len(t) != 2 or not all(isinstance(i, (int, np.integer)) and abs(i) < 2**62
+                              for i in t):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints "
+                         f"(each below 2**62), got {v!r}")
     return int(t[0]), int(t[1])
 
 
@@ -56,20 +60,20 @@ def conv_out_shape(x_shape, w_shape, stride, padding) -> tuple[int, int]:
 def check_conv2d(x, w, b, stride, padding) -> None:
     check_float("conv2d", x=x, w=w, b=b)
     if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and w (F, C, KH, KW), "
+        raise ShapeError(f"conv2d: expects x (N, C, H, W) and w (F, C, KH, KW), "
                          f"got x{x.shape}, w{w.shape}")
     if x.shape[1] != w.shape[1]:
-        raise ValueError(f"conv2d: weight expects {w.shape[1]} input channels, got "
+        raise ShapeError(f"conv2d: weight expects {w.shape[1]} input channels, got "
                          f"x{x.shape}, w{w.shape}")
     if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got b{b.shape}")
+        raise ShapeError(f"conv2d: bias must have shape ({w.shape[0]},), got b{b.shape}")
     sh, sw = _pair("conv2d", "stride", stride)
     ph, pw = _pair("conv2d", "padding", padding)
     if sh < 1 or sw < 1 or ph < 0 or pw < 0:
         raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got stride "
                          f"{stride}, padding {padding}")
     if min(x.shape[2] + 2 * ph - w.shape[2], x.shape[3] + 2 * pw - w.shape[3]) < 0:
-        raise ValueError(f"conv2d: kernel {w.shape[2:]} is larger than the padded input "
+        raise ShapeError(f"conv2d: kernel {w.shape[2:]} is larger than the padded input "
                          f"x{x.shape} with padding {padding}")
 
 
@@ -81,23 +85,25 @@ def pool_out_shape(x_shape, kernel, stride) -> tuple[int, int]:
 def check_pool(op: str, x, kernel, stride) -> None:
     check_float(op, x=x)
     if x.ndim != 4:
-        raise ValueError(f"{op}: expects x (N, C, H, W), got x{x.shape}")
+        raise ShapeError(f"{op}: expects x (N, C, H, W), got x{x.shape}")
     kh, kw = _pair(op, "kernel_size", kernel)
     sh, sw = _pair(op, "stride", stride)
     if kh < 1 or kw < 1 or sh < 1 or sw < 1:
         raise ValueError(f"{op}: kernel_size and stride must be >= 1, got kernel_size "
                          f"{kernel}, stride {stride}")
     if kh > x.shape[2] or kw > x.shape[3]:
-        raise ValueError(f"{op}: kernel_size {kernel} is larger than the input x{x.shape}")
+        raise ShapeError(f"{op}: kernel_size {kernel} is larger than the input x{x.shape}")
 
 
 def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
     check_float("batchnorm", x=x, gamma=gamma, beta=beta)
     if x.ndim not in (2, 4):
-        raise ValueError(f"batchnorm: expects x (N, C) or (N, C, H, W), got x{x.shape}")
+        raise ShapeError(f"batchnorm: expects x (N, C) or (N, C, H, W), got x{x.shape}")
     c = x.shape[1]
+    if c == 0:
+        raise ShapeError(f"batchnorm: x{x.shape} has no channels")
     for name, a in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if a.shape != (c,):
-            raise ValueError(f"batchnorm: {name} must have shape ({c},) for x{x.shape}, "
+            raise ShapeError(f"batchnorm: {name} must have shape ({c},) for x{x.shape}, "
                              f"got {a.shape}")
