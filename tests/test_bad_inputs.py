@@ -386,11 +386,6 @@ _REF_UNCHECKED = {"maxpool-bwd-argmax-int32", "maxpool-bwd-argmax-range",
                   "bn-bwd-gamma-shape", "bn-bwd-int", "conv-bwd-dy-dtype"}
 # Numba takes argmax of any integer dtype (documented in numba_jit.maxpool2d_backward).
 _NUMBA_ACCEPTS = {"maxpool-bwd-argmax-int32"}
-# Known gaps in files owned by others (reported to the lead, see the reason).
-_KNOWN_BUGS = {
-    ("numba", "conv-bwd-dy-dtype"): "numba_jit.conv2d_backward checks dy's dtype alone "
-    "(check_float('conv2d_backward', dy=dy)), not that it matches x and w",
-}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -401,8 +396,6 @@ def test_kernel_bad_arguments_raise(request, backend, kernel, args, kwargs, exc,
         pytest.skip("the numpy reference leaves this check to its callers")
     if backend == "numba" and case in _NUMBA_ACCEPTS:
         pytest.skip("numba accepts this input by design")
-    if (backend, case) in _KNOWN_BUGS:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=_KNOWN_BUGS[backend, case]))
     with mg.backend.use(backend):
         fn = getattr(mg.backend.current(), kernel)
         with pytest.raises(exc) as info:
@@ -518,9 +511,6 @@ def test_kernels_survive_degenerate_and_odd_inputs(backend):
                 assert isinstance(result, Exception), "a bad argument gave a result"
 
 
-@pytest.mark.xfail(strict=False, reason="batchnorm_forward with 0 channels divides by "
-                   "zero in numpy_ref (count = x.size // x.shape[1]); c and numba delegate "
-                   "empty inputs to it. Fix: check_batchnorm rejects C == 0 with a ValueError")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_batchnorm_zero_channels_clear_error(backend):
     with mg.backend.use(backend):

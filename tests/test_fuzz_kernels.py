@@ -34,11 +34,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False, databas
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 RUN = collections.Counter()
-# Zero-size cases the Numba backend gets wrong (a batch of 0 beside a shared 2-d operand
-# in matmul; reshapes with -1 of empty arrays); reported to the lead and pinned by the
-# xfail tests at the end of this file.
-# MINIGRAD_FUZZ_KNOWN_BUGS=1 fuzzes them too.
-SKIP_KNOWN = os.environ.get("MINIGRAD_FUZZ_KNOWN_BUGS") != "1"
 
 pytestmark = pytest.mark.skipif(not BACKENDS, reason="no compiled backend is available")
 
@@ -128,8 +123,6 @@ def _matmul_case(kern, data):
         a_shape = (batch,) + a_shape
     if batch is not None and shared != "b":
         b_shape = (batch,) + b_shape
-    if SKIP_KNOWN and name == "numba" and batch == 0 and shared != "none":
-        return
     a = _layout(draw, _values(draw, a_shape, dtype, scale))
     b = _layout(draw, _values(draw, b_shape, dtype))
     RUN[f"matmul[{name}]"] += 1
@@ -161,8 +154,6 @@ def conv_problems(draw):
 def _conv_case(kern, problem, data):
     name, k = kern
     x, w, b, stride, padding = problem
-    if SKIP_KNOWN and name == "numba" and 0 in w.shape[:2]:
-        return
     RUN[f"conv2d_forward+backward[{name}]"] += 1
     dtype, red = x.dtype, w.shape[1] * w.shape[2] * w.shape[3]
     what = f"conv2d x{x.shape} w{w.shape} stride {stride} padding {padding} {dtype}"
@@ -210,8 +201,6 @@ def _pool_case(kern, problem, data):
     np.testing.assert_array_equal(arg, arg_ref, err_msg=what)
     assert arg.dtype == np.int64
     dy = _layout(data.draw, _values(data.draw, y.shape, x.dtype))
-    if SKIP_KNOWN and name == "numba" and x.shape[0] * x.shape[1] == 0:
-        return
     overlap = -(-kernel[0] // stride[0]) * -(-kernel[1] // stride[1])
     _close(k.maxpool2d_backward(dy, arg_ref, x.shape), ref.maxpool2d_backward(
         dy, arg_ref, x.shape), x.dtype, overlap, what + " maxpool dx")
@@ -286,31 +275,19 @@ def test_fuzz_batchnorm(kern):
     _bn_case(kern)
 
 
-# ----- known bugs found by this fuzzer (in files owned by others) -------------------------
+# ----- zero-size regressions this fuzzer once found ---------------------------------------
 NUMBA = pytest.mark.skipif("numba" not in mg.backend.available(), reason="no numba")
 
 
-_EMPTY_BATCH_BUG = ("numba_jit.matmul: with a batch of 0 beside a shared 2-d operand, "
-                    "batch = max(a3.shape[0], b3.shape[0]) gives 1, so the kernel reads the "
-                    "empty operand's buffer (out of bounds) and returns (1, M, N) of "
-                    "garbage; fix: batch = the 3-d operand's B, even when 0 (as c.py now "
-                    "does; there ASan showed a heap-buffer-overflow read in pack_b)")
-
-
 @pytest.mark.parametrize("shared", ["a", "b"])
-def test_matmul_empty_batch_beside_shared_operand(request, kern, shared):
+def test_matmul_empty_batch_beside_shared_operand(kern, shared):
     name, k = kern
-    if name == "numba":
-        request.applymarker(pytest.mark.xfail(strict=False, reason=_EMPTY_BATCH_BUG))
     a = np.ones((3, 4), np.float32) if shared == "a" else np.ones((0, 3, 4), np.float32)
     b = np.ones((4, 2), np.float32) if shared == "b" else np.ones((0, 4, 2), np.float32)
     assert k.matmul(a, b).shape == (0, 3, 2)
 
 
 @NUMBA
-@pytest.mark.xfail(strict=False, reason="numba_jit.conv2d_forward/backward: "
-                   "w.reshape(w.shape[0], -1) in _conv_setup fails for F == 0 "
-                   "(numpy cannot infer -1 of an empty array); fix: reshape(f, c * kh * kw)")
 def test_numba_conv2d_zero_filters():
     from minigrad.backend import numba_jit
     x, w = np.ones((2, 3, 5, 5), np.float32), np.ones((0, 3, 3, 3), np.float32)
@@ -321,9 +298,6 @@ def test_numba_conv2d_zero_filters():
 
 
 @NUMBA
-@pytest.mark.xfail(strict=False, reason="numba_jit.conv2d_backward with C == 0 and need_dw: "
-                   "ZeroDivisionError inside the jitted _conv2d_backward_impl, surfacing as "
-                   "SystemError; fix: return zero dw/dx early when C * KH * KW == 0")
 def test_numba_conv2d_backward_zero_channels():
     from minigrad.backend import numba_jit
     x, w = np.ones((1, 0, 1, 1), np.float32), np.ones((1, 0, 1, 1), np.float32)
@@ -333,9 +307,6 @@ def test_numba_conv2d_backward_zero_channels():
 
 
 @NUMBA
-@pytest.mark.xfail(strict=False, reason="numba_jit.maxpool2d_backward: "
-                   "argmax.reshape(n * c, -1) (and dy's) fails when N * C == 0; "
-                   "fix: reshape(n * c, oh * ow)")
 @pytest.mark.parametrize("n, c", [(0, 3), (2, 0)])
 def test_numba_maxpool_backward_empty_batch(n, c):
     from minigrad.backend import numba_jit

@@ -313,7 +313,7 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     """Gradients (dx, dw, db) of conv2d_forward for upstream dy (N, F, OH, OW); each
     is None when its need_ flag is False."""
     check_conv2d(x, w, None, stride, padding)
-    check_float("conv2d_backward", dy=dy)
+    check_float("conv2d_backward", x=x, w=w, dy=dy)
     x, w2, g = _conv_setup(x, w, stride, padding)
     n, f, npix = x.shape[0], w2.shape[0], g[6] * g[7]
     if dy.shape != (n, f, g[6], g[7]):
