@@ -45,11 +45,11 @@ def _data(cfg: dict):
 
 def worker_minigrad(cfg: dict) -> dict:
     import minigrad as mg
-    from minigrad.cli import build_model, test_report
+    from minigrad.cli import build_model, image_stats, test_report
     mg.backend.set_backend(cfg["backend"])
     mg.set_num_threads(cfg["threads"])
     (xtr, ytr), (xte, yte) = _data(cfg)
-    mean, std = float(xtr.mean()), float(xtr.std())
+    mean, std = image_stats(xtr)
     warm = build_model(cfg["model"], "glorot_uniform", mean, std)  # compiles / warms caches
     mg.train.fit(warm, xtr[:2 * BATCH], ytr[:2 * BATCH], loss="cross_entropy", verbose=0,
                  optimizer=mg.optim.Adam(warm.parameters()), batch_size=BATCH)
@@ -97,8 +97,9 @@ def worker_torch(cfg: dict) -> dict:
     import torch.nn.functional as TF
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
+    from minigrad.cli import image_stats
     (xtr, ytr), (xte, yte) = _data(cfg)
-    mean, std = float(xtr.mean()), float(xtr.std())
+    mean, std = image_stats(xtr)
     X = (torch.from_numpy(xtr).float() - mean) / std
     Y = torch.from_numpy(ytr)
 

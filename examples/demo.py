@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.cli import build_model, load_data, test_report
+from minigrad.cli import build_model, image_stats, load_data, test_report
 
 BATCH = 128
 
@@ -22,7 +22,7 @@ BATCH = 128
 def seconds_per_sample(model_name: str, x: np.ndarray, y: np.ndarray, batches: int = 4
                        ) -> float:
     """Training time per image of a throwaway model, after one warm-up batch."""
-    model = build_model(model_name, "glorot_uniform", float(x.mean()), float(x.std()))
+    model = build_model(model_name, "glorot_uniform", *image_stats(x))
     opt = mg.optim.Adam(model.parameters())
     run = dict(loss="cross_entropy", optimizer=opt, batch_size=BATCH, verbose=0)
     mg.train.fit(model, x[:BATCH], y[:BATCH], **run)
@@ -35,7 +35,7 @@ def seconds_per_sample(model_name: str, x: np.ndarray, y: np.ndarray, batches: i
 def train(model_name: str, x: np.ndarray, y: np.ndarray, xte: np.ndarray, yte: np.ndarray,
           epochs: int, out: str) -> float:
     mg.manual_seed(0)
-    model = build_model(model_name, "glorot_uniform", float(x.mean()), float(x.std()))
+    model = build_model(model_name, "glorot_uniform", *image_stats(x))
     print(f"\n== {model_name}: {epochs} epoch(s) on {len(x)} images, Adam lr 1e-3, "
           f"batch {BATCH}")
     t0 = time.perf_counter()

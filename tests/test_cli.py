@@ -53,6 +53,12 @@ def test_train_other_models(tmp_path, capsys, model, extra):
     assert _accuracy(capsys.readouterr().out) == pytest.approx(acc, abs=1e-4)
 
 
+def test_image_stats_match_numpy():
+    x = np.random.default_rng(0).integers(0, 256, (1000, 1, 4, 4), dtype=np.uint8)
+    mean, std = cli.image_stats(x, chunk=97)
+    assert mean == pytest.approx(x.mean()) and std == pytest.approx(x.std())
+
+
 def test_checkpoint_rebuilds_the_model(tmp_path):
     model = cli.build_model("mlp-bn", "he_normal", mean=72.9, std=90.0)
     path = tmp_path / "m.ckpt"
