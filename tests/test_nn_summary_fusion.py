@@ -137,3 +137,13 @@ def test_fuse_folds_leading_bn_forward_only_after_flatten():
     # without a Flatten before it, BN1d may see (N, C, L) and act on another axis
     kept = nn.fuse_batchnorm(nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 2)))
     assert isinstance(kept[0], nn.BatchNorm1d)
+
+
+def test_summary_with_flops_lists_multiply_adds():
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(8 * 28 * 28, 10))
+    text = nn.summary(model, (1, 28, 28), flops=True)
+    # conv: 8 filters * 9 taps * 28 * 28 positions; linear: 6272 * 10
+    assert "56,448" in text and "62,720" in text
+    assert "Total multiply-adds per sample: 119,168" in text
+    assert "MACs" not in nn.summary(model, (1, 28, 28))

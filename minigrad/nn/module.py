@@ -250,10 +250,10 @@ class Module:
                 targets[k].data[...] = a
         return {"missing": missing, "unexpected": unexpected}
 
-    def summary(self, input_shape: tuple[int, ...]) -> None:
-        """Print the Keras-like table of mg.nn.summary."""
+    def summary(self, input_shape: tuple[int, ...], flops: bool = False) -> None:
+        """Print the Keras-like table of mg.nn.summary (with multiply-adds if flops)."""
         from .summary import summary
-        print(summary(self, input_shape))
+        print(summary(self, input_shape, flops=flops))
 
     def __getstate__(self) -> dict:
         # Copies (clone, deepcopy) drop the last forward's activity terms: they hold

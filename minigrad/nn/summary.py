@@ -39,7 +39,8 @@ def _row(*cells: str) -> str:
     return "".join(f" {c:<{w - 1}}" for c, w in zip(cells, _WIDTHS)).rstrip()
 
 
-def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None) -> str:
+def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
+            flops: bool = False) -> str:
     """The table for ``model`` fed a batch of shape (2, *input_shape).
 
     input_shape excludes the batch axis. The model runs once in eval mode under
@@ -84,4 +85,7 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None) -> s
     lines += ["=" * sum(_WIDTHS), f"Total params: {total:,}",
               f"Trainable params: {trainable:,}",
               f"Non-trainable params: {non_trainable:,}", line]
+    if flops:  # multiply-adds per layer and in total
+        from ..diagnostics.flops import flops as count_macs
+        lines += [count_macs(model, input_shape, dtype).table(), line]
     return "\n".join(lines)
