@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import data_line, load_data, pyplot, write_page  # noqa: E402
+from exp_common import base_parser, data_line, load_data, pyplot, write_page  # noqa: E402
 from minigrad import diagnostics as D  # noqa: E402
 from minigrad import nn  # noqa: E402
 
@@ -103,10 +103,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 128, 64])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--train-samples", type=int, default=20000)

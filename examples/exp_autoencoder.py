@@ -12,7 +12,6 @@ Writes PNGs and a markdown page into docs/experiments/ (or --out).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import data_line, load_data, pyplot, write_page  # noqa: E402
+from exp_common import base_parser, data_line, load_data, pyplot, write_page  # noqa: E402
 from minigrad import nn  # noqa: E402
 
 
@@ -77,10 +76,7 @@ def plot(x: np.ndarray, recon: np.ndarray, errors: np.ndarray, held: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--held-out", type=int, default=5, help="the class never trained on")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--code", type=int, default=32)

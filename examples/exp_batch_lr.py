@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import data_line, load_data, pyplot, write_page  # noqa: E402
+from exp_common import base_parser, data_line, load_data, pyplot, write_page  # noqa: E402
 from minigrad import diagnostics as D  # noqa: E402
 from minigrad import nn  # noqa: E402
 
@@ -110,10 +110,7 @@ def table(cells: list[dict], finder: dict[int, float], curves: dict,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128, 512])
     ap.add_argument("--lrs", type=float, nargs="+", default=[0.001, 0.01, 0.1, 0.5])
     ap.add_argument("--width", type=int, default=128)

@@ -1,7 +1,9 @@
-"""Shared by the experiment scripts: the data (Fashion-MNIST, or a synthetic stand-in
-for --quick runs), batch-loss recording, and the markdown page writer."""
+"""Shared by the experiment scripts: the common options, the data (Fashion-MNIST, or a
+synthetic stand-in for --quick runs), batch-loss recording, and the markdown page
+writer."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,15 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
+
+
+def base_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every experiment takes: --quick, --data and --out."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
+    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
+    ap.add_argument("--out", default="docs/experiments")
+    return ap
 
 
 def load_data(quick: bool, data: str | None, train_samples: int, seed: int):

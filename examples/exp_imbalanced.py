@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import data_line, load_data, pyplot, write_page  # noqa: E402
+from exp_common import base_parser, data_line, load_data, pyplot, write_page  # noqa: E402
 from minigrad import nn  # noqa: E402
 
 METHODS = ("plain loss", "weighted loss", "balanced mini-batches")
@@ -102,10 +102,7 @@ def table(results: list[dict], baseline: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--positive", type=int, default=7, help="the rare class (7: sneaker)")
     ap.add_argument("--fraction", type=float, default=0.05, help="share of positives")
     ap.add_argument("--width", type=int, default=64)

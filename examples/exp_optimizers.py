@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import (BatchLosses, data_line, load_data, pyplot, smooth,  # noqa: E402
+from exp_common import (base_parser, BatchLosses, data_line, load_data, pyplot, smooth,  # noqa: E402
                         write_page)
 from minigrad import nn  # noqa: E402
 from minigrad.optim import schedules  # noqa: E402
@@ -91,10 +91,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--train-samples", type=int, default=20000)

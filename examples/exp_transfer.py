@@ -12,7 +12,6 @@ Writes a markdown page (and the per-seed numbers as JSON) into docs/experiments/
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import data_line, load_data, pyplot, write_page  # noqa: E402
+from exp_common import base_parser, data_line, load_data, pyplot, write_page  # noqa: E402
 from minigrad import nn  # noqa: E402
 
 B_CLASSES = (0, 2)  # T-shirt/top, pullover
@@ -89,10 +88,7 @@ def plot(runs: list[dict], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--widths", type=int, nargs="+", default=[300, 100, 50])
     ap.add_argument("--epochs-a", type=int, default=5)
     ap.add_argument("--epochs-b", type=int, default=20)

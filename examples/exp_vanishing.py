@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # exp_common beside this file
 import minigrad as mg  # noqa: E402
-from exp_common import (BatchLosses, data_line, load_data, pyplot, smooth,  # noqa: E402
+from exp_common import (base_parser, BatchLosses, data_line, load_data, pyplot, smooth,  # noqa: E402
                         write_page)
 from minigrad import diagnostics as D  # noqa: E402
 from minigrad import nn  # noqa: E402
@@ -155,10 +155,7 @@ def page(results: list[dict], images: list[str], args: argparse.Namespace) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="seconds, synthetic data")
-    ap.add_argument("--data", help="folder with Fashion-MNIST (default: mg.data's search)")
-    ap.add_argument("--out", default="docs/experiments")
+    ap = base_parser(__doc__)
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--width", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=3)
