@@ -73,3 +73,12 @@ int mg_batchnorm_backward_f64(const double *dy, const double *x, const double *g
                               const double *mean, const double *invstd, int training,
                               double *dx, double *dgamma, double *dbeta, long n, long c,
                               long s);
+
+/* Fused bias + ReLU over z/y/dy/dz (n, f, s): s = OH*OW for a conv output, 1 for a
+   Linear output. b/db (f) or NULL. forward works in place on z. */
+int mg_bias_relu_forward_f32(float *z, const float *b, long n, long f, long s);
+int mg_bias_relu_forward_f64(double *z, const double *b, long n, long f, long s);
+int mg_bias_relu_backward_f32(const float *dy, const float *y, float *dz, float *db,
+                              long n, long f, long s);
+int mg_bias_relu_backward_f64(const double *dy, const double *y, double *dz, double *db,
+                              long n, long f, long s);

@@ -107,3 +107,21 @@ def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
         if a.shape != (c,):
             raise ShapeError(f"batchnorm: {name} must have shape ({c},) for x{x.shape}, "
                              f"got {a.shape}")
+
+
+def check_bias_relu(op: str, z, b=None, y=None, inplace=False) -> tuple[int, int, int]:
+    """z (and y, of z's shape): (N, F) or (N, F, ...); b: (F,) or None; inplace: z will
+    be overwritten, so it must be writeable and C-contiguous. Returns the (N, F, S)
+    sizes the kernels use, S the product of the trailing axes."""
+    check_float(op, z=z, b=b, y=y)
+    if z.ndim < 2:
+        raise ShapeError(f"{op}: expects (N, F) or (N, F, H, W), got {z.shape}")
+    if inplace and not (z.flags.c_contiguous and z.flags.writeable):
+        raise ValueError(f"{op}: z{z.shape} is overwritten, so it must be a writeable "
+                         "C-contiguous array")
+    if y is not None and y.shape != z.shape:
+        raise ShapeError(f"{op}: dy{z.shape} and y{y.shape} differ")
+    if b is not None and b.shape != (z.shape[1],):
+        raise ShapeError(f"{op}: bias must have shape ({z.shape[1]},) for {z.shape}, "
+                         f"got b{b.shape}")
+    return z.shape[0], z.shape[1], int(np.prod(z.shape[2:], dtype=np.int64))

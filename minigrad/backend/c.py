@@ -14,8 +14,8 @@ import numpy as np
 
 from .. import _C  # ImportError here makes the registry fall back, with one warning
 from . import numpy_ref
-from ._check import (_pair, check_batchnorm, check_conv2d, check_float, check_matmul,
-                     check_pool, conv_out_shape, pool_out_shape)
+from ._check import (_pair, check_batchnorm, check_bias_relu, check_conv2d, check_float,
+                     check_matmul, check_pool, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
 
@@ -278,3 +278,23 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
         _ptr(dx), _ptr(dgamma), _ptr(dbeta), *_ncs(x))
     _raise("batchnorm_backward", code, f"x{x.shape}")
     return dx, dgamma, dbeta
+
+
+def bias_relu_forward(z, b):
+    """z (N, F, ...) overwritten with relu(z + b[f]) and returned (b (F,) or None)."""
+    n, f, s = check_bias_relu("bias_relu_forward", z, b, inplace=True)
+    code = _fn("bias_relu_forward", z.dtype)(_ptr(z), _ptr(_c(b)), n, f, s)
+    _raise("bias_relu_forward", code, f"z{z.shape}")
+    return z
+
+
+def bias_relu_backward(dy, y, need_db=True):
+    """(dz, db): dz = dy * (y > 0), db (F,) its sum over all axes but 1 (or None)."""
+    n, f, s = check_bias_relu("bias_relu_backward", dy, y=y)
+    dy, y = _c(dy), _c(y)
+    dz = np.empty_like(dy)
+    db = np.empty(f, dtype=dy.dtype) if need_db else None
+    code = _fn("bias_relu_backward", dy.dtype)(_ptr(dy), _ptr(y), _ptr(dz), _ptr(db), n, f,
+                                               s)
+    _raise("bias_relu_backward", code, f"dy{dy.shape}")
+    return dz, db

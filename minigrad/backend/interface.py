@@ -4,7 +4,8 @@ Every backend module defines the functions named in ``KERNELS`` with exactly the
 signatures. The callers (``minigrad.ops``) pass C-contiguous float32 or float64 arrays
 of one dtype; backends still check what they receive, because a user may call them
 directly. Outputs are freshly allocated (or taken from a backend workspace) and
-returned; inputs are never modified, except the running statistics of batch norm.
+returned; inputs are never modified, except the running statistics of batch norm and
+the z that bias_relu_forward overwrites (its callers own that fresh product).
 
 matmul(a, b, trans_a=False, trans_b=False) -> c
     a: (M, K), or (K, M) read as its transpose when trans_a; b: (K, N), or (N, K) when
@@ -41,6 +42,15 @@ batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum,
 
 batchnorm_backward(dy, x, gamma, mean, invstd, training) -> (dx, dgamma, dbeta)
     training: through the batch statistics; otherwise the statistics are constants.
+
+bias_relu_forward(z, b) -> z
+    z: (N, F) or (N, F, H, W), the fresh output of a Linear or Conv2d; b: (F,) or None.
+    z is overwritten with relu(z + b) (b along axis 1) and returned: the layer's bias
+    and its ReLU in one pass. relu keeps NaN (as np.maximum(v, 0)).
+
+bias_relu_backward(dy, y, need_db=True) -> (dz, db)
+    dz = dy * (y > 0) for the ReLU output y (dy's shape); db: (F,) = dz summed over
+    every axis but 1, or None when not needed.
 """
 
 KERNELS = (
@@ -53,4 +63,6 @@ KERNELS = (
     "avgpool2d_backward",
     "batchnorm_forward",
     "batchnorm_backward",
+    "bias_relu_forward",
+    "bias_relu_backward",
 )

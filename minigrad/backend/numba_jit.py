@@ -15,8 +15,8 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._check import (_pair, check_batchnorm, check_conv2d, check_float, check_matmul,
-                     check_pool, conv_out_shape, pool_out_shape)
+from ._check import (_pair, check_batchnorm, check_bias_relu, check_conv2d, check_float,
+                     check_matmul, check_pool, conv_out_shape, pool_out_shape)
 
 _jit = numba.njit(cache=True, fastmath=False)
 _pjit = numba.njit(cache=True, fastmath=False, parallel=True)
@@ -604,3 +604,57 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
                              np.ascontiguousarray(invstd, dtype=np.float64), bool(training),
                              _as3(dx), dgamma, dbeta)
     return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+# ----- fused bias + ReLU ---------------------------------------------------------------
+# Written once as plain loops and jitted twice: below _PARALLEL_MIN elements (an MLP
+# layer at batch 128) waking the thread team costs more than the pass itself.
+_PARALLEL_MIN = 1 << 16
+
+
+def _bias_relu_forward_loops(z3, b, has_b):
+    for i in prange(z3.shape[0]):
+        for c in range(z3.shape[1]):
+            bias = b[c] if has_b else z3.dtype.type(0)
+            for k in range(z3.shape[2]):
+                v = z3[i, c, k] + bias
+                z3[i, c, k] = 0 if v < 0 else v
+
+
+def _bias_relu_backward_loops(dy3, y3, dz3, db64):
+    for c in prange(dy3.shape[1]):
+        total = 0.0
+        for i in range(dy3.shape[0]):
+            for k in range(dy3.shape[2]):
+                g = dy3[i, c, k] * (y3[i, c, k] > 0)
+                dz3[i, c, k] = g
+                total += g
+        db64[c] = total
+
+
+_bias_relu_forward_serial = _jit(_bias_relu_forward_loops)
+_bias_relu_forward_parallel = _pjit(_bias_relu_forward_loops)
+_bias_relu_backward_serial = _jit(_bias_relu_backward_loops)
+_bias_relu_backward_parallel = _pjit(_bias_relu_backward_loops)
+
+
+def bias_relu_forward(z, b):
+    """z (N, F, ...) overwritten with relu(z + b[f]) and returned (b (F,) or None)."""
+    n, f, s = check_bias_relu("bias_relu_forward", z, b, inplace=True)
+    has_b = b is not None
+    b = np.ascontiguousarray(b) if has_b else np.zeros(f, dtype=z.dtype)
+    impl = _bias_relu_forward_parallel if z.size >= _PARALLEL_MIN else _bias_relu_forward_serial
+    impl(z.reshape(n, f, s), b, has_b)
+    return z
+
+
+def bias_relu_backward(dy, y, need_db=True):
+    """(dz, db): dz = dy * (y > 0), db (F,) its sum over all axes but 1 (or None)."""
+    n, f, s = check_bias_relu("bias_relu_backward", dy, y=y)
+    dz = np.empty(dy.shape, dtype=dy.dtype)
+    db = np.zeros(f)
+    impl = (_bias_relu_backward_parallel if dy.size >= _PARALLEL_MIN
+            else _bias_relu_backward_serial)
+    impl(np.ascontiguousarray(dy).reshape(n, f, s), np.ascontiguousarray(y).reshape(n, f, s),
+         dz.reshape(n, f, s), db)
+    return dz, (db.astype(dy.dtype) if need_db else None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._check import (check_batchnorm, check_conv2d, check_matmul, check_pool,
-                     conv_out_shape, pool_out_shape)
+from ._check import (check_batchnorm, check_bias_relu, check_conv2d, check_matmul,
+                     check_pool, conv_out_shape, pool_out_shape)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
@@ -157,3 +157,18 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
     else:
         dx = scale * dy
     return dx.astype(x.dtype, copy=False), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+def bias_relu_forward(z, b):
+    n, f, _ = check_bias_relu("bias_relu_forward", z, b, inplace=True)
+    if b is not None:
+        z += b.reshape((f,) + (1,) * (z.ndim - 2))
+    np.maximum(z, 0, out=z)
+    return z
+
+
+def bias_relu_backward(dy, y, need_db=True):
+    check_bias_relu("bias_relu_backward", dy, y=y)
+    dz = dy * (y > 0)
+    db = dz.sum(axis=(0,) + tuple(range(2, dz.ndim))) if need_db else None
+    return dz, db

@@ -71,3 +71,36 @@ def fuse_batchnorm(model: Module) -> Module:
                 fold_forward(cur, nxt)
                 items[i] = Identity()
     return fused.eval()
+
+
+def relu_fusion_plan(items: list[Module]) -> list[tuple[int, bool]]:
+    """Which modules of a Sequential run, and which of them absorb the ReLU after or
+    before them: a list of (index, relu) with the absorbed ReLUs left out.
+
+    A ReLU right before a MaxPool2d is applied to the pooled output instead (max and
+    ReLU commute: the same values and gradients on a quarter of the elements); else a
+    ReLU right after a Linear or Conv2d is fused into that layer's output pass. Only
+    the exact classes fuse, and only modules without forward hooks (or an activity
+    regularizer), so every hook still sees the output it expects."""
+    from .activations import ReLU
+    from .layers import MaxPool2d
+
+    def plain(m: Module, kinds: tuple[type, ...]) -> bool:
+        return (type(m) in kinds and not m._forward_hooks
+                and getattr(m, "activity_regularizer", None) is None)
+
+    plan: list[tuple[int, bool]] = []
+    i, n = 0, len(items)
+    while i < n:
+        m = items[i]
+        if plain(m, (ReLU,)) and i + 1 < n and plain(items[i + 1], (MaxPool2d,)):
+            plan.append((i + 1, True))
+            i += 2
+        elif (plain(m, (Linear, Conv2d)) and i + 1 < n and plain(items[i + 1], (ReLU,))
+              and not (i + 2 < n and plain(items[i + 2], (MaxPool2d,)))):
+            plan.append((i, True))
+            i += 2
+        else:
+            plan.append((i, False))
+            i += 1
+    return plan

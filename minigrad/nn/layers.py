@@ -69,11 +69,13 @@ class Linear(_Weighted):
         self._build((self.out_features, self.in_features), bias, weight_init, bias_init,
                     kernel_regularizer, bias_regularizer, activity_regularizer, dtype)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any, relu: bool = False) -> Tensor:
+        """relu=True: relu(forward(x)) with the bias and the ReLU fused (what
+        Sequential does for Linear then ReLU)."""
         x = as_tensor(x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise _shape_error(self, f"(N, {self.in_features})", x)
-        return self._activity(F.linear(x, self.weight, self.bias))
+        return self._activity(F.linear(x, self.weight, self.bias, relu=relu))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -106,7 +108,8 @@ class Conv2d(_Weighted):
                     weight_init, bias_init, kernel_regularizer, bias_regularizer,
                     activity_regularizer, dtype)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any, relu: bool = False) -> Tensor:
+        """relu=True: relu(forward(x)) with the ReLU fused into the conv's output."""
         x = as_tensor(x)
         (kh, kw), pad = self.kernel_size, self.padding
         ph, pw = (0, 0) if isinstance(pad, str) else pad
@@ -114,7 +117,7 @@ class Conv2d(_Weighted):
                 or (pad != "same" and (x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw))):
             raise _shape_error(self, f"(N, {self.in_channels}, H >= {kh - 2 * ph}, "
                                      f"W >= {kw - 2 * pw})", x)
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, relu=relu)
         return self._activity(y)
 
     def extra_repr(self) -> str:
@@ -145,8 +148,10 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """Max over windows (no padding, floor mode). x: (N, C, H, W)."""
 
-    def forward(self, x: Any) -> Tensor:
-        return F.max_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride)
+    def forward(self, x: Any, relu: bool = False) -> Tensor:
+        """relu=True: forward(relu(x)), computed as the ReLU of the pooled output."""
+        return F.max_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride,
+                            relu=relu)
 
 
 class AvgPool2d(_Pool2d):

@@ -327,16 +327,32 @@ class Sequential(ModuleList):
     def _from_items(self, items: list) -> "Sequential":
         return Sequential(*items)
 
+    # Linear/Conv2d -> ReLU and ReLU -> MaxPool2d run as one fused op (nn/fusion.py:
+    # relu_fusion_plan); set False on an instance to run every module on its own.
+    fuse_relu: bool = True
+
     def forward(self, x: Any) -> Any:
-        for i, m in enumerate(self._items):
+        items = self._items
+        plan = _relu_fusion_plan(items) if self.fuse_relu else _plain_plan(items)
+        for i, relu in plan:
+            m = items[i]
             try:
-                x = m(x)
+                x = m.forward(x, relu=True) if relu else m(x)
             except (ValueError, TypeError) as exc:
                 # Name the failing layer's place ("Sequential.2 (Linear): ...") so a
                 # shape error in a deep model points at the layer, not only its type.
                 add_layer_context(exc, type(self).__name__, str(i), m)
                 raise
         return x
+
+
+def _plain_plan(items: list) -> list[tuple[int, bool]]:
+    return [(i, False) for i in range(len(items))]
+
+
+def _relu_fusion_plan(items: list) -> list[tuple[int, bool]]:
+    from .fusion import relu_fusion_plan  # fusion imports the layers, which import us
+    return relu_fusion_plan(items)
 
 
 def clone(model: Module) -> Module:

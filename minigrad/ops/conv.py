@@ -11,23 +11,34 @@ class Conv2d(Function):
     """y = conv2d(x, w) + b.
 
     x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None; stride, padding: (int, int).
-    Returns y: (N, F, OH, OW) with OH = (H + 2*ph - KH) // sh + 1 (likewise OW).
+    Returns y: (N, F, OH, OW) with OH = (H + 2*ph - KH) // sh + 1 (likewise OW), or
+    relu(y) with relu=True: the ReLU applied in place on the conv output, and its mask
+    and the bias gradient taken in one pass over dy (backend.bias_relu_backward).
     Raises ValueError for mismatched shapes or bad stride/padding, TypeError for
     dtypes (from the kernel's checks).
     """
 
-    def forward(self, ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
+    def forward(self, ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), relu=False):
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         b = None if b is None else np.ascontiguousarray(b)
-        y = backend.current().conv2d_forward(x, w, b, stride, padding)
-        ctx.save(x, w)
-        ctx.stride, ctx.padding = stride, padding
+        kernels = backend.current()
+        y = kernels.conv2d_forward(x, w, b, stride, padding)
+        if relu:
+            kernels.bias_relu_forward(y, None)  # the conv's own epilogue added b
+            ctx.save(x, w, y)
+        else:
+            ctx.save(x, w)
+        ctx.stride, ctx.padding, ctx.relu = stride, padding, relu
         return y
 
     def backward(self, ctx, dy):
-        x, w = ctx.saved
+        x, w = ctx.saved[:2]
         need = ctx.needs_input_grad + (False,) * (3 - len(ctx.needs_input_grad))
-        dx, dw, db = backend.current().conv2d_backward(
-            x, w, np.ascontiguousarray(dy), ctx.stride, ctx.padding,
-            need_dx=need[0], need_dw=need[1], need_db=need[2])
-        return dx, dw, db
+        kernels, dy = backend.current(), np.ascontiguousarray(dy)
+        db = None
+        if ctx.relu:
+            dy, db = kernels.bias_relu_backward(dy, ctx.saved[2], need[2])
+        dx, dw, db_conv = kernels.conv2d_backward(
+            x, w, dy, ctx.stride, ctx.padding,
+            need_dx=need[0], need_dw=need[1], need_db=need[2] and not ctx.relu)
+        return dx, dw, db if ctx.relu else db_conv

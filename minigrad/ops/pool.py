@@ -13,20 +13,30 @@ class MaxPool2d(Function):
     x: (N, C, H, W); kernel, stride: (int, int). Returns (N, C, OH, OW) with
     OH = (H - KH) // sh + 1. A NaN in a window propagates; ties send the gradient to
     the first maximum (row-major), as PyTorch.
+
+    relu=True returns relu(y), which equals max-pooling relu(x) (ReLU is monotonic, so
+    it commutes with max), values and gradients alike: a window whose maximum is <= 0
+    gets zeros either way. It lets ReLU -> MaxPool2d run the ReLU on the pooled output,
+    a quarter of the elements for 2x2 windows.
     """
 
-    def forward(self, ctx, x, kernel=(2, 2), stride=None):
+    def forward(self, ctx, x, kernel=(2, 2), stride=None, relu=False):
         stride = kernel if stride is None else stride
-        y, argmax = backend.current().maxpool2d_forward(np.ascontiguousarray(x), kernel,
-                                                        stride)
-        ctx.save(argmax)  # the winners' indices are all backward needs
-        ctx.x_shape = x.shape
+        kernels = backend.current()
+        y, argmax = kernels.maxpool2d_forward(np.ascontiguousarray(x), kernel, stride)
+        if relu:
+            kernels.bias_relu_forward(y, None)
+            ctx.save(argmax, y)
+        else:
+            ctx.save(argmax)  # the winners' indices are all backward needs
+        ctx.x_shape, ctx.relu = x.shape, relu
         return y
 
     def backward(self, ctx, dy):
-        (argmax,) = ctx.saved
-        return backend.current().maxpool2d_backward(np.ascontiguousarray(dy), argmax,
-                                                    ctx.x_shape)
+        kernels, dy = backend.current(), np.ascontiguousarray(dy)
+        if ctx.relu:
+            dy, _ = kernels.bias_relu_backward(dy, ctx.saved[1], False)
+        return kernels.maxpool2d_backward(dy, ctx.saved[0], ctx.x_shape)
 
 
 class AvgPool2d(Function):
