@@ -185,6 +185,38 @@ def bn_case(shape, mods, torch, rng) -> Case:
     return case
 
 
+def bias_relu_cases(mods, torch, rng) -> list[Case]:
+    return [bias_relu_case(shape, mods, torch, rng) for shape in ((128, 32, 28, 28),
+                                                                 (128, 300))]
+
+
+def bias_relu_case(shape, mods, torch, rng) -> Case:
+    """The fused bias + ReLU epilogue of a conv / Linear output, forward (in place) +
+    backward (mask and bias gradient). The bias is zero so that the in-place forward
+    can repeat on one buffer (relu is idempotent) without a refill pass; the kernels
+    are branch-free, so timing does not depend on the values. "numpy" is the unfused
+    reference (z + b, maximum, dy * mask, sum), "torch" relu(z + b) with autograd."""
+    c = shape[1]
+    z = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    b = np.zeros(c, np.float32)
+    # fwd reads and writes z; bwd reads dy and y, writes dz
+    case = Case("bias+relu fwd+bwd", "x" + "x".join(map(str, shape)), 5.0 * z.nbytes, "GB/s")
+    for name, mod in mods.items():
+        buf = z.copy()
+
+        def run(mod=mod, buf=buf):
+            y = mod.bias_relu_forward(buf, b)
+            return mod.bias_relu_backward(dy, y, True)
+        case.run[name] = run
+    if torch is not None:
+        zt, bt = torch.from_numpy(z).requires_grad_(), torch.from_numpy(b).requires_grad_()
+        dyt, bshape = torch.from_numpy(dy), (c,) + (1,) * (len(shape) - 2)
+        case.run["torch"] = lambda: _backward(torch.relu(zt + bt.reshape(bshape)), dyt,
+                                              (zt, bt))
+    return case
+
+
 def worker(threads: int, quick: bool, repeat: int) -> list[dict]:
     """Runs every case with `threads` threads; returns one row per (case, contender)."""
     set_threads(threads)
@@ -192,7 +224,7 @@ def worker(threads: int, quick: bool, repeat: int) -> list[dict]:
     rows = []
     for make in (lambda: gemm_cases(quick, mods, torch, rng), lambda: conv_cases(
             mods, torch, rng), lambda: pool_cases(mods, torch, rng),
-            lambda: bn_cases(mods, torch, rng)):
+            lambda: bn_cases(mods, torch, rng), lambda: bias_relu_cases(mods, torch, rng)):
         for case in make():
             cpu: dict[str, float] = {}
             times = median_times(case.run, repeat=repeat, warmup=2, min_total=0.3, cpu=cpu)

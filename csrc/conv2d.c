@@ -28,6 +28,7 @@
 #include <omp.h>
 #endif
 
+
 typedef struct {
     long n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow;
 } conv_dims;
@@ -44,17 +45,6 @@ static int conv_dims_init(conv_dims *d, long n, long c, long h, long w, long f, 
     return 0;
 }
 
-/* Output columns ow whose input column ow*sw - pw + j lies inside [0, w). */
-static void valid_cols(const conv_dims *d, long j, long *lo, long *hi) {
-    long first = d->pw - j, l = first > 0 ? (first + d->sw - 1) / d->sw : 0;
-    long last = d->w - 1 + d->pw - j;   /* ow*sw <= last */
-    long h = last < 0 ? 0 : last / d->sw + 1;
-    if (h > d->ow) h = d->ow;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
-
 /* Direct kernels: outputs per register block along a row, and the most taps
    (C*KH*KW) for which they beat im2col + GEMM (measured: 1->32 3x3 on 28x28). */
 #define DB 32
@@ -66,6 +56,24 @@ static int is_direct(const conv_dims *d) {
 
 static int is_pointwise(const conv_dims *d) {
     return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+/* Stride 1 with padding smaller than the kernel (so dx is a stride-1 convolution of
+   dy too), rows short enough for the DB elements of slack after the padded image (the
+   GEMM's last 16-column panel reads up to KW + 15 past the image's end), and at least
+   64 taps: with fewer (a first layer, C*9 = 9), dW's product is a sliver of one
+   16-column panel and im2col + GEMM was measured faster. */
+static int is_implicit(const conv_dims *d) {
+    return d->sh == 1 && d->sw == 1 && d->ph < d->kh && d->pw < d->kw && d->kw + 16 <= DB
+           && d->c * d->kh * d->kw >= 64 && !is_pointwise(d);
+}
+
+/* The dims of dx as a stride-1 convolution of dy ("full" correlation): dy's F channels
+   padded by KH-1-ph, KW-1-pw, and C filters of the flipped, transposed weights. */
+static conv_dims dx_as_conv(const conv_dims *d) {
+    conv_dims t = {d->n, d->f, d->oh, d->ow, d->c, d->kh, d->kw, 1, 1,
+                   d->kh - 1 - d->ph, d->kw - 1 - d->pw, d->h, d->w};
+    return t;
 }
 
 #define T float

@@ -123,6 +123,65 @@ int FN(mg_gemm_serial_)(int ta, int tb, long m, long n, long k, T alpha, const T
     return 0;
 }
 
+/* Packs a kc x nc block of an implicit B read from an image: B(p, j) = src[koff[p] + j]
+   (tb = 0) or src[koff[j] + p] (tb = 1), koff and src already offset to the block.
+   This is the im2col matrix of a stride-1 convolution taken straight from the
+   zero-padded image (csrc/conv2d.c), so the matrix itself is never written. */
+MG_NO_MEMCPY_CALLS
+static void FN(pack_b_implicit_)(int tb, long kc, long nc, const T *src, const long *koff,
+                                 T *restrict out) {
+    for (long j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+        long nr = nc - j0 < NR ? nc - j0 : NR;
+        if (!tb) {
+            for (long p = 0; p < kc; p++) {
+                const T *s = src + koff[p] + j0;
+                long j = 0;
+                for (; j < nr; j++) out[p * NR + j] = s[j];
+                for (; j < NR; j++) out[p * NR + j] = 0;
+            }
+        } else {
+            for (long j = 0; j < nr; j++) {
+                const T *s = src + koff[j0 + j];
+                for (long p = 0; p < kc; p++) out[p * NR + j] = s[p];
+            }
+            for (long j = nr; j < NR; j++)
+                for (long p = 0; p < kc; p++) out[p * NR + j] = 0;
+        }
+    }
+}
+
+int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda,
+                            const T *src, const long *koff, T beta, T *c, long ldc) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0) {
+        FN(scale_)(m, n, beta, c, ldc);
+        return 0;
+    }
+    long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
+    long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
+    long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
+    T *ap = mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
+    T *bp = mg_workspace(MG_WS_PACK_B, (size_t)ncb * kcb * sizeof(T));
+    if (ap == NULL || bp == NULL) return MG_ENOMEM;
+    for (long jc = 0; jc < n; jc += ncb) {
+        long nc = n - jc < ncb ? n - jc : ncb;
+        for (long pc = 0; pc < k; pc += kcb) {
+            long kc = k - pc < kcb ? k - pc : kcb;
+            T bet = pc == 0 ? beta : (T)1;
+            if (tb)
+                FN(pack_b_implicit_)(1, kc, nc, src + pc, koff + jc, bp);
+            else
+                FN(pack_b_implicit_)(0, kc, nc, src + jc, koff + pc, bp);
+            for (long ic = 0; ic < m; ic += mcb) {
+                long mc = m - ic < mcb ? m - ic : mcb;
+                FN(pack_a_)(mc, kc, a + ic * lda + pc, lda, 0, (T)1, ap);
+                FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
+            }
+        }
+    }
+    return 0;
+}
+
 /* Splits C between nt threads along its longer side (in whole micro-tiles); each thread
    runs the serial GEMM on its strip with its own packing buffers, so there is no
    barrier. The operand on the short side is packed by every thread: its cost is one

@@ -13,7 +13,8 @@
 #define MG_ENOMEM (-2)
 
 enum {
-    MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PAD, MG_WS_PARTIAL, MG_WS_TILE, MG_WS_SLOTS
+    MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PAD, MG_WS_PARTIAL, MG_WS_TILE,
+    MG_WS_OFFSETS, MG_WS_WEIGHTS, MG_WS_SLOTS
 };
 
 /* The calling thread's buffer of `slot`, at least `bytes` long, or NULL when out of
@@ -39,4 +40,23 @@ int mg_gemm_threaded_f32(int nt, int ta, int tb, long m, long n, long k, float a
 int mg_gemm_threaded_f64(int nt, int ta, int tb, long m, long n, long k, double alpha,
                           const double *a, long lda, const double *b, long ldb,
                           double beta, double *c, long ldc);
+
+/* C = beta * C + A @ B on one thread, with A row-major (m x k, lda) and B implicit in an
+   image: B(p, j) = src[koff[p] + j] (tb = 0) or src[koff[j] + p] (tb = 1). The im2col
+   matrix of a stride-1 convolution, read from the zero-padded image while packing;
+   src must be readable up to the largest offset + round_up(n or k, 16). */
+int mg_gemm_implicit_b_f32(int tb, long m, long n, long k, const float *a, long lda,
+                           const float *src, const long *koff, float beta, float *c,
+                           long ldc);
+int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long lda,
+                           const double *src, const long *koff, double beta, double *c,
+                           long ldc);
+
+/* GCC turns short copy loops into calls to memmove; for runs of 14-16 floats the call
+   costs more than the copy, so the packing and im2col loops stay inline. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MG_NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define MG_NO_MEMCPY_CALLS
+#endif
 #endif

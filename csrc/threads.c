@@ -14,6 +14,22 @@
 #define MG_BUILD_FLAGS "unknown"
 #endif
 
+/* Our own thread count, not OpenMP's nthreads-var: other OpenMP users in the process
+   reset that ICV behind our back (Numba's "omp" threading layer sets it to
+   NUMBA_NUM_THREADS when it starts its pool), which made "1 thread" silently run on
+   every core. 0 until the first call below fixes it from OpenMP's default
+   (OMP_NUM_THREADS, else the cores), read at import before anyone else changed it. */
+static int mg_nthreads = 0;
+
+static int mg_threads_setting(void) {
+#ifdef _OPENMP
+    if (mg_nthreads <= 0) mg_nthreads = omp_get_max_threads();
+    return mg_nthreads;
+#else
+    return 1;
+#endif
+}
+
 /* One set of buffers per thread. They live as long as the thread: OpenMP workers are
    pooled for the life of the process, so this is the grow-once reuse we want. */
 static __thread struct { void *ptr; size_t size; } ws[MG_WS_SLOTS];
@@ -37,7 +53,7 @@ int mg_warmup(long bytes_a, long bytes_b) {
     /* Starts the OpenMP pool and reserves every thread's packing buffers once, so the
        first products of a fresh process do not pay thread creation and page faults
        (about 2 us per 4 KB page here) inside the timed call. */
-#pragma omp parallel reduction(| : err)
+#pragma omp parallel num_threads(mg_threads_setting()) reduction(| : err)
     {
         char *a = mg_workspace(MG_WS_PACK_A, (size_t)bytes_a);
         char *b = mg_workspace(MG_WS_PACK_B, (size_t)bytes_b);
@@ -53,23 +69,19 @@ int mg_warmup(long bytes_a, long bytes_b) {
 
 int mg_threads_avail(void) {
 #ifdef _OPENMP
-    return omp_in_parallel() ? 1 : omp_get_max_threads();
+    return omp_in_parallel() ? 1 : mg_threads_setting();
 #else
     return 1;
 #endif
 }
 
 int mg_num_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
+    return mg_threads_setting();
 }
 
 void mg_set_num_threads(int n) {
 #ifdef _OPENMP
-    if (n > 0) omp_set_num_threads(n);
+    if (n > 0) mg_nthreads = n;
 #else
     (void)n;
 #endif

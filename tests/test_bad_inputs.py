@@ -375,6 +375,20 @@ def _kernel_cases():
           ["batchnorm_backward", "gamma"], id="bn-bwd-gamma-shape"),
         P("batchnorm_backward", (x.astype(np.int64), x, g, g, g, True), {}, TypeError,
           ["batchnorm_backward", "int64"], id="bn-bwd-int"),
+        P("bias_relu_forward", (x.copy(), np.ones(4, f32)), {}, ValueError,
+          ["bias_relu_forward", "bias", "(3,)"], id="bias-relu-bias-shape"),
+        P("bias_relu_forward", (np.ones(5, f32), None), {}, ValueError,
+          ["bias_relu_forward", "(N, F)"], id="bias-relu-1d"),
+        P("bias_relu_forward", (x.copy(), g.astype(f64)), {}, TypeError,
+          ["bias_relu_forward", "float64"], id="bias-relu-mixed"),
+        P("bias_relu_forward", (x.transpose(0, 1, 3, 2), None), {}, ValueError,
+          ["bias_relu_forward", "C-contiguous"], id="bias-relu-strided"),
+        P("bias_relu_forward", (np.ones((2, 3), np.int32), None), {}, TypeError,
+          ["bias_relu_forward", "int32"], id="bias-relu-int"),
+        P("bias_relu_backward", (x, x[:1]), {}, ValueError,
+          ["bias_relu_backward", "differ"], id="bias-relu-bwd-shape"),
+        P("bias_relu_backward", (x, x.astype(f64)), {}, TypeError,
+          ["bias_relu_backward", "float64"], id="bias-relu-bwd-mixed"),
     ]
 
 

@@ -106,6 +106,11 @@ CONV = [  # N, C, H, W, F, KH, KW, stride, padding
     (1, 3, 5, 5, 2, 5, 5, (1, 1), (2, 2)),
     (2, 33, 7, 6, 7, 3, 3, (1, 1), (1, 1)),
     (3, 1, 28, 28, 8, 3, 3, (1, 1), (1, 1)),
+    # stride 1 with >= 64 taps: the implicit GEMM (dx too once C >= 16)
+    (3, 16, 10, 9, 20, 3, 3, (1, 1), (0, 0)),
+    (2, 8, 12, 17, 9, 5, 3, (1, 1), (2, 1)),
+    (2, 17, 9, 40, 6, 3, 7, (1, 1), (1, 3)),
+    (1, 20, 6, 6, 3, 3, 3, (1, 1), (1, 1)),   # one image: threaded GEMMs instead
 ]
 
 
@@ -295,7 +300,7 @@ def test_c_thread_counts_agree(rng):
     if "c" not in mg.backend.available():
         pytest.skip("the C extension is not built")
     from minigrad.backend import c
-    x, w = rand(rng, (4, 3, 9, 9), np.float64), rand(rng, (5, 3, 3, 3), np.float64)
+    x, w = rand(rng, (4, 20, 9, 9), np.float64), rand(rng, (5, 20, 3, 3), np.float64)
     dy = rand(rng, (4, 5, 9, 9), np.float64)
     a, b = rand(rng, (70, 300), np.float64), rand(rng, (300, 90), np.float64)
     previous = mg.get_num_threads()
@@ -308,6 +313,22 @@ def test_c_thread_counts_agree(rng):
         mg.set_num_threads(previous)
     for u, v in zip(*results):
         close(u, v, np.float64, 400)
+
+
+def test_c_thread_count_survives_numba_starting_its_pool():
+    # Numba's "omp" threading layer resets OpenMP's thread count when it starts its
+    # pool; the C kernels must keep the count minigrad was given (they once ran on
+    # every core after set_num_threads(1)). A fresh process: the pool starts once.
+    code = ("import numpy as np, minigrad as mg\n"
+            "from minigrad.backend import c, numba_jit\n"
+            "mg.set_num_threads(1)\n"
+            "numba_jit.matmul(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))\n"
+            "print(c.lib.mg_num_threads(), mg.get_num_threads())")
+    if not {"c", "numba"} <= set(mg.backend.available()):
+        pytest.skip("needs the C and Numba backends")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "NUMBA_NUM_THREADS": "2"}, check=True)
+    assert out.stdout.split() == ["1", "1"]
 
 
 # ------------------------------------------------------------------------ torch oracle

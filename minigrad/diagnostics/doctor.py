@@ -39,6 +39,8 @@ def _cases(rng: np.random.Generator) -> dict[str, Callable[[Any], tuple]]:
     bx, gamma, beta = f(6, 4, 5, 3), f(4), f(4)
     bdy = f(6, 4, 5, 3)
     mean, invstd = bx.mean(axis=(0, 2, 3)), 1 / np.sqrt(bx.var(axis=(0, 2, 3)) + 1e-5)
+    rz, rz4, rb, rb4 = f(7, 33), f(3, 4, 5, 3), f(33), f(4)
+    ry4 = np.maximum(rz4, 0)
 
     def bn_forward(k: Any, training: bool) -> tuple:
         rm, rv = np.zeros(4, np.float32), np.ones(4, np.float32)
@@ -59,6 +61,13 @@ def _cases(rng: np.random.Generator) -> dict[str, Callable[[Any], tuple]]:
                                                               True)
                                          + k.batchnorm_backward(bdy, bx, gamma, mean,
                                                                 invstd, False)),
+        # forward overwrites z: every backend gets its own copy
+        "bias_relu_forward": lambda k: (k.bias_relu_forward(rz.copy(), rb),
+                                        k.bias_relu_forward(rz4.copy(), rb4),
+                                        k.bias_relu_forward(rz4.copy(), None)),
+        "bias_relu_backward": lambda k: (k.bias_relu_backward(bdy[:3, :, :5], ry4)
+                                         + k.bias_relu_backward(rz, np.maximum(rz, 0),
+                                                                False)[:1]),
     }
 
 

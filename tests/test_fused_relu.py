@@ -1,0 +1,174 @@
+"""Fused bias + ReLU: the bias_relu kernels of every backend against the reference and
+PyTorch, the relu=True forms of Linear, Conv2d and MaxPool2d (gradcheck, and equal to
+the unfused ops), and Sequential's fusion plan (which pairs fuse, which never do)."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.backend import numpy_ref as ref
+from minigrad.nn.fusion import relu_fusion_plan
+
+from helpers import to_torch, torch
+
+BACKENDS = mg.backend.available()
+SHAPES = [(1, 1), (7, 33), (129, 300), (1, 3, 5, 7), (3, 7, 4, 4), (2, 5, 129, 1),
+          (128, 32, 16, 16)]  # the last is past the kernels' threading threshold
+
+
+@pytest.fixture(params=BACKENDS)
+def kern(request):
+    with mg.backend.use(request.param):
+        yield mg.backend.current()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_bias_relu_kernels_match_reference(kern, rng, dtype, shape):
+    z = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    want = np.maximum(z + b.reshape((-1,) + (1,) * (z.ndim - 2)), 0)
+    got = z.copy()
+    assert kern.bias_relu_forward(got, b) is got  # in place
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kern.bias_relu_forward(z.copy(), None), np.maximum(z, 0))
+    dz, db = kern.bias_relu_backward(dy, want)
+    np.testing.assert_array_equal(dz, dy * (want > 0))
+    assert dz.dtype == db.dtype == dtype and db.shape == (shape[1],)
+    axes = (0,) + tuple(range(2, len(shape)))
+    scale = np.sqrt(np.prod(shape) / shape[1]) * np.finfo(dtype).eps * 16
+    np.testing.assert_allclose(db, (dy * (want > 0)).sum(axis=axes, dtype=np.float64),
+                               rtol=scale, atol=scale * 4)
+    assert kern.bias_relu_backward(dy, want, False)[1] is None
+
+
+def test_bias_relu_kernels_nan_and_noncontiguous(kern):
+    z = np.array([[np.nan, -1.0, 2.0], [0.5, -0.0, -3.0]], np.float32)
+    y = kern.bias_relu_forward(z.copy(), np.zeros(3, np.float32))
+    assert np.isnan(y[0, 0]) and (y[0, 1:] == [0, 2]).all() and (y[1] == [0.5, 0, 0]).all()
+    dy = np.arange(12, dtype=np.float64).reshape(3, 4).T  # Fortran order
+    yy = np.asfortranarray(np.ones((4, 3)))
+    dz, db = kern.bias_relu_backward(dy, yy)
+    np.testing.assert_array_equal(dz, dy)
+    np.testing.assert_array_equal(db, dy.sum(axis=0))
+
+
+def test_bias_relu_reference_matches_torch(rng):
+    t = torch()
+    z = rng.standard_normal((4, 3, 5, 6))
+    b = rng.standard_normal(3)
+    tz, tb = to_torch(z, True), to_torch(b, True)
+    ty = t.relu(tz + tb.reshape(3, 1, 1))
+    dy = rng.standard_normal(z.shape)
+    ty.backward(to_torch(dy))
+    y = ref.bias_relu_forward(z.copy(), b)
+    dz, db = ref.bias_relu_backward(dy, y)
+    np.testing.assert_allclose(y, ty.detach().numpy())
+    np.testing.assert_allclose(dz, tz.grad.numpy())
+    np.testing.assert_allclose(db, tb.grad.numpy())
+
+
+# ----- the fused ops ---------------------------------------------------------------------
+def _fused_and_plain(fused, plain, args):
+    """Outputs and gradients of fused(*args) and plain(*args) for a random upstream."""
+    results = []
+    for fn in (fused, plain):
+        for a in args:
+            a.grad = None
+        y = fn(*args)
+        (y * mg.tensor(np.linspace(-1, 1, y.size).reshape(y.shape), dtype=y.dtype)
+         ).sum().backward()
+        results.append([y.numpy()] + [a.grad.numpy() for a in args])
+    return results
+
+
+def _params(rng, *shapes):
+    return [mg.tensor(rng.standard_normal(s), dtype=np.float64, requires_grad=True)
+            for s in shapes]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_linear_relu_equals_linear_then_relu(rng, backend):
+    x, w, b = _params(rng, (6, 5), (4, 5), (4,))
+    with mg.backend.use(backend):
+        fused, plain = _fused_and_plain(
+            lambda x, w, b: nn.functional.linear(x, w, b, relu=True),
+            lambda x, w, b: mg.relu(nn.functional.linear(x, w, b)), (x, w, b))
+        for f, p in zip(fused, plain):
+            np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
+        assert mg.gradcheck(lambda x, w, b: nn.functional.linear(x, w, b, relu=True),
+                            (x, w, b))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conv2d_relu_equals_conv_then_relu(rng, backend):
+    x, w, b = _params(rng, (2, 3, 7, 6), (4, 3, 3, 3), (4,))
+    with mg.backend.use(backend):
+        fused, plain = _fused_and_plain(
+            lambda x, w, b: nn.functional.conv2d(x, w, b, 2, 1, relu=True),
+            lambda x, w, b: mg.relu(nn.functional.conv2d(x, w, b, 2, 1)), (x, w, b))
+        for f, p in zip(fused, plain):
+            np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
+        assert mg.gradcheck(lambda x, w, b: nn.functional.conv2d(x, w, b, 1, 1, relu=True),
+                            (x, w, b))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_maxpool_relu_equals_relu_then_maxpool(rng, backend):
+    (x,) = _params(rng, (2, 3, 7, 9))
+    x.data[0, 0] = -1.0  # whole windows <= 0: zero gradient either way
+    with mg.backend.use(backend):
+        fused, plain = _fused_and_plain(
+            lambda x: nn.functional.max_pool2d(x, 2, relu=True),
+            lambda x: nn.functional.max_pool2d(mg.relu(x), 2), (x,))
+        for f, p in zip(fused, plain):
+            np.testing.assert_array_equal(f, p)
+        assert mg.gradcheck(lambda x: nn.functional.max_pool2d(x, (3, 2), (2, 1), relu=True),
+                            (x,))
+
+
+# ----- Sequential's fusion plan -------------------------------------------------------------
+def test_plan_fuses_layer_relu_and_relu_pool():
+    cnn = [nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3), nn.ReLU(),
+           nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)]
+    assert relu_fusion_plan(cnn) == [(0, False), (2, True), (3, True), (5, False),
+                                     (6, True), (8, False), (9, False)]
+    bn = [nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU()]
+    assert relu_fusion_plan(bn) == [(0, False), (1, False), (2, False), (3, True)]
+
+
+def test_plan_leaves_hooked_regularized_and_subclassed_layers_alone():
+    class MyReLU(nn.ReLU):
+        pass
+
+    hooked = nn.ReLU()
+    hooked.register_forward_hook(lambda m, i, o: None)
+    reg = nn.Linear(4, 3, activity_regularizer="l2")
+    items = [nn.Linear(4, 3), hooked, reg, nn.ReLU(), nn.Linear(3, 3), MyReLU()]
+    assert relu_fusion_plan(items) == [(i, False) for i in range(6)]
+
+
+def test_fused_sequential_trains_like_unfused(rng):
+    x = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    grads = []
+    for fuse in (True, False):
+        mg.manual_seed(3)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64, 5), nn.ReLU(), nn.Linear(5, 3))
+        model.fuse_relu = fuse
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        grads.append([loss.item()] + [p.grad.numpy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_hook_on_fusable_layer_still_sees_its_output():
+    seen = []
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    model[0].register_forward_hook(lambda m, i, o: seen.append(o.numpy().copy()))
+    out = model(np.array([[1.0, -2.0, 3.0]], np.float32))
+    assert len(seen) == 1 and (seen[0] < 0).any()  # the hook got the pre-ReLU output
+    np.testing.assert_allclose(out.numpy(), np.maximum(seen[0], 0))
