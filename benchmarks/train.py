@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -64,11 +65,18 @@ def worker_minigrad(cfg: dict) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t0)
 
+    opt = mg.optim.Adam(model.parameters(), lr=1e-3)
+    if cfg.get("schedule") == "cosine":
+        opt.lr = mg.optim.schedules.CosineDecay(1e-3, _total_steps(cfg))
     mg.train.fit(model, xtr, ytr, loss="cross_entropy", epochs=cfg["epochs"],
-                 optimizer=mg.optim.Adam(model.parameters(), lr=1e-3), batch_size=BATCH,
+                 optimizer=opt, batch_size=BATCH,
                  verbose=0, seed=cfg["seed"], callbacks=[Timer()])
     acc = test_report(model, xte, yte)["test_accuracy"]
     return {"epoch_s": times, "test_accuracy": acc, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _total_steps(cfg: dict) -> int:
+    return cfg["epochs"] * -(-cfg["train"] // BATCH)
 
 
 def _torch_model(name: str):
@@ -103,7 +111,7 @@ def worker_torch(cfg: dict) -> dict:
     X = (torch.from_numpy(xtr).float() - mean) / std
     Y = torch.from_numpy(ytr)
 
-    def epoch(model, opt, x, y, rng):
+    def epoch(model, opt, x, y, rng, sched=None):
         model.train()
         perm = torch.from_numpy(rng.permutation(len(x)))
         for i in range(0, len(x), BATCH):
@@ -111,16 +119,23 @@ def worker_torch(cfg: dict) -> dict:
             opt.zero_grad()
             TF.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
+            if sched is not None:
+                sched.step()
 
     warm = _torch_model(cfg["model"])
     epoch(warm, torch.optim.Adam(warm.parameters()), X[:2 * BATCH], Y[:2 * BATCH],
           np.random.default_rng(0))
     model = _torch_model(cfg["model"])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = None
+    if cfg.get("schedule") == "cosine":  # the formula of mg.optim.schedules.CosineDecay
+        total = _total_steps(cfg)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
     rng, times = np.random.default_rng(cfg["seed"]), []
     for _ in range(cfg["epochs"]):
         t0 = time.perf_counter()
-        epoch(model, opt, X, Y, rng)
+        epoch(model, opt, X, Y, rng, sched)
         times.append(time.perf_counter() - t0)
     model.eval()
     correct = 0
@@ -246,8 +261,9 @@ def configs(args: argparse.Namespace) -> list[dict]:
         for model in args.models.split(","):
             train = args.limit or (12800 if model != "cnn" else 3200) if args.quick else \
                 (args.limit or FULL)
-            base = {"model": model, "threads": threads, "epochs": args.epochs, "seed": 0,
-                    "train": train, "test": 2000 if args.quick else 10000}
+            base = {"model": model, "threads": threads, "epochs": args.epochs,
+                    "seed": args.seed, "train": train, "test": 2000 if args.quick else 10000,
+                    "schedule": args.schedule}
             if not args.skip_torch:
                 out.append({**base, "framework": "torch"})
             out += [{**base, "framework": "minigrad", "backend": b} for b in backends
@@ -272,6 +288,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backends", default="c,numba,numpy")
     ap.add_argument("--numpy-cnn", action="store_true", help="also the CNN on numpy (slow)")
     ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                    help="learning rate: 1e-3 throughout, or cosine-decayed to 0 over the "
+                         "run, per step (the same in both frameworks)")
     ap.add_argument("--json", default="bench_results/train.json")
     args = ap.parse_args(argv)
     if args.worker:

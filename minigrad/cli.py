@@ -165,6 +165,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     mean, std = image_stats(xtr)
     model = build_model(args.model, args.init, mean, std)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
+    if args.schedule == "cosine":  # to 0 over every step of the run
+        train_n = len(xtr) - int(len(xtr) * args.validation_split)
+        steps = args.epochs * -(-train_n // args.batch_size)
+        optimizer.lr = mg.optim.schedules.CosineDecay(float(optimizer.lr), steps)
     print(f"minigrad {mg.__version__}: {args.model} on {args.dataset} ({len(xtr)} train / "
           f"{len(xte)} test images), {args.optimizer} lr={optimizer.lr:g}, batch "
           f"{args.batch_size}, backend {mg.backend.get_backend()}, "
@@ -191,7 +195,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = {"model": args.model, "init": args.init, "dataset": args.dataset,
               "mean": mean, "std": std, "limit": args.limit or 0, "seed": args.seed,
               "optimizer": args.optimizer, "lr": float(optimizer.lr), "epochs": args.epochs,
-              "batch_size": args.batch_size, "augment": bool(args.augment)}
+              "batch_size": args.batch_size, "augment": bool(args.augment),
+              "schedule": args.schedule}
     ckpt = os.path.join(args.out, "model.ckpt")
     mg.save({"format": CHECKPOINT_FORMAT, "config": config, "model": model.net.state_dict(),
              "optimizer": optimizer.state_dict(),
@@ -269,6 +274,8 @@ def parser() -> argparse.ArgumentParser:
     # a loss near 3.5 and ends a 6.4k-image epoch 1.4 points of test accuracy lower
     t.add_argument("--init", default="glorot_uniform",
                    help="weight initializer, an mg.nn.init name (default glorot_uniform)")
+    t.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning rate: constant, or cosine-decayed to 0 over the run")
     t.add_argument("--augment", action="store_true", help="random shifts (and flips for "
                    "fashion-mnist) of the training images")
     t.add_argument("--limit", type=_positive(int), help="use only the first N train and N "

@@ -1,5 +1,6 @@
 """python -m minigrad: train on a tiny subset writes its outputs; evaluate reproduces the
 accuracy from the checkpoint; bad options are argparse errors; doctor runs."""
+import csv
 import json
 import os
 import re
@@ -51,6 +52,21 @@ def test_train_other_models(tmp_path, capsys, model, extra):
     capsys.readouterr()
     cli.main(["evaluate", "--checkpoint", str(out / "model.ckpt")])
     assert _accuracy(capsys.readouterr().out) == pytest.approx(acc, abs=1e-4)
+
+
+@needs_data
+def test_train_cosine_schedule_decays_lr_to_zero(tmp_path, capsys):
+    out = tmp_path / "cos"
+    assert cli.main(["train", "--limit", "300", "--epochs", "2", "--batch-size", "100",
+                     "--schedule", "cosine", "--lr", "0.002", "--out", str(out),
+                     "--verbose", "0"]) == 0
+    assert "lr=0.002" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["schedule"] == "cosine"
+    with open(out / "history.csv") as f:
+        lrs = [float(row["lr"]) for row in csv.DictReader(f)]
+    # the lr logged at each epoch's end: halfway down the cosine, then at its end
+    assert lrs == pytest.approx([0.001, 0.0], abs=1e-6)
 
 
 def test_image_stats_match_numpy():

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import minigrad as mg
 from minigrad.optim import schedules as S
 from tests.helpers import torch
 
@@ -130,3 +131,28 @@ def test_schedule_bad_input(make, message):
 
 def test_schedule_repr_names_its_settings():
     assert repr(S.StepDecay(0.1, 3)) == "StepDecay(initial=0.1, step_size=3, gamma=0.1)"
+
+
+@pytest.mark.parametrize("schedule", [
+    S.ExponentialDecay(0.1, 100, 0.5, staircase=True), S.PowerDecay(0.1, 50.0, 2.0),
+    S.StepDecay(0.1, 30, 0.3), S.PiecewiseConstant([10, 20], [0.1, 0.05, 0.01]),
+    S.CosineDecay(0.1, 200, alpha=0.1, warmup_steps=20, warmup_target=0.2)],
+    ids=lambda s: type(s).__name__)
+def test_schedule_in_optimizer_state_survives_save_and_load(tmp_path, schedule):
+    p = mg.nn.Parameter(np.ones(3, np.float32))
+    opt = mg.optim.Adam([p], lr=schedule)
+    path = tmp_path / "opt.ckpt"
+    mg.save(opt.state_dict(), str(path))
+    fresh = mg.optim.Adam([mg.nn.Parameter(np.ones(3, np.float32))], lr=1.0)
+    fresh.load_state_dict(mg.load(str(path)))
+    restored = fresh.param_groups[0]["lr"]
+    assert type(restored) is type(schedule)
+    for step in (0, 5, 15, 25, 150, 400):
+        assert restored(step) == schedule(step)
+
+
+def test_lambda_schedule_is_not_serializable_data():
+    with pytest.raises(ValueError, match="LambdaSchedule"):
+        S.serialize(S.LambdaSchedule(lambda t: 0.1))
+    with pytest.raises(ValueError, match="unknown schedule 'Nope'"):
+        S.deserialize({"schedule": "Nope", "config": {}})

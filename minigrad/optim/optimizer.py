@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tensor import Tensor
+from . import schedules
 from ._checks import (Schedule, _as_groups, _check_common, _check_param, _checked_lr,
                       _check_lr, _loaded_value, check_number)
 
@@ -227,7 +228,10 @@ class Optimizer:
         groups, start = [], 0
         for group in self.param_groups:
             n = len(group["params"])
-            entry = {k: v for k, v in group.items() if k != "params"}
+            # schedules as plain data, so mg.save can store the dict (a LambdaSchedule
+            # or other callable stays an object: in memory only)
+            entry = {k: (schedules.serialize(v) if type(v) in schedules.SERIALIZABLE
+                         else v) for k, v in group.items() if k != "params"}
             entry["params"] = list(range(start, start + n))
             groups.append(entry)
             start += n
@@ -264,7 +268,9 @@ class Optimizer:
             state[i] = {k: _loaded_value(name, i, k, v, params[i]) for k, v in entry.items()}
         new_groups = []
         for group, entry in zip(self.param_groups, saved):
-            full = {**copy.deepcopy({k: v for k, v in entry.items() if k != "params"}),
+            full = {**copy.deepcopy({k: (schedules.deserialize(v)
+                                         if schedules.is_serialized(v) else v)
+                                         for k, v in entry.items() if k != "params"}),
                     "params": group["params"]}
             _check_common(self._name, full)
             self._check_group(full)

@@ -43,6 +43,32 @@ class LearningRateSchedule:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments (Keras): ``type(s)(**s.get_config())`` rebuilds s."""
+        return dict(vars(self))
+
+
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
+    """{"schedule": class name, "config": constructor arguments}: plain data that
+    mg.save can store (optimizer state dicts hold schedules this way)."""
+    if type(schedule) not in SERIALIZABLE:
+        raise ValueError(f"serialize: {type(schedule).__name__} cannot be stored as data "
+                         f"(a LambdaSchedule holds a Python function)")
+    return {"schedule": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(data: dict[str, Any]) -> LearningRateSchedule:
+    """The schedule that ``serialize`` described."""
+    name = data.get("schedule") if isinstance(data, dict) else None
+    if name not in _SERIALIZABLE:
+        raise ValueError(f"deserialize: unknown schedule {name!r}; one of "
+                         f"{sorted(_SERIALIZABLE)}")
+    return _SERIALIZABLE[name](**data.get("config", {}))
+
+
+def is_serialized(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"schedule", "config"}
+
 
 class ExponentialDecay(LearningRateSchedule):
     """lr(t) = initial * decay_rate ^ (t / decay_steps), with floor(t / decay_steps)
@@ -160,3 +186,8 @@ class LambdaSchedule(LearningRateSchedule):
 
     def _value(self, step: float) -> float:
         return _number("LambdaSchedule", f"fn({step!r})", self.fn(step))
+
+
+# The schedules that are plain data (all but LambdaSchedule), by class and by name.
+SERIALIZABLE = (ExponentialDecay, PowerDecay, StepDecay, PiecewiseConstant, CosineDecay)
+_SERIALIZABLE = {cls.__name__: cls for cls in SERIALIZABLE}
