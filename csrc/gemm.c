@@ -89,6 +89,41 @@ static void ukr_f32(long kc, const float *restrict a, const float *restrict b,
     }
 }
 
+/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. */
+static inline void transpose8_ps(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* A full 16-column panel of a B whose columns are rows in memory (x @ W.T: row j of W
+   is column j of B; or the implicit B of a conv's dW): out[p*16 + j] = rows[j][p].
+   8x8 blocks are transposed in registers, so each source row is read 8 floats at a
+   time instead of the panel being written one float per store, 64 bytes apart. */
+static void pack_bt16_f32(long kc, const float *const *rows, float *restrict out) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int half = 0; half < 2; half++) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[8 * half + i] + p);
+            transpose8_ps(r);
+            for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * 16 + 8 * half, r[q]);
+        }
+    }
+    for (; p < kc; p++)
+        for (int j = 0; j < 16; j++) out[p * 16 + j] = rows[j][p];
+}
+#define MG_PACK_BT16_F32 pack_bt16_f32
+
 /* 6 rows x 8 columns of double, same register plan. */
 static void ukr_f64(long kc, const double *restrict a, const double *restrict b,
                     double *restrict c, long ldc, double beta) {

@@ -50,6 +50,14 @@ static void FN(pack_b_)(long kc, long nc, const T *b, long ldb, int tb, T *restr
                 for (; j < NR; j++) out[p * NR + j] = 0;
             }
         } else {                    /* op(B)(p, j) = b[j * ldb + p] */
+#ifdef MG_PACK_BT16_F32
+            if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
+                const float *rows[16];
+                for (int j = 0; j < 16; j++) rows[j] = (const float *)(b + (j0 + j) * ldb);
+                MG_PACK_BT16_F32(kc, rows, (float *)out);
+                continue;
+            }
+#endif
             for (long j = 0; j < nr; j++) {
                 const T *src = b + (j0 + j) * ldb;
                 for (long p = 0; p < kc; p++) out[p * NR + j] = src[p];
@@ -140,6 +148,14 @@ static void FN(pack_b_implicit_)(int tb, long kc, long nc, const T *src, const l
                 for (; j < NR; j++) out[p * NR + j] = 0;
             }
         } else {
+#ifdef MG_PACK_BT16_F32
+            if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
+                const float *rows[16];
+                for (int j = 0; j < 16; j++) rows[j] = (const float *)(src + koff[j0 + j]);
+                MG_PACK_BT16_F32(kc, rows, (float *)out);
+                continue;
+            }
+#endif
             for (long j = 0; j < nr; j++) {
                 const T *s = src + koff[j0 + j];
                 for (long p = 0; p < kc; p++) out[p * NR + j] = s[p];
