@@ -552,6 +552,46 @@ def _batchnorm_backward_impl(dy3, x3, gamma, mean, invstd, training, dx3, dgamma
             dx3[:, c, :])
 
 
+# (N, C) input: one serial pass along the rows, vectorized over C. Per-channel tasks
+# would each read a strided column and allocate their partial sums (0.8 ms against
+# 0.1 ms here for 128 x 300).
+@_jit
+def _batchnorm_rows_stats(x2, mean, var):
+    n, c = x2.shape
+    s1, s2 = np.zeros(c), np.zeros(c)
+    shift = x2[0].astype(np.float64)
+    for i in range(n):
+        for j in range(c):
+            d = np.float64(x2[i, j]) - shift[j]
+            s1[j] += d
+            s2[j] += d * d
+    for j in range(c):
+        m = s1[j] / n
+        mean[j], var[j] = shift[j] + m, max(s2[j] / n - m * m, 0.0)
+
+
+@_jit
+def _batchnorm_rows_apply(x2, mean, scale, beta, y2):
+    for i in range(x2.shape[0]):
+        for j in range(x2.shape[1]):
+            y2[i, j] = (x2[i, j] - mean[j]) * scale[j] + beta[j]
+
+
+@_jit
+def _batchnorm_rows_backward(dy2, x2, gamma, mean, invstd, training, dx2, dgamma, dbeta):
+    n, c = x2.shape
+    for i in range(n):
+        for j in range(c):
+            g = np.float64(dy2[i, j])
+            dbeta[j] += g
+            dgamma[j] += g * (np.float64(x2[i, j]) - mean[j]) * invstd[j]
+    for i in range(n):
+        for j in range(c):
+            xhat = (np.float64(x2[i, j]) - mean[j]) * invstd[j]
+            a, b = (dbeta[j] / n, dgamma[j] / n) if training else (0.0, 0.0)
+            dx2[i, j] = gamma[j] * invstd[j] * (np.float64(dy2[i, j]) - a - xhat * b)
+
+
 def _as3(x: np.ndarray) -> np.ndarray:
     """(N, C) or (N, C, H, W) as a contiguous (N, C, L) array."""
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))
@@ -569,7 +609,10 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
             raise ValueError(f"batchnorm: training needs more than one value per "
                              f"channel, got x{x.shape}")
         mean64, var64 = np.empty(c), np.empty(c)
-        _batchnorm_stats_impl(_as3(x), mean64, var64)
+        if x.ndim == 2:
+            _batchnorm_rows_stats(np.ascontiguousarray(x), mean64, var64)
+        else:
+            _batchnorm_stats_impl(_as3(x), mean64, var64)
         # (C,) sized and possibly non-contiguous or another dtype: numpy updates in place.
         running_mean *= 1 - momentum
         running_mean += momentum * mean64
@@ -581,7 +624,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     y = np.empty_like(x, order="C")
     scale = (invstd * gamma).astype(x.dtype)
-    _batchnorm_apply_impl(_as3(x), mean, scale, np.ascontiguousarray(beta), _as3(y))
+    if x.ndim == 2:
+        _batchnorm_rows_apply(np.ascontiguousarray(x), mean, scale,
+                              np.ascontiguousarray(beta), y)
+    else:
+        _batchnorm_apply_impl(_as3(x), mean, scale, np.ascontiguousarray(beta), _as3(y))
     return y, mean, invstd
 
 
@@ -599,10 +646,13 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
     dgamma, dbeta = np.zeros(c), np.zeros(c)
     if x.size == 0:  # nothing to sum (and no count to divide by)
         return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
-    _batchnorm_backward_impl(_as3(dy), _as3(x), np.ascontiguousarray(gamma),
-                             np.ascontiguousarray(mean, dtype=np.float64),
-                             np.ascontiguousarray(invstd, dtype=np.float64), bool(training),
-                             _as3(dx), dgamma, dbeta)
+    args = (np.ascontiguousarray(gamma), np.ascontiguousarray(mean, dtype=np.float64),
+            np.ascontiguousarray(invstd, dtype=np.float64), bool(training))
+    if x.ndim == 2:
+        _batchnorm_rows_backward(np.ascontiguousarray(dy), np.ascontiguousarray(x), *args,
+                                 dx, dgamma, dbeta)
+    else:
+        _batchnorm_backward_impl(_as3(dy), _as3(x), *args, _as3(dx), dgamma, dbeta)
     return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 
@@ -632,6 +682,16 @@ def _bias_relu_backward_loops(dy3, y3, dz3, db64):
         db64[c] = total
 
 
+@_jit
+def _bias_relu_backward_rows(dy2, y2, dz2, db64):
+    """(N, F) input: along the rows, so every access is contiguous."""
+    for i in range(dy2.shape[0]):
+        for c in range(dy2.shape[1]):
+            g = dy2[i, c] * (y2[i, c] > 0)
+            dz2[i, c] = g
+            db64[c] += g
+
+
 _bias_relu_forward_serial = _jit(_bias_relu_forward_loops)
 _bias_relu_forward_parallel = _pjit(_bias_relu_forward_loops)
 _bias_relu_backward_serial = _jit(_bias_relu_backward_loops)
@@ -653,8 +713,11 @@ def bias_relu_backward(dy, y, need_db=True):
     n, f, s = check_bias_relu("bias_relu_backward", dy, y=y)
     dz = np.empty(dy.shape, dtype=dy.dtype)
     db = np.zeros(f)
-    impl = (_bias_relu_backward_parallel if dy.size >= _PARALLEL_MIN
-            else _bias_relu_backward_serial)
-    impl(np.ascontiguousarray(dy).reshape(n, f, s), np.ascontiguousarray(y).reshape(n, f, s),
-         dz.reshape(n, f, s), db)
+    dy, y = np.ascontiguousarray(dy), np.ascontiguousarray(y)
+    if s == 1 and dy.size < _PARALLEL_MIN:
+        _bias_relu_backward_rows(dy.reshape(n, f), y.reshape(n, f), dz.reshape(n, f), db)
+    else:
+        impl = (_bias_relu_backward_parallel if dy.size >= _PARALLEL_MIN
+                else _bias_relu_backward_serial)
+        impl(dy.reshape(n, f, s), y.reshape(n, f, s), dz.reshape(n, f, s), db)
     return dz, (db.astype(dy.dtype) if need_db else None)
