@@ -10,7 +10,9 @@ numpy is imported). Times are medians of >= 10 round-robin runs after warm-up. R
 are GFLOP/s for matmul/conv and GB/s (bytes that must move at least once) for pooling
 and batch norm. "vs BLAS" is a speed ratio (>1: faster than numpy @); "vs torch" is a
 time ratio (<1: faster than PyTorch). The cold-start section times the first calls of
-SGEMM in fresh processes.
+SGEMM in fresh processes. With 2+ threads every contender runs in a process of its own
+(--shared: all in one, round-robin, as with 1 thread): the OpenMP workers of PyTorch and
+OpenBLAS spin after each call and would steal the cores from the next contender.
 """
 from __future__ import annotations
 
@@ -217,15 +219,23 @@ def bias_relu_case(shape, mods, torch, rng) -> Case:
     return case
 
 
-def worker(threads: int, quick: bool, repeat: int) -> list[dict]:
-    """Runs every case with `threads` threads; returns one row per (case, contender)."""
+def worker(threads: int, quick: bool, repeat: int, only: str | None = None) -> list[dict]:
+    """Runs every case with `threads` threads; returns one row per (case, contender).
+    only: run just that contender (the ratios are then filled in by the caller)."""
     set_threads(threads)
-    torch, mods, rng = _torch(), _backends(), np.random.default_rng(0)
+    torch = _torch() if only in (None, "torch") else None
+    mods, rng = _backends(), np.random.default_rng(0)
+    if only is not None:
+        mods = {k: v for k, v in mods.items() if k == only}
     rows = []
     for make in (lambda: gemm_cases(quick, mods, torch, rng), lambda: conv_cases(
             mods, torch, rng), lambda: pool_cases(mods, torch, rng),
             lambda: bn_cases(mods, torch, rng), lambda: bias_relu_cases(mods, torch, rng)):
         for case in make():
+            if only is not None:
+                case.run = {k: v for k, v in case.run.items() if k == only}
+                if not case.run:
+                    continue
             cpu: dict[str, float] = {}
             times = median_times(case.run, repeat=repeat, warmup=2, min_total=0.3, cpu=cpu)
             rate = gflops if case.unit == "GFLOP/s" else gbps
@@ -281,6 +291,24 @@ def cold_median(runs: list[dict]) -> dict:
     rates = np.median([r["gflops_first_calls"] for r in runs], axis=0)
     return {**runs[0], "gflops_first_calls": [float(r) for r in rates],
             "processes": len(runs)}
+
+
+CONTENDERS = ("c", "numba", "numpy", "blas", "torch")
+
+
+def _with_ratios(rows: list[dict]) -> list[dict]:
+    """Fills vs_blas, vs_torch and cpu_vs_torch across rows measured in separate
+    processes (one per contender)."""
+    ref: dict[tuple, dict] = {}
+    for r in rows:
+        ref.setdefault((r["kernel"], r["shape"], r["threads"]), {})[r["backend"]] = r
+    for r in rows:
+        peers = ref[(r["kernel"], r["shape"], r["threads"])]
+        blas, tor = peers.get("blas"), peers.get("torch")
+        r["vs_blas"] = blas["median_s"] / r["median_s"] if blas else None
+        r["vs_torch"] = r["median_s"] / tor["median_s"] if tor else None
+        r["cpu_vs_torch"] = r["cpu_s"] / tor["cpu_s"] if tor else None
+    return rows
 
 
 def _subprocess(args: list[str], threads: int) -> object:
@@ -348,11 +376,15 @@ def main(argv=None) -> None:
     p.add_argument("--json", help="write every measurement to this file")
     p.add_argument("--png", help="draw the bar chart to this file")
     p.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
+    p.add_argument("--shared", action="store_true",
+                   help="with 2+ threads, measure every contender in one process too "
+                        "(default: one process per contender, see below)")
     p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--only", help=argparse.SUPPRESS)
     p.add_argument("--cold-worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.quick, max(args.repeat, 10))))
+        print(json.dumps(worker(args.worker, args.quick, max(args.repeat, 10), args.only)))
         return
     if args.cold_worker:
         print(json.dumps(cold_worker(*args.cold_worker)))
@@ -360,7 +392,15 @@ def main(argv=None) -> None:
     extra = ["--quick"] if args.quick else []
     rows = []
     for t in args.threads:
-        rows += _subprocess(["--worker", str(t), "--repeat", str(args.repeat)] + extra, t)
+        base = ["--worker", str(t), "--repeat", str(args.repeat)] + extra
+        if t == 1 or args.shared:
+            rows += _subprocess(base, t)
+        else:
+            # With 2+ threads each library runs in its own process: PyTorch's and
+            # OpenBLAS's OpenMP workers spin after every call and would take the cores
+            # from whichever contender runs next in a shared round-robin.
+            rows += _with_ratios([r for who in CONTENDERS
+                                  for r in _subprocess(base + ["--only", who], t)])
     cold = [] if args.no_cold else [
         cold_median([_subprocess(["--cold-worker", lib, shape], 1)
                      for _ in range(3 if args.quick else 5)])
