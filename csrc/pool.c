@@ -7,8 +7,10 @@
    wins ties; a NaN wins over every number (the first NaN), so NaN propagates as in
    PyTorch. y and argmax are overwritten.
    maxpool backward: dx is overwritten with zeros, then dy is accumulated at argmax
-   (overlapping windows may pick one input twice). An argmax outside [0, H*W) returns
-   MG_EINVAL before anything is written.
+   (overlapping windows may pick one input twice). An argmax outside [0, H*W) is never
+   used as an index: the call returns MG_EINVAL, with dx partly written (the Python
+   wrapper raises and drops it). The check runs per plane, where each plane is used,
+   not as a separate pass over all of argmax.
    avgpool forward: y = mean of each window (overwritten). avgpool backward: dx is
    overwritten with zeros, then each dy / (KH*KW) is accumulated over its window.
    (n, c) planes are spread over OpenMP threads. Errors: MG_EINVAL (-1) for

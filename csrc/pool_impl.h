@@ -98,12 +98,11 @@ int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n
     if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx)
         return MG_EINVAL;
     long planes = n * c, per = oh * ow;
-    uint64_t bad = 0, size = (uint64_t)(h * w);
-    for (long i = 0; i < planes * per; i++) bad |= (uint64_t)argmax[i] >= size; /* < 0 too */
-    if (bad) return MG_EINVAL;
+    uint64_t size = (uint64_t)(h * w);
+    int bad = 0;
     /* Windows of kernel = stride tile the plane when h, w are multiples of oh, ow. */
     long k_h = h % oh == 0 ? h / oh : 0, k_w = w % ow == 0 ? w / ow : 0;
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
+#pragma omp parallel for schedule(static) num_threads(mg_threads_avail()) reduction(| : bad)
     for (long pl = 0; pl < planes; pl++) {
         T *dxp = dx + pl * h * w;
         const T *dyp = dy + pl * per;
@@ -115,10 +114,18 @@ int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n
 #endif
         if (k_h && k_w && FN(maxpool_tiled_plane_)(dyp, ap, dxp, w, oh, ow, k_h, k_w))
             continue;
+        /* The fast paths above accept only indices inside their own windows; this one
+           takes any index, so check this plane's (cache-hot) before scattering. */
+        uint64_t out = 0;
+        for (long i = 0; i < per; i++) out |= (uint64_t)ap[i] >= size; /* < 0 too */
+        if (out) {
+            bad = 1;
+            continue;
+        }
         memset(dxp, 0, (size_t)h * w * sizeof(T));
         for (long i = 0; i < per; i++) dxp[ap[i]] += dyp[i];
     }
-    return 0;
+    return bad ? MG_EINVAL : 0;
 }
 
 int FN(mg_avgpool2d_forward_)(const T *x, T *y, long n, long c, long h, long w, long kh,

@@ -296,6 +296,20 @@ def test_c_rejects_bad_argmax_and_sizes():
     assert np.array_equal(out, np.full((2, 2), 2, np.float32))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_c_maxpool_backward_rejects_a_bad_index_in_any_plane(rng, dtype):
+    if "c" not in mg.backend.available():
+        pytest.skip("the C extension is not built")
+    from minigrad.backend import c
+    x = rand(rng, (3, 5, 6, 6), dtype)
+    y, arg = c.maxpool2d_forward(x, (2, 2), (2, 2))
+    for bad in (-1, 36, 10**12):  # the last plane only: each plane checks its own
+        a = arg.copy()
+        a[2, 4, 1, 1] = bad
+        with pytest.raises(ValueError, match="argmax"):
+            c.maxpool2d_backward(np.ones_like(y), a, x.shape)
+
+
 def test_c_thread_counts_agree(rng):
     if "c" not in mg.backend.available():
         pytest.skip("the C extension is not built")
