@@ -1,10 +1,11 @@
 """Training benchmark: epochs of the MLP, MLP-BN and CNN on Fashion-MNIST (batch 128,
-Adam lr 1e-3, Glorot-uniform weights, zero biases) in minigrad (each backend) and PyTorch
-CPU at the same thread count, in the same run; plus the time of one full training
-step of a 784-32-10 MLP at batch 1 and 8.
+Adam lr 1e-3 unless --lr, constant or --schedule cosine, Glorot-uniform weights, zero
+biases) in minigrad (each backend) and PyTorch CPU at the same thread count, in the
+same run; plus the time of one full training step of a 784-32-10 MLP at batch 1 and 8.
 
     python -m benchmarks.train [--quick] [--threads 1,2] [--models mlp,mlp-bn,cnn]
                                [--backends c,numba] [--epochs 1] [--json PATH]
+                               [--lr 1e-3] [--schedule constant|cosine] [--seed 0]
 
 Every configuration runs in its own process (thread counts are fixed at start-up and
 peak RSS is per process: ru_maxrss). minigrad keeps the images uint8 and standardizes
@@ -65,9 +66,10 @@ def worker_minigrad(cfg: dict) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t0)
 
-    opt = mg.optim.Adam(model.parameters(), lr=1e-3)
+    lr = cfg.get("lr", 1e-3)
+    opt = mg.optim.Adam(model.parameters(), lr=lr)
     if cfg.get("schedule") == "cosine":
-        opt.lr = mg.optim.schedules.CosineDecay(1e-3, _total_steps(cfg))
+        opt.lr = mg.optim.schedules.CosineDecay(lr, _total_steps(cfg))
     mg.train.fit(model, xtr, ytr, loss="cross_entropy", epochs=cfg["epochs"],
                  optimizer=opt, batch_size=BATCH,
                  verbose=0, seed=cfg["seed"], callbacks=[Timer()])
@@ -126,7 +128,7 @@ def worker_torch(cfg: dict) -> dict:
     epoch(warm, torch.optim.Adam(warm.parameters()), X[:2 * BATCH], Y[:2 * BATCH],
           np.random.default_rng(0))
     model = _torch_model(cfg["model"])
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.get("lr", 1e-3))
     sched = None
     if cfg.get("schedule") == "cosine":  # the formula of mg.optim.schedules.CosineDecay
         total = _total_steps(cfg)
@@ -263,7 +265,7 @@ def configs(args: argparse.Namespace) -> list[dict]:
                 (args.limit or FULL)
             base = {"model": model, "threads": threads, "epochs": args.epochs,
                     "seed": args.seed, "train": train, "test": 2000 if args.quick else 10000,
-                    "schedule": args.schedule}
+                    "schedule": args.schedule, "lr": args.lr}
             if not args.skip_torch:
                 out.append({**base, "framework": "torch"})
             out += [{**base, "framework": "minigrad", "backend": b} for b in backends
@@ -289,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--numpy-cnn", action="store_true", help="also the CNN on numpy (slow)")
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam's (initial) learning rate")
     ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                     help="learning rate: 1e-3 throughout, or cosine-decayed to 0 over the "
                          "run, per step (the same in both frameworks)")
