@@ -123,19 +123,30 @@ static long *FN(tap_offsets_)(const conv_dims *d) {
     if (koff == NULL) return NULL;
     for (long c = 0; c < d->c; c++)
         for (long i = 0; i < d->kh; i++)
-            for (long j = 0; j < d->kw; j++) koff[(c * d->kh + i) * d->kw + j] = (c * hp + i) * wp + j;
+            for (long j = 0; j < d->kw; j++)
+                koff[(c * d->kh + i) * d->kw + j] = (c * hp + i) * wp + j;
     return koff;
+}
+
+/* What both implicit products need from the thread's workspaces: x zero-padded (xp,
+   filled here), its tap offsets, and an F x OH*wp buffer. Returns xp, or NULL when
+   out of memory. */
+static T *FN(implicit_operands_)(const conv_dims *d, const T *x, long **koff, T **buf) {
+    long wp = d->w + 2 * d->pw;
+    T *xp = mg_workspace(MG_WS_PAD, FN(padded_bytes_)(d));
+    *buf = mg_workspace(MG_WS_COLS, (size_t)d->f * d->oh * wp * sizeof(T));
+    *koff = FN(tap_offsets_)(d);
+    if (xp == NULL || *buf == NULL || *koff == NULL) return NULL;
+    FN(pad_image_)(d, x, xp);
+    return xp;
 }
 
 /* y (F, OH, OW) = w (F, C*KH*KW) @ cols(x) + b, b may be NULL. */
 static int FN(forward_implicit_)(const conv_dims *d, const T *x, const T *w, const T *b,
                                  T *y) {
-    long wp = d->w + 2 * d->pw, np = d->oh * wp, ckk = d->c * d->kh * d->kw;
-    T *xp = mg_workspace(MG_WS_PAD, FN(padded_bytes_)(d));
-    T *out = mg_workspace(MG_WS_COLS, (size_t)d->f * np * sizeof(T));
-    long *koff = FN(tap_offsets_)(d);
-    if (xp == NULL || out == NULL || koff == NULL) return MG_ENOMEM;
-    FN(pad_image_)(d, x, xp);
+    long wp = d->w + 2 * d->pw, np = d->oh * wp, ckk = d->c * d->kh * d->kw, *koff;
+    T *out, *xp = FN(implicit_operands_)(d, x, &koff, &out);
+    if (xp == NULL) return MG_ENOMEM;
     int err = FN(mg_gemm_implicit_b_)(0, d->f, np, ckk, w, ckk, xp, koff, 0, out, np);
     for (long f = 0; f < d->f; f++) {
         T bias = b ? b[f] : 0;
@@ -152,12 +163,9 @@ static int FN(forward_implicit_)(const conv_dims *d, const T *x, const T *w, con
    with zeros in the dropped columns. `first`: dw_acc is overwritten. */
 static int FN(dw_implicit_)(const conv_dims *d, const T *x, const T *dy, T *dw_acc,
                             int first) {
-    long wp = d->w + 2 * d->pw, np = d->oh * wp, ckk = d->c * d->kh * d->kw;
-    T *xp = mg_workspace(MG_WS_PAD, FN(padded_bytes_)(d));
-    T *dyp = mg_workspace(MG_WS_COLS, (size_t)d->f * np * sizeof(T));
-    long *koff = FN(tap_offsets_)(d);
-    if (xp == NULL || dyp == NULL || koff == NULL) return MG_ENOMEM;
-    FN(pad_image_)(d, x, xp);
+    long wp = d->w + 2 * d->pw, np = d->oh * wp, ckk = d->c * d->kh * d->kw, *koff;
+    T *dyp, *xp = FN(implicit_operands_)(d, x, &koff, &dyp);
+    if (xp == NULL) return MG_ENOMEM;
     for (long f = 0; f < d->f; f++)
         for (long oh = 0; oh < d->oh; oh++) {
             const T *src = dy + (f * d->oh + oh) * d->ow;

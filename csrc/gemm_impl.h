@@ -33,6 +33,21 @@ static void FN(pack_a_)(long mc, long kc, const T *a, long lda, int ta, T alpha,
     }
 }
 
+/* One NR-column panel whose nr columns are rows in memory: out[p*NR + j] = rows[j][p],
+   zeros past nr (the B of x @ W.T, or the implicit B of a conv's dW). */
+static void FN(pack_panel_t_)(long kc, long nr, const T *const *rows, T *restrict out) {
+#ifdef MG_PACK_BT16_F32
+    if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
+        MG_PACK_BT16_F32(kc, (const float *const *)rows, (float *)out);
+        return;
+    }
+#endif
+    for (long j = 0; j < nr; j++)
+        for (long p = 0; p < kc; p++) out[p * NR + j] = rows[j][p];
+    for (long j = nr; j < NR; j++)
+        for (long p = 0; p < kc; p++) out[p * NR + j] = 0;
+}
+
 /* Packs the kc x nc block of op(B) at `b` into NR-column panels, zero-padded. */
 static void FN(pack_b_)(long kc, long nc, const T *b, long ldb, int tb, T *restrict out) {
     for (long j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
@@ -50,20 +65,9 @@ static void FN(pack_b_)(long kc, long nc, const T *b, long ldb, int tb, T *restr
                 for (; j < NR; j++) out[p * NR + j] = 0;
             }
         } else {                    /* op(B)(p, j) = b[j * ldb + p] */
-#ifdef MG_PACK_BT16_F32
-            if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
-                const float *rows[16];
-                for (int j = 0; j < 16; j++) rows[j] = (const float *)(b + (j0 + j) * ldb);
-                MG_PACK_BT16_F32(kc, rows, (float *)out);
-                continue;
-            }
-#endif
-            for (long j = 0; j < nr; j++) {
-                const T *src = b + (j0 + j) * ldb;
-                for (long p = 0; p < kc; p++) out[p * NR + j] = src[p];
-            }
-            for (long j = nr; j < NR; j++)
-                for (long p = 0; p < kc; p++) out[p * NR + j] = 0;
+            const T *rows[NR];
+            for (long j = 0; j < nr; j++) rows[j] = b + (j0 + j) * ldb;
+            FN(pack_panel_t_)(kc, nr, rows, out);
         }
     }
 }
@@ -100,37 +104,6 @@ static void FN(scale_)(long m, long n, T beta, T *c, long ldc) {
 
 static long FN(round_up_)(long x, long r) { return (x + r - 1) / r * r; }
 
-int FN(mg_gemm_serial_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
-                        long lda, const T *b, long ldb, T beta, T *c, long ldc) {
-    if (m <= 0 || n <= 0) return 0;
-    if (k <= 0 || alpha == 0) {
-        FN(scale_)(m, n, beta, c, ldc);
-        return 0;
-    }
-    /* Equal blocks instead of full blocks plus a sliver: k = 300 runs as 2 x 150. */
-    long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
-    long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
-    long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
-    T *ap = mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
-    T *bp = mg_workspace(MG_WS_PACK_B, (size_t)ncb * kcb * sizeof(T));
-    if (ap == NULL || bp == NULL) return MG_ENOMEM;
-    for (long jc = 0; jc < n; jc += ncb) {
-        long nc = n - jc < ncb ? n - jc : ncb;
-        for (long pc = 0; pc < k; pc += kcb) {
-            long kc = k - pc < kcb ? k - pc : kcb;
-            T bet = pc == 0 ? beta : (T)1;   /* later k blocks accumulate */
-            FN(pack_b_)(kc, nc, tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, tb, bp);
-            for (long ic = 0; ic < m; ic += mcb) {
-                long mc = m - ic < mcb ? m - ic : mcb;
-                FN(pack_a_)(mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ta,
-                            alpha, ap);
-                FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
-            }
-        }
-    }
-    return 0;
-}
-
 /* Packs a kc x nc block of an implicit B read from an image: B(p, j) = src[koff[p] + j]
    (tb = 0) or src[koff[j] + p] (tb = 1), koff and src already offset to the block.
    This is the im2col matrix of a stride-1 convolution taken straight from the
@@ -148,31 +121,24 @@ static void FN(pack_b_implicit_)(int tb, long kc, long nc, const T *src, const l
                 for (; j < NR; j++) out[p * NR + j] = 0;
             }
         } else {
-#ifdef MG_PACK_BT16_F32
-            if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
-                const float *rows[16];
-                for (int j = 0; j < 16; j++) rows[j] = (const float *)(src + koff[j0 + j]);
-                MG_PACK_BT16_F32(kc, rows, (float *)out);
-                continue;
-            }
-#endif
-            for (long j = 0; j < nr; j++) {
-                const T *s = src + koff[j0 + j];
-                for (long p = 0; p < kc; p++) out[p * NR + j] = s[p];
-            }
-            for (long j = nr; j < NR; j++)
-                for (long p = 0; p < kc; p++) out[p * NR + j] = 0;
+            const T *rows[NR];
+            for (long j = 0; j < nr; j++) rows[j] = src + koff[j0 + j];
+            FN(pack_panel_t_)(kc, nr, rows, out);
         }
     }
 }
 
-int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda,
-                            const T *src, const long *koff, T beta, T *c, long ldc) {
+/* The BLIS loops over one thread's C. B is op(b) (ldb, tb), or with koff != NULL the
+   implicit B of an image (see pack_b_implicit_; b is then the image, ldb unused). */
+static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
+                             long lda, const T *b, long ldb, const long *koff, T beta,
+                             T *c, long ldc) {
     if (m <= 0 || n <= 0) return 0;
-    if (k <= 0) {
+    if (k <= 0 || alpha == 0) {
         FN(scale_)(m, n, beta, c, ldc);
         return 0;
     }
+    /* Equal blocks instead of full blocks plus a sliver: k = 300 runs as 2 x 150. */
     long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
     long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
     long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
@@ -183,19 +149,32 @@ int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda
         long nc = n - jc < ncb ? n - jc : ncb;
         for (long pc = 0; pc < k; pc += kcb) {
             long kc = k - pc < kcb ? k - pc : kcb;
-            T bet = pc == 0 ? beta : (T)1;
-            if (tb)
-                FN(pack_b_implicit_)(1, kc, nc, src + pc, koff + jc, bp);
+            T bet = pc == 0 ? beta : (T)1;   /* later k blocks accumulate */
+            if (koff != NULL)
+                FN(pack_b_implicit_)(tb, kc, nc, tb ? b + pc : b + jc,
+                                     tb ? koff + jc : koff + pc, bp);
             else
-                FN(pack_b_implicit_)(0, kc, nc, src + jc, koff + pc, bp);
+                FN(pack_b_)(kc, nc, tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, tb,
+                            bp);
             for (long ic = 0; ic < m; ic += mcb) {
                 long mc = m - ic < mcb ? m - ic : mcb;
-                FN(pack_a_)(mc, kc, a + ic * lda + pc, lda, 0, (T)1, ap);
+                FN(pack_a_)(mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ta,
+                            alpha, ap);
                 FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
             }
         }
     }
     return 0;
+}
+
+int FN(mg_gemm_serial_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
+                        long lda, const T *b, long ldb, T beta, T *c, long ldc) {
+    return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+}
+
+int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda,
+                            const T *src, const long *koff, T beta, T *c, long ldc) {
+    return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc);
 }
 
 /* Splits C between nt threads along its longer side (in whole micro-tiles); each thread
