@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -166,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = build_model(args.model, args.init, mean, std)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
     if args.schedule == "cosine":  # to 0 over every step of the run
-        train_n = len(xtr) - int(len(xtr) * args.validation_split)
+        train_n = math.ceil(len(xtr) * (1.0 - args.validation_split))  # fit's split
         steps = args.epochs * -(-train_n // args.batch_size)
         optimizer.lr = mg.optim.schedules.CosineDecay(float(optimizer.lr), steps)
     print(f"minigrad {mg.__version__}: {args.model} on {args.dataset} ({len(xtr)} train / "

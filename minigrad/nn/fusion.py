@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
-from .layers import BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Identity, Linear
+from .activations import ReLU
+from .layers import BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Identity, Linear, MaxPool2d
 from .module import Module, ModuleList, Parameter, clone
 
 _PAIRS = ((Linear, BatchNorm1d), (Conv2d, BatchNorm2d))
@@ -73,6 +74,13 @@ def fuse_batchnorm(model: Module) -> Module:
     return fused.eval()
 
 
+def _plain(m: Module, kinds: tuple[type, ...]) -> bool:
+    """m is exactly one of kinds (no subclass), with no hook or activity regularizer
+    that expects the unfused output."""
+    return (type(m) in kinds and not m._forward_hooks
+            and getattr(m, "activity_regularizer", None) is None)
+
+
 def relu_fusion_plan(items: list[Module]) -> list[tuple[int, bool]]:
     """Which modules of a Sequential run, and which of them absorb the ReLU after or
     before them: a list of (index, relu) with the absorbed ReLUs left out.
@@ -82,22 +90,15 @@ def relu_fusion_plan(items: list[Module]) -> list[tuple[int, bool]]:
     ReLU right after a Linear or Conv2d is fused into that layer's output pass. Only
     the exact classes fuse, and only modules without forward hooks (or an activity
     regularizer), so every hook still sees the output it expects."""
-    from .activations import ReLU
-    from .layers import MaxPool2d
-
-    def plain(m: Module, kinds: tuple[type, ...]) -> bool:
-        return (type(m) in kinds and not m._forward_hooks
-                and getattr(m, "activity_regularizer", None) is None)
-
     plan: list[tuple[int, bool]] = []
     i, n = 0, len(items)
     while i < n:
         m = items[i]
-        if plain(m, (ReLU,)) and i + 1 < n and plain(items[i + 1], (MaxPool2d,)):
+        if _plain(m, (ReLU,)) and i + 1 < n and _plain(items[i + 1], (MaxPool2d,)):
             plan.append((i + 1, True))
             i += 2
-        elif (plain(m, (Linear, Conv2d)) and i + 1 < n and plain(items[i + 1], (ReLU,))
-              and not (i + 2 < n and plain(items[i + 2], (MaxPool2d,)))):
+        elif (_plain(m, (Linear, Conv2d)) and i + 1 < n and _plain(items[i + 1], (ReLU,))
+              and not (i + 2 < n and _plain(items[i + 2], (MaxPool2d,)))):
             plan.append((i, True))
             i += 2
         else:

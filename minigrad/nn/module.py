@@ -351,7 +351,10 @@ def _plain_plan(items: list) -> list[tuple[int, bool]]:
 
 
 def _relu_fusion_plan(items: list) -> list[tuple[int, bool]]:
-    from .fusion import relu_fusion_plan  # fusion imports the layers, which import us
+    # fusion imports the layers, which import this module: bind it on first use only
+    global _relu_fusion_plan
+    from .fusion import relu_fusion_plan
+    _relu_fusion_plan = relu_fusion_plan
     return relu_fusion_plan(items)
 
 
