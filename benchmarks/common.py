@@ -7,8 +7,12 @@ changing it on the fly (threadpoolctl is not a dependency).
 """
 from __future__ import annotations
 
+import json
 import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable
 
@@ -89,3 +93,36 @@ def machine() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+
+
+def versions() -> dict[str, str]:
+    """Versions of what a table depends on: Python, numpy, numba, PyTorch, minigrad's
+    git revision (with "+dirty" for uncommitted changes)."""
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "numba", "torch"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = "not installed"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], cwd=root,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    out["minigrad"] = rev or "unknown"
+    return out
+
+
+def write_results(path: str, kind: str, payload: dict) -> None:
+    """Write a benchmark's results with its provenance (the command that made them,
+    date, machine, versions): what benchmarks/report.py turns into docs/benchmarks.md."""
+    record = {"kind": kind,
+              "command": "python -m benchmarks." + " ".join(
+                  [os.path.splitext(os.path.basename(sys.argv[0]))[0]] + sys.argv[1:]),
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "machine": machine(), "versions": versions(), **payload}
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(record, f, indent=1)

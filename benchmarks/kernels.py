@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from .common import gbps, gflops, machine, median_times, set_threads, worker_env
+from .common import (gbps, gflops, machine, median_times, set_threads, worker_env,
+                     write_results)
 
 
 @dataclass
@@ -373,7 +374,8 @@ def main(argv=None) -> None:
     p.add_argument("--quick", action="store_true", help="fewer shapes")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeat", type=int, default=10, help="timed runs (>= 10)")
-    p.add_argument("--json", help="write every measurement to this file")
+    p.add_argument("--json", default="bench_results/kernels.json",
+                   help="write every measurement to this file")
     p.add_argument("--png", help="draw the bar chart to this file")
     p.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
     p.add_argument("--shared", action="store_true",
@@ -409,8 +411,7 @@ def main(argv=None) -> None:
     if cold:
         print(f"\nSGEMM cold start (1 thread; median over fresh processes):\n\n{cold_table(cold)}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "rows": rows, "cold": cold}, f, indent=1)
+        write_results(args.json, "kernels", {"rows": rows, "cold": cold})
     if args.png:
         plot(rows, args.png)
 

@@ -6,7 +6,7 @@ the rules written as textbook numpy expressions (temporaries, the 'before' of th
 in-place numpy rule). The last column is the largest |difference| of the weights
 between the fused and the numpy path after 20 steps.
 
-    python benchmarks/optim_step.py [--rounds 300] [--stat median|min]
+    python -m benchmarks.optim_step [--rounds 300] [--stat median|min] [--json PATH]
 
 Prints a markdown table of microseconds per step (median by default).
 """
@@ -28,6 +28,8 @@ import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import optim  # noqa: E402
+
+from benchmarks.common import write_results  # noqa: E402
 
 SHAPES = [(300, 784), (300,), (100, 300), (100,), (10, 100), (10,)]
 
@@ -171,6 +173,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--stat", choices=("median", "min"), default="median",
                         help="min is the robust figure on a machine shared with others")
+    parser.add_argument("--json", default="bench_results/optim_step.json")
     args = parser.parse_args()
     stat = statistics.median if args.stat == "median" else min
     import torch
@@ -187,6 +190,7 @@ def main() -> None:
           "| numpy textbook (temporaries) | fused / torch default | numpy / torch default "
           "| numpy / fused | max abs diff fused vs numpy, 20 steps |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = {}
     for case, (cls, name, kw) in CASES.items():
         t = time_us({"fu": minigrad_step(cls, kw, True),
                      "mg": minigrad_step(cls, kw, False),
@@ -199,6 +203,8 @@ def main() -> None:
               f"| {t['td']:.0f} | {t['tt']:.0f} | {t['np']:.0f} | {t['fu'] / t['td']:.2f} "
               f"| {t['mg'] / t['td']:.2f} | {t['mg'] / t['fu']:.1f} "
               f"| {fused_max_error(cls, kw):.1e} |")
+        rows[case] = {"fused_us": t["fu"], "numpy_us": t["mg"], "torch_default_us": t["td"]}
+    write_results(args.json, "optim_step", {"stat": args.stat, "rows": rows})
 
 
 if __name__ == "__main__":

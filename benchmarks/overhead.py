@@ -1,7 +1,7 @@
 """Per-op overhead of the engine: a small elementwise op, with and without grad
 recording, and a tiny forward+backward, next to PyTorch measured in the same run.
 
-    python -m benchmarks.overhead [--repeat 7] [--number 2000]
+    python -m benchmarks.overhead [--repeat 7] [--number 2000] [--json PATH]
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import timeit
 import numpy as np
 
 import minigrad as mg
+
+from .common import write_results
 
 
 def _median_us(stmt, number: int, repeat: int) -> float:
@@ -55,6 +57,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--number", type=int, default=2000)
+    p.add_argument("--json", default="bench_results/overhead.json")
     args = p.parse_args(argv)
     rows = {}
     for lib in ("minigrad", "torch"):
@@ -69,6 +72,7 @@ def main(argv=None) -> None:
     for name, r in rows.items():
         t = r.get("torch", float("nan"))
         print(f"| {name} | {r['minigrad']:.2f} | {t:.2f} | {r['minigrad'] / t:.2f}x |")
+    write_results(args.json, "overhead", {"rows": rows})
 
 
 if __name__ == "__main__":

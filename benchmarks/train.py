@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .common import machine, worker_env
+from .common import machine, worker_env, write_results
 
 BATCH = 128
 FULL = 60000
@@ -206,7 +206,9 @@ def worker_step(cfg: dict) -> dict:
 def run_worker(cfg: dict) -> dict:
     env = worker_env(cfg["threads"])
     env["NUMBA_NUM_THREADS"] = str(max(cfg["threads"], 1))
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # A "baseline" config runs in another checkout (its own minigrad and its own copy
+    # of this worker), so an old and a new version are timed in the same run.
+    root = cfg.get("tree") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-m", "benchmarks.train", "--worker",
                            json.dumps(cfg)], capture_output=True, text=True, env=env, cwd=root)
     if proc.returncode != 0:
@@ -218,6 +220,12 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None or v != v else format(v, spec)
 
 
+def _name(r: dict) -> str:
+    if r["framework"] == "torch":
+        return "PyTorch"
+    return f"minigrad {r['backend']}" + (f" ({r['label']})" if r.get("label") else "")
+
+
 def table(results: list[dict]) -> str:
     rows = ["| model | threads | implementation | epoch s (median) | per 60k s | vs PyTorch "
             "| peak RSS MB | vs PyTorch | test acc |", "|" + "---|" * 9]
@@ -226,7 +234,7 @@ def table(results: list[dict]) -> str:
     for r in results:
         if "batch" in r:
             continue
-        name = "PyTorch" if r["framework"] == "torch" else f"minigrad {r['backend']}"
+        name = _name(r)
         if "error" in r:
             rows.append(f"| {r['model']} | {r['threads']} | {name} | failed: {r['error']} "
                         "| | | | | |")
@@ -246,7 +254,7 @@ def table(results: list[dict]) -> str:
         tref = {(r["batch"], r["threads"]): r["step_s"] for r in steps
                 if r["framework"] == "torch"}
         for r in steps:
-            name = "PyTorch" if r["framework"] == "torch" else f"minigrad {r['backend']}"
+            name = _name(r)
             base = tref.get((r["batch"], r["threads"]))
             rows.append(f"| batch {r['batch']} | {r['threads']} | {name} | "
                         f"{r['step_s'] * 1e3:.3f} | "
@@ -258,6 +266,10 @@ def table(results: list[dict]) -> str:
 def configs(args: argparse.Namespace) -> list[dict]:
     import minigrad as mg
     backends = [b for b in args.backends.split(",") if b in mg.backend.available()]
+    trees = [{}]
+    if args.baseline:
+        label = args.baseline_label or os.path.basename(os.path.abspath(args.baseline))
+        trees = [{"tree": os.path.abspath(args.baseline), "label": label}, {"label": "this tree"}]
     out = []
     for threads in [int(t) for t in args.threads.split(",")]:
         for model in args.models.split(","):
@@ -268,13 +280,14 @@ def configs(args: argparse.Namespace) -> list[dict]:
                     "schedule": args.schedule, "lr": args.lr}
             if not args.skip_torch:
                 out.append({**base, "framework": "torch"})
-            out += [{**base, "framework": "minigrad", "backend": b} for b in backends
+            out += [{**base, "framework": "minigrad", "backend": b, **tree}
+                    for tree in trees for b in backends
                     if not (b == "numpy" and model == "cnn" and not args.numpy_cnn)]
         for batch in (1, 8):
             if not args.skip_torch:
                 out.append({"batch": batch, "threads": threads, "framework": "torch"})
-            out += [{"batch": batch, "threads": threads, "framework": "minigrad", "backend": b}
-                    for b in backends]
+            out += [{"batch": batch, "threads": threads, "framework": "minigrad", "backend": b,
+                     **tree} for tree in trees for b in backends]
     return out
 
 
@@ -296,6 +309,10 @@ def main(argv: list[str] | None = None) -> None:
                     help="learning rate: 1e-3 throughout, or cosine-decayed to 0 over the "
                          "run, per step (the same in both frameworks)")
     ap.add_argument("--json", default="bench_results/train.json")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also time minigrad from this checkout (built), in the same run, "
+                         "each config right before this tree's: before/after comparisons")
+    ap.add_argument("--baseline-label", help="name of the baseline in the table")
     args = ap.parse_args(argv)
     if args.worker:
         cfg = json.loads(args.worker)
@@ -311,10 +328,7 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     print(f"minigrad training benchmark - {machine()}\n")
     print(table(results))
-    if os.path.dirname(args.json):
-        os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump({"machine": machine(), "results": results}, f, indent=1)
+    write_results(args.json, "train", {"results": results})
     print(f"\nwrote {args.json}")
 
 
