@@ -77,6 +77,22 @@ def optim_table(rec: dict) -> str:
     return "\n".join(lines)
 
 
+def distributed_table(rec: dict) -> str:
+    lines = ["| search | trials per minute |", "|---|---:|"]
+    lines += [f"| {name} | {rate:.1f} |" for name, rate in rec["search"].items()]
+    lines += ["", "| data-parallel MLP epoch | epoch s | speed-up | efficiency "
+              "| Allreduce calls per step | MB per step |", "|---|---|---:|---:|---:|---:|"]
+    for r in rec["data_parallel"]:
+        name = f"{r['ranks']} rank(s), mpiexec" if r.get("mpi") else "one process"
+        if "epoch_s" not in r:
+            lines.append(f"| {name} | failed | | | | |")
+            continue
+        lines.append(f"| {name} | {r['epoch_s']:.2f} | {r.get('speedup', 1):.2f}x "
+                     f"| {r.get('efficiency', 1):.0%} | {r['allreduce_calls_per_step']:.1f} "
+                     f"| {r['allreduce_bytes_per_step'] / 1e6:.2f} |")
+    return "\n".join(lines)
+
+
 def section(rec: dict) -> str:
     kind = rec.get("kind")
     if kind == "kernels":
@@ -91,6 +107,8 @@ def section(rec: dict) -> str:
     elif kind == "optim_step":
         title, body = (f"One optimizer step, 784-300-100-10 MLP, 1 thread ({rec['stat']})",
                        optim_table(rec))
+    elif kind == "distributed":
+        title, body = "Scale-out: search on Dask, data-parallel on MPI", distributed_table(rec)
     else:
         title, body = kind or "results", "```\n" + json.dumps(rec, indent=1)[:2000] + "\n```"
     return f"## {title}\n\n{provenance(rec)}\n\n{body}\n"
@@ -125,7 +143,7 @@ def summary(records: list[dict]) -> str:
 
 
 def load(folder: str) -> list[dict]:
-    order = {"kernels": 0, "train": 1, "optim_step": 2, "overhead": 3}
+    order = {"kernels": 0, "train": 1, "optim_step": 2, "overhead": 3, "distributed": 4}
     records = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path) as f:
