@@ -209,7 +209,10 @@ class ActivationMonitorCallback:
 
 
 def _activation(m: Any) -> bool:
-    """A module without weight matrices and not a normalisation: an activation."""
+    """A layer with an activation of its own (Linear(..., activation="relu")), or a
+    module without weight matrices and not a normalisation: an activation."""
+    if getattr(m, "activation", None) is not None:
+        return True
     weighted = any(getattr(p, "ndim", 0) >= 2 for p in m.parameters())
     return not weighted and "Norm" not in type(m).__name__
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import Function
+from ..backend._check import _pair
 from ..errors import ShapeError
 from ..ops.elementwise import stable_sigmoid
 from ..random import get_rng
@@ -256,30 +257,43 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(as_tensor(x), axis=axis)
 
 
+# Activations by name, for the activation= argument of linear, conv2d, max_pool2d and the
+# layers (Keras's Dense(activation=...)). "relu" runs fused with the op before it.
+ACTIVATIONS = {"relu": relu, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
+               "gelu": gelu, "silu": silu, "tanh": tanh, "sigmoid": sigmoid,
+               "softplus": softplus}
+
+
+def check_activation(who: str, activation: str | None) -> str | None:
+    """activation itself when it is None or a name in ACTIVATIONS; else ValueError."""
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ValueError(f"{who}: activation must be None or one of {sorted(ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    return activation
+
+
+def _activate(who: str, y: Tensor, activation: str | None) -> Tensor:
+    return y if check_activation(who, activation) is None else ACTIVATIONS[activation](y)
+
+
 # ----- layers as functions ------------------------------------------------------------
-def linear(x: Any, weight: Tensor, bias: Tensor | None = None, relu: bool = False
-           ) -> Tensor:
-    """x (..., in) @ weight (out, in).T + bias (out,), through the GEMM transpose flag;
-    relu=True returns relu of that with the bias and ReLU fused in one pass."""
-    return ops.Linear.apply(as_tensor(x), weight, bias, relu=relu)
-
-
-def _pair(name: str, what: str, v: Any) -> tuple[int, int]:
-    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(n, (int, np.integer)) for n in pair):
-        raise ValueError(f"{name}: {what} must be an int or a pair of ints, got {v!r}")
-    return int(pair[0]), int(pair[1])
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None,
+           activation: str | None = None) -> Tensor:
+    """x (..., in) @ weight (out, in).T + bias (out,), through the GEMM transpose flag,
+    then the named activation (None: none). activation="relu" runs as one op,
+    ops.LinearReLU, with the bias and the ReLU in one pass."""
+    if check_activation("linear", activation) == "relu":
+        return ops.LinearReLU.apply(as_tensor(x), weight, bias)
+    return _activate("linear", ops.Linear.apply(as_tensor(x), weight, bias), activation)
 
 
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, relu: bool = False) -> Tensor:
+           padding: Any = 0, activation: str | None = None) -> Tensor:
     """Cross-correlation as PyTorch. x: (N, C, H, W), weight: (F, C, KH, KW), bias:
     (F,) or None; padding an int, a pair, "valid" (0) or "same" (stride 1 only; an
     even kernel gets the extra row/column at the bottom/right, as PyTorch).
-    Returns (N, F, OH, OW), or its ReLU, fused, with relu=True. Raises ValueError on
-    mismatched shapes."""
-    from ..ops import conv
-
+    Returns (N, F, OH, OW), then the named activation; activation="relu" runs as one
+    op, ops.Conv2dReLU. Raises ValueError on mismatched shapes or arguments."""
     x = as_tensor(x)
     sh, sw = _pair("conv2d", "stride", stride)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
@@ -301,31 +315,35 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
                          f"got {padding!r}")
     else:
         ph, pw = _pair("conv2d", "padding", padding)
-    return conv.Conv2d.apply(x, weight, bias, stride=(sh, sw), padding=(ph, pw), relu=relu)
+    op = ops.Conv2dReLU if check_activation("conv2d", activation) == "relu" else ops.Conv2d
+    y = op.apply(x, weight, bias, stride=(sh, sw), padding=(ph, pw))
+    return y if op is ops.Conv2dReLU else _activate("conv2d", y, activation)
 
 
-def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any, **fused: Any
-          ) -> Tensor:
+def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any) -> Tensor:
     x = as_tensor(x)
     kernel = _pair(name, "kernel_size", kernel_size)
     strides = kernel if stride is None else _pair(name, "stride", stride)
     if x.ndim != 4 or x.shape[2] < kernel[0] or x.shape[3] < kernel[1]:
         raise ShapeError(f"{name}: expects x (N, C, H, W) with H >= {kernel[0]} and "
                          f"W >= {kernel[1]}, got x{x.shape}")
-    return op.apply(x, kernel=kernel, stride=strides, **fused)
+    return op.apply(x, kernel=kernel, stride=strides)
 
 
-def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, relu: bool = False) -> Tensor:
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None,
+               activation: str | None = None) -> Tensor:
     """Max over kernel_size windows (no padding, floor mode); stride defaults to the
-    kernel. x: (N, C, H, W). relu=True returns max_pool2d(relu(x)), computed as the
-    ReLU of the pooled output (equal, values and gradients, and 4x fewer elements)."""
-    from ..ops import pool
-    return _pool("max_pool2d", pool.MaxPool2d, x, kernel_size, stride, relu=relu)
+    kernel. x: (N, C, H, W). The named activation is applied to the pooled output;
+    activation="relu" runs as one op, ops.MaxPool2dReLU, and equals pooling relu(x)
+    (values and gradients) on a quarter of the elements for 2x2 windows."""
+    if check_activation("max_pool2d", activation) == "relu":
+        return _pool("max_pool2d", ops.MaxPool2dReLU, x, kernel_size, stride)
+    y = _pool("max_pool2d", ops.MaxPool2d, x, kernel_size, stride)
+    return _activate("max_pool2d", y, activation)
 
 
 def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
-    from ..ops import pool
-    return _pool("avg_pool2d", pool.AvgPool2d, x, kernel_size, stride)
+    return _pool("avg_pool2d", ops.AvgPool2d, x, kernel_size, stride)
 
 
 def _stat_tensor(name: str, v: Any, channels: int, dtype: Any) -> Tensor:
@@ -346,8 +364,6 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
     running_var (Tensors or arrays, (C,)) are updated in place with PyTorch's
     momentum and the unbiased variance. Eval: the running statistics are used.
     """
-    from ..ops import norm
-
     x = as_tensor(x)
     if x.ndim not in (2, 3, 4):
         raise ShapeError(f"batch_norm: expects x (N, C), (N, C, L) or (N, C, H, W), "
@@ -362,7 +378,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
     shape = x.shape
     if x.ndim == 3:  # (N, C, L) is (N, C, L, 1) for the kernel
         x = x.reshape(*shape, 1)
-    y = norm.BatchNorm.apply(x, gamma, beta, running_mean=mean, running_var=var,
+    y = ops.BatchNorm.apply(x, gamma, beta, running_mean=mean, running_var=var,
                              training=bool(training), momentum=momentum, eps=eps)
     return y.reshape(shape) if len(shape) == 3 else y
 

@@ -26,6 +26,12 @@ def _own_count(m: Module) -> int:
             + sum(getattr(m, b).size for b in m._buffer_names))
 
 
+def layer_kind(m: Module) -> str:
+    """The class name, with a named activation the layer runs fused: "Linear+relu"."""
+    act = getattr(m, "activation", None)
+    return type(m).__name__ + (f"+{act}" if isinstance(act, str) else "")
+
+
 def _shape_text(out: Any) -> str:
     if isinstance(out, (tuple, list)):
         return ", ".join(_shape_text(o) for o in out)
@@ -63,16 +69,12 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
     if not shown:
         shown = [("", model)]
     handles = [m.register_forward_hook(record) for _, m in shown]
-    modes = [(m, m.training) for _, m in named]
     try:
-        model.eval()
-        with no_grad():
+        with model.mode(training=False), no_grad():
             model(Tensor(np.zeros((2,) + tuple(input_shape)), dtype=dtype))
     finally:
         for h in handles:
             h.remove()
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
     rank = {key: i for i, key in enumerate(order)}
     shown.sort(key=lambda nm: rank.get(id(nm[1]), len(rank)))
     total, trainable, non_trainable = count_parameters(model)
@@ -80,7 +82,7 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
     lines = [f'Model: "{type(model).__name__}"', line,
              _row("Layer (type)", "Output Shape", "Param #"), "=" * sum(_WIDTHS)]
     for name, m in shown:
-        label = f"{name or 'model'} ({type(m).__name__})"
+        label = f"{name or 'model'} ({layer_kind(m)})"
         lines.append(_row(label, shapes.get(id(m), "(not called)"), f"{_own_count(m):,}"))
     lines += ["=" * sum(_WIDTHS), f"Total params: {total:,}",
               f"Trainable params: {trainable:,}",
