@@ -38,6 +38,8 @@ class LeakyRelu(Function):
         ctx.save(pos, slope)
         return np.where(pos, x, x * slope)
 
+    rule = "dx = dy * (1 if x > 0 else slope)"
+
     def backward(self, ctx, dy):
         pos, slope = ctx.saved
         return np.where(pos, dy, dy * slope)
@@ -50,6 +52,8 @@ class PRelu(Function):
         pos = x > 0
         ctx.save(x, a, pos)
         return np.where(pos, x, a * x)
+
+    rule = "dx = dy * (1 if x > 0 else a), da = sum(dy * x where x <= 0)"
 
     def backward(self, ctx, dy):
         x, a, pos = ctx.saved
@@ -67,6 +71,8 @@ class Elu(Function):
         ctx.save(pos, neg)
         ctx.alpha, ctx.scale = alpha, scale
         return (scale * np.where(pos, x, neg)).astype(x.dtype, copy=False)
+
+    rule = "dx = dy * scale * (1 if x > 0 else alpha * e^x)  (SELU: fixed alpha, scale)"
 
     def backward(self, ctx, dy):
         pos, neg = ctx.saved
@@ -109,6 +115,8 @@ class Gelu(Function):
         ctx.approximate = "none"
         return (x * cdf).astype(x.dtype, copy=False)
 
+    rule = "dx = dy * (Phi(x) + x * phi(x))  (tanh form: its derivative)"
+
     def backward(self, ctx, dy):
         xc, s = ctx.saved  # x clipped to [-20, 20]: the terms below vanish beyond
         if ctx.approximate == "tanh":
@@ -128,6 +136,8 @@ class Softplus(Function):
         ctx.save(z, linear)
         return np.where(linear, x, np.logaddexp(0, z) / beta).astype(x.dtype, copy=False)
 
+    rule = "dx = dy * sigmoid(beta * x)"
+
     def backward(self, ctx, dy):
         z, linear = ctx.saved
         return np.where(linear, dy, dy * stable_sigmoid(z))
@@ -142,6 +152,8 @@ class Softmax(Function):
         ctx.save(y)
         ctx.axis = axis
         return y
+
+    rule = "dx = y * (dy - sum(dy * y))"
 
     def backward(self, ctx, dy):
         (y,) = ctx.saved
@@ -158,6 +170,8 @@ class LogSoftmax(Function):
         ctx.axis = axis
         return y
 
+    rule = "dx = dy - softmax(x) * sum(dy)"
+
     def backward(self, ctx, dy):
         (y,) = ctx.saved
         return dy - np.exp(y) * dy.sum(axis=ctx.axis, keepdims=True)
@@ -170,6 +184,8 @@ class Pad2d(Function):
         ctx.pads = pads
         widths = [(0, 0)] * (x.ndim - 2) + [tuple(pads[0]), tuple(pads[1])]
         return np.pad(x, widths)
+
+    rule = "dx = the unpadded centre of dy"
 
     def backward(self, ctx, dy):
         (t, b), (left, r) = ctx.pads

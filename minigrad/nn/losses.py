@@ -79,6 +79,8 @@ class CrossEntropy(Function):
         ctx.denom = 1.0 if reduction == "sum" else float(w_y.sum(dtype=np.float64))
         return np.asarray(total / ctx.denom, dtype=z.dtype)
 
+    rule = "dlogits = softmax(logits) - onehot(target), scaled by the reduction"
+
     def backward(self, ctx, dy):
         p, labels, weight, w_y = ctx.saved
         n, c = p.shape
@@ -187,6 +189,8 @@ class BCEWithLogits(Function):
         ctx.save(x, y, sp_pos, sp_neg, pw, w)
         return (w * (pw * y * sp_neg + (1 - y) * sp_pos)).astype(x.dtype, copy=False)
 
+    rule = "dlogits = sigmoid(logits) - target (weighted, scaled by the reduction)"
+
     def backward(self, ctx, dy):
         x, y, sp_pos, sp_neg, pw, w = ctx.saved
         s = stable_sigmoid(x)
@@ -228,6 +232,8 @@ class BinaryCrossEntropy(Function):
         w = 1.0 if weight is None else weight
         ctx.save(p, y, w)
         return (-w * (y * log_p + (1 - y) * log_q)).astype(p.dtype, copy=False)
+
+    rule = "dp = (p - target) / (p * (1 - p)) (scaled by the reduction)"
 
     def backward(self, ctx, dy):
         p, y, w = ctx.saved

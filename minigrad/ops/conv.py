@@ -51,6 +51,6 @@ class Conv2dReLU(Conv2d):
     output, and its mask and the bias gradient are taken in one pass over dy
     (backend.bias_relu_backward)."""
 
-    rule = ("dz = dy*[y > 0], dx = full-correlate(dz, flipped w), dw = correlate(x, dz), "
+    rule = ("dz = dy * [y > 0], dx = full-correlate(dz, flipped w), dw = correlate(x, dz), "
             "db = sum(dz)")
     relu = True

@@ -133,5 +133,5 @@ class LinearReLU(Linear):
     output (backend.bias_relu_forward), the ReLU mask and the bias gradient one pass
     over dy, instead of the two or three passes of Linear then Relu."""
 
-    rule = "dz = dy*[y > 0], dx = dz @ W, dW = dz^T @ x, db = sum_rows(dz)"
+    rule = "dz = dy * [y > 0], dx = dz @ W, dW = dz^T @ x, db = sum_rows(dz)"
     relu = True

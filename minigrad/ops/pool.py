@@ -44,7 +44,7 @@ class MaxPool2dReLU(MaxPool2d):
     gets zeros either way. It lets ReLU -> MaxPool2d run the ReLU on the pooled
     output, a quarter of the elements for 2x2 windows."""
 
-    rule = "dz = dy*[y > 0], dx = dz scattered to each window's argmax"
+    rule = "dz = dy * [y > 0], dx = dz scattered to each window's argmax"
     relu = True
 
 
