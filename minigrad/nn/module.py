@@ -353,6 +353,13 @@ class Sequential(ModuleList):
         return x
 
 
+def leaf_modules(model: Module) -> list[tuple[str, Module]]:
+    """(name, module) of every module without children, in definition order (the root,
+    named by its class, when it has none)."""
+    return [(name or type(m).__name__, m) for name, m in model.named_modules()
+            if not list(m.children())]
+
+
 def clone(model: Module) -> Module:
     """An independent deep copy of ``model`` (weights, buffers, mode, hooks), with no
     gradients and no graph attached."""

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+from .flops import flops as count_macs
 from .module import Module
 
 _WIDTHS = (34, 26, 12)
@@ -88,6 +89,5 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
               f"Trainable params: {trainable:,}",
               f"Non-trainable params: {non_trainable:,}", line]
     if flops:  # multiply-adds per layer and in total
-        from ..diagnostics.flops import flops as count_macs
         lines += [count_macs(model, input_shape, dtype).table(), line]
     return "\n".join(lines)
