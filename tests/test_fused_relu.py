@@ -249,3 +249,19 @@ def test_layer_activation_rejects_unknown_names_and_types():
         nn.Conv2d(1, 1, 3, activation=3)
     with pytest.raises(ValueError, match="max_pool2d: activation must be"):
         nn.functional.max_pool2d(np.zeros((1, 1, 2, 2), np.float32), 2, activation="Relu")
+
+
+def test_activation_monitor_changes_nothing_that_runs_and_counts_fused_layers():
+    x = mg.tensor(np.random.default_rng(1).standard_normal((16, 4)), dtype=np.float32)
+    model = nn.fuse(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+
+    def ops():
+        return [line.split('"')[1].split(" #")[0] for line in
+                mg.diagnostics.to_dot(model(x)).splitlines() if "shape=box" in line]
+    before = ops()
+    with mg.diagnostics.ActivationMonitor(model) as monitor:
+        assert ops() == before == ["LinearReLU", "Linear"]
+        logs = {}
+        monitor.callback().on_epoch_end(0, logs)
+    dead = monitor.epochs[0]["0"]["dead"]  # the fused layer is the activation measured
+    assert logs["dead_units"] == logs["dead_units_max"] == dead

@@ -121,7 +121,8 @@ class Gelu(Function):
             ctx.save(xc, t)
             ctx.approximate = "tanh"
             return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
-        cdf = 0.5 * (1 + erf(x / math.sqrt(2.0)))
+        # in float64: 1 + erf cancels for x << 0, which float32 would round away
+        cdf = 0.5 * (1 + erf(x.astype(np.float64) / math.sqrt(2.0)))
         ctx.save(xc, cdf)
         ctx.approximate = "none"
         return (x * cdf).astype(x.dtype, copy=False)
