@@ -85,8 +85,8 @@ class _Weighted(Module):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
-    def _fused_name(self) -> str | None:
-        """The activation's name when F runs it with the op (a string), else None."""
+    def _activation_name(self) -> str | None:
+        """The activation when it is a name (F applies it, "relu" fused), else None."""
         return self.activation if isinstance(self.activation, str) else None
 
     def _finish(self, y: Tensor) -> Tensor:
@@ -140,7 +140,7 @@ class Linear(_Weighted):
         x = as_tensor(x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise _shape_error(self, f"(N, {self.in_features})", x)
-        return self._finish(F.linear(x, self.weight, self.bias, self._fused_name()))
+        return self._finish(F.linear(x, self.weight, self.bias, self._activation_name()))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -185,7 +185,7 @@ class Conv2d(_Weighted):
             raise _shape_error(self, f"(N, {self.in_channels}, H >= {kh - 2 * ph}, "
                                      f"W >= {kw - 2 * pw})", x)
         return self._finish(F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
-                                     self._fused_name()))
+                                     self._activation_name()))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -28,7 +28,7 @@ def _own_count(m: Module) -> int:
 
 
 def layer_kind(m: Module) -> str:
-    """The class name, with a named activation the layer runs fused: "Linear+relu"."""
+    """The class name, with the named activation the layer applies: "Linear+relu"."""
     act = getattr(m, "activation", None)
     return type(m).__name__ + (f"+{act}" if isinstance(act, str) else "")
 

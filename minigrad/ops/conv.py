@@ -17,7 +17,6 @@ class Conv2d(Function):
     dtypes (from the kernel's checks).
     """
 
-    rule = "dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy)"
     relu = False  # Conv2dReLU
 
     def forward(self, ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
@@ -32,6 +31,8 @@ class Conv2d(Function):
             ctx.save(x, w)
         ctx.stride, ctx.padding = stride, padding
         return y
+
+    rule = "dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy)"
 
     def backward(self, ctx, dy):
         x, w = ctx.saved[:2]

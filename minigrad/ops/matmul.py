@@ -31,8 +31,6 @@ def gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
 class MatMul(Function):
     """a @ b with numpy's rules: 1-d operands are promoted, batch axes broadcast."""
 
-    rule = "da = dy @ b^T, db = a^T @ dy"
-
     def forward(self, ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(f"matmul: operands must be at least 1-d, got a{a.shape} @ "
@@ -49,6 +47,8 @@ class MatMul(Function):
         if b.ndim == 1:
             y = y[..., 0]
         return y
+
+    rule = "da = dy @ b^T, db = a^T @ dy"
 
     def backward(self, ctx, dy):
         a, b = ctx.saved
@@ -93,7 +93,6 @@ class Linear(Function):
     """y = x @ w.T + b; x: (..., in), w: (out, in), b: (out,) or None.
     Raises ValueError when the features or the bias do not match w."""
 
-    rule = "dx = dy @ W, dW = dy^T @ x, db = sum_rows(dy)"
     relu = False  # LinearReLU: the bias and the ReLU in one pass over the product
 
     def forward(self, ctx, x, w, b=None):
@@ -114,6 +113,8 @@ class Linear(Function):
             ctx.save(x2, w)
         ctx.shape = x.shape
         return y.reshape(*x.shape[:-1], w.shape[0])
+
+    rule = "dx = dy @ W, dW = dy^T @ x, db = sum_rows(dy)"
 
     def backward(self, ctx, dy):
         x2, w = ctx.saved[:2]

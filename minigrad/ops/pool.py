@@ -16,7 +16,6 @@ class MaxPool2d(Function):
     the first maximum (row-major), as PyTorch.
     """
 
-    rule = "dx = dy scattered to each window's argmax"
     relu = False  # MaxPool2dReLU
 
     def forward(self, ctx, x, kernel=(2, 2), stride=None):
@@ -30,6 +29,8 @@ class MaxPool2d(Function):
             ctx.save(argmax)  # the winners' indices are all backward needs
         ctx.x_shape = x.shape
         return y
+
+    rule = "dx = dy scattered to each window's argmax"
 
     def backward(self, ctx, dy):
         kernels, dy = backend.current(), np.ascontiguousarray(dy)
@@ -54,12 +55,12 @@ class AvgPool2d(Function):
     x: (N, C, H, W); kernel, stride: (int, int). Returns (N, C, OH, OW).
     """
 
-    rule = "dx = dy/(kh*kw) spread over each window"
-
     def forward(self, ctx, x, kernel=(2, 2), stride=None):
         stride = kernel if stride is None else stride
         ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
         return backend.current().avgpool2d_forward(np.ascontiguousarray(x), kernel, stride)
+
+    rule = "dx = dy / (kh*kw) spread over each window"
 
     def backward(self, ctx, dy):
         return backend.current().avgpool2d_backward(np.ascontiguousarray(dy), ctx.x_shape,
