@@ -185,7 +185,7 @@ def worker_step(cfg: dict) -> dict:
     import minigrad as mg
     mg.backend.set_backend(cfg["backend"])
     mg.set_num_threads(cfg["threads"])
-    net = mg.nn.Sequential(mg.nn.Linear(784, 32), mg.nn.ReLU(), mg.nn.Linear(32, 10))
+    net = mg.nn.Sequential(mg.nn.Linear(784, 32, activation="relu"), mg.nn.Linear(32, 10))
     opt = mg.optim.Adam(net.parameters())
     xt = mg.tensor(x)
 

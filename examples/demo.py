@@ -38,6 +38,7 @@ def train(model_name: str, x: np.ndarray, y: np.ndarray, xte: np.ndarray, yte: n
     model = build_model(model_name, "glorot_uniform", *image_stats(x))
     print(f"\n== {model_name}: {epochs} epoch(s) on {len(x)} images, Adam lr 1e-3, "
           f"batch {BATCH}")
+    print(model.net)  # what runs: mg.nn.fuse put each ReLU into a layer (activation='relu')
     t0 = time.perf_counter()
     history = mg.train.fit(model, x, y, loss="cross_entropy", epochs=epochs,
                            optimizer=mg.optim.Adam(model.parameters(), lr=1e-3),

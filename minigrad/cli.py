@@ -57,7 +57,9 @@ def build_model(name: str, init: str = "glorot_uniform", mean: float = 0.0, std:
 
     mlp: 784-300-100-10 with ReLU; mlp-bn: the same with BatchNorm1d before each ReLU;
     cnn: conv(1->32, 3x3, pad 1)-ReLU-maxpool 2-conv(32->64)-ReLU-maxpool 2-
-    dense(3136->128)-ReLU-dropout(0.5)-dense(10).
+    dense(3136->128)-ReLU-dropout(0.5)-dense(10). Built as written, then mg.nn.fuse
+    runs each ReLU with the layer before it (or the pool after it); the state dict
+    keeps the unfused names.
     """
     w = {"weight_init": init}
     if name == "mlp":
@@ -74,7 +76,7 @@ def build_model(name: str, init: str = "glorot_uniform", mean: float = 0.0, std:
                             nn.Dropout(0.5), nn.Linear(128, 10, **w))
     else:
         raise ValueError(f"build_model: unknown model {name!r}; choose one of {MODELS}")
-    return Standardized(net, mean, std)
+    return Standardized(nn.fuse(net), mean, std)
 
 
 def make_optimizer(name: str, params: Any, lr: float | None, momentum: float = 0.0) -> Any:

@@ -1,4 +1,4 @@
-"""minigrad's error taxonomy and the helpers that format its messages.
+"""minigrad's error taxonomy, and the layer path a container adds to a message.
 
 Each class subclasses the built-in exception the style guide names for its kind, so
 ``except ValueError`` / ``pytest.raises(TypeError)`` written before the taxonomy keep
@@ -35,39 +35,6 @@ class BackendError(RuntimeError):
     RuntimeError)."""
 
 
-def describe(value: Any) -> str:
-    """``(3, 4) float32`` for an array or Tensor, else the type's name (``list``)."""
-    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
-    if shape is None or dtype is None:
-        return type(value).__name__
-    return f"{tuple(shape)} {dtype}"
-
-
-def format_error(op: str, expected: str, **operands: Any) -> str:
-    """``"op: expected <expected>, got a(3, 4) float32, b(5, 2) float32"``.
-
-    Each keyword is an operand; arrays/Tensors show shape and dtype, other values
-    their repr (so hyperparameters read ``got lr=-1``)."""
-    parts = []
-    for name, value in operands.items():
-        if hasattr(value, "shape") and hasattr(value, "dtype"):
-            parts.append(f"{name}{describe(value)}")
-        else:
-            parts.append(f"{name}={value!r}")
-    got = ", ".join(parts) if parts else "nothing"
-    return f"{op}: expected {expected}, got {got}"
-
-
-def shape_error(op: str, expected: str, **operands: Any) -> ShapeError:
-    """A ShapeError with the ``format_error`` message (raise the returned object)."""
-    return ShapeError(format_error(op, expected, **operands))
-
-
-def dtype_error(op: str, expected: str, **operands: Any) -> DTypeError:
-    """A DTypeError with the ``format_error`` message (raise the returned object)."""
-    return DTypeError(format_error(op, expected, **operands))
-
-
 def add_layer_context(exc: BaseException, container: str, index: str, layer: Any) -> None:
     """Put the failing layer's place in the model in front of exc's message, in place.
 
@@ -88,5 +55,4 @@ def add_layer_context(exc: BaseException, container: str, index: str, layer: Any
                 f"{ctx['message']}",)
 
 
-__all__ = ["BackendError", "DTypeError", "ShapeError", "add_layer_context", "describe",
-           "dtype_error", "format_error", "shape_error"]
+__all__ = ["BackendError", "DTypeError", "ShapeError", "add_layer_context"]

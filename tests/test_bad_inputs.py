@@ -10,8 +10,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.errors import (BackendError, DTypeError, ShapeError, add_layer_context,
-                             format_error)
+from minigrad.errors import BackendError, DTypeError, ShapeError, add_layer_context
 from minigrad.nn import functional as F
 from minigrad.optim import schedules
 
@@ -532,14 +531,6 @@ def test_batchnorm_zero_channels_clear_error(backend):
                             np.ones((4, 0), np.float32), np.ones(0, np.float32),
                             np.ones(0, np.float32), np.zeros(0, np.float32),
                             np.ones(0, np.float32), True, 0.1, 1e-5)
-
-
-def test_format_error_names_operands():
-    msg = format_error("matmul", "inner dimensions to match",
-                       a=np.ones((3, 4), np.float32), b=np.ones((5, 2), np.float32))
-    assert msg == ("matmul: expected inner dimensions to match, got a(3, 4) float32, "
-                   "b(5, 2) float32")
-    assert format_error("SGD", "lr >= 0", lr=-1) == "SGD: expected lr >= 0, got lr=-1"
 
 
 def test_taxonomy_subclasses_builtin_kinds():

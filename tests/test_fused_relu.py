@@ -1,13 +1,15 @@
 """Fused bias + ReLU: the bias_relu kernels of every backend against the reference and
-PyTorch, the relu=True forms of Linear, Conv2d and MaxPool2d (gradcheck, and equal to
-the unfused ops), and Sequential's fusion plan (which pairs fuse, which never do)."""
+PyTorch, the activation="relu" forms of linear, conv2d and max_pool2d (the ops
+LinearReLU, Conv2dReLU, MaxPool2dReLU: gradcheck, and equal to the unfused ops), and
+mg.nn.fuse (which pairs fuse, which never do, and that the result shows it)."""
+import io
+
 import numpy as np
 import pytest
 
 import minigrad as mg
 from minigrad import nn
 from minigrad.backend import numpy_ref as ref
-from minigrad.nn.fusion import relu_fusion_plan
 
 from helpers import to_torch, torch
 
@@ -93,11 +95,11 @@ def test_linear_relu_equals_linear_then_relu(rng, backend):
     x, w, b = _params(rng, (6, 5), (4, 5), (4,))
     with mg.backend.use(backend):
         fused, plain = _fused_and_plain(
-            lambda x, w, b: nn.functional.linear(x, w, b, relu=True),
+            lambda x, w, b: nn.functional.linear(x, w, b, activation="relu"),
             lambda x, w, b: mg.relu(nn.functional.linear(x, w, b)), (x, w, b))
         for f, p in zip(fused, plain):
             np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
-        assert mg.gradcheck(lambda x, w, b: nn.functional.linear(x, w, b, relu=True),
+        assert mg.gradcheck(lambda x, w, b: nn.functional.linear(x, w, b, activation="relu"),
                             (x, w, b))
 
 
@@ -106,11 +108,12 @@ def test_conv2d_relu_equals_conv_then_relu(rng, backend):
     x, w, b = _params(rng, (2, 3, 7, 6), (4, 3, 3, 3), (4,))
     with mg.backend.use(backend):
         fused, plain = _fused_and_plain(
-            lambda x, w, b: nn.functional.conv2d(x, w, b, 2, 1, relu=True),
+            lambda x, w, b: nn.functional.conv2d(x, w, b, 2, 1, activation="relu"),
             lambda x, w, b: mg.relu(nn.functional.conv2d(x, w, b, 2, 1)), (x, w, b))
         for f, p in zip(fused, plain):
             np.testing.assert_allclose(f, p, rtol=1e-12, atol=1e-12)
-        assert mg.gradcheck(lambda x, w, b: nn.functional.conv2d(x, w, b, 1, 1, relu=True),
+        assert mg.gradcheck(lambda x, w, b: nn.functional.conv2d(x, w, b, 1, 1,
+                                                                activation="relu"),
                             (x, w, b))
 
 
@@ -120,55 +123,145 @@ def test_maxpool_relu_equals_relu_then_maxpool(rng, backend):
     x.data[0, 0] = -1.0  # whole windows <= 0: zero gradient either way
     with mg.backend.use(backend):
         fused, plain = _fused_and_plain(
-            lambda x: nn.functional.max_pool2d(x, 2, relu=True),
+            lambda x: nn.functional.max_pool2d(x, 2, activation="relu"),
             lambda x: nn.functional.max_pool2d(mg.relu(x), 2), (x,))
         for f, p in zip(fused, plain):
             np.testing.assert_array_equal(f, p)
-        assert mg.gradcheck(lambda x: nn.functional.max_pool2d(x, (3, 2), (2, 1), relu=True),
+        assert mg.gradcheck(lambda x: nn.functional.max_pool2d(x, (3, 2), (2, 1),
+                                                                  activation="relu"),
                             (x,))
 
 
-# ----- Sequential's fusion plan -------------------------------------------------------------
-def test_plan_fuses_layer_relu_and_relu_pool():
-    cnn = [nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3), nn.ReLU(),
-           nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)]
-    assert relu_fusion_plan(cnn) == [(0, False), (2, True), (3, True), (5, False),
-                                     (6, True), (8, False), (9, False)]
-    bn = [nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU()]
-    assert relu_fusion_plan(bn) == [(0, False), (1, False), (2, False), (3, True)]
+# ----- mg.nn.fuse ----------------------------------------------------------------------------
+def _kinds(model):
+    return [type(m).__name__ + (f"+{m.activation}" if getattr(m, "activation", None) else "")
+            for m in model]
 
 
-def test_plan_leaves_hooked_regularized_and_subclassed_layers_alone():
+def test_fuse_layer_relu_and_relu_pool():
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Linear(4, 2))
+    assert _kinds(nn.fuse(cnn)) == ["Conv2d", "Identity", "MaxPool2d+relu", "Conv2d+relu",
+                                    "Identity", "Flatten", "Linear+relu", "Identity",
+                                    "Dropout", "Linear"]
+    assert _kinds(cnn)[1:3] == ["ReLU", "MaxPool2d"]  # the original is untouched
+    bn = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2),
+                       nn.ReLU())
+    assert _kinds(nn.fuse(bn)) == ["Linear", "BatchNorm1d", "ReLU", "Linear+relu",
+                                   "Identity"]
+
+
+def test_fuse_leaves_hooked_regularized_and_subclassed_layers_alone():
     class MyReLU(nn.ReLU):
         pass
 
     hooked = nn.ReLU()
     hooked.register_forward_hook(lambda m, i, o: None)
     reg = nn.Linear(4, 3, activity_regularizer="l2")
-    items = [nn.Linear(4, 3), hooked, reg, nn.ReLU(), nn.Linear(3, 3), MyReLU()]
-    assert relu_fusion_plan(items) == [(i, False) for i in range(6)]
+    model = nn.Sequential(nn.Linear(4, 3), hooked, reg, nn.ReLU(), nn.Linear(3, 3), MyReLU())
+    assert _kinds(nn.fuse(model)) == _kinds(model)
 
 
-def test_fused_sequential_trains_like_unfused(rng):
+def test_fused_model_trains_like_unfused_and_loads_its_state(rng):
     x = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
     y = rng.integers(0, 3, 8)
+    mg.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 5), nn.ReLU(), nn.Linear(5, 3))
+    fused = nn.fuse(model)
+    fused.load_state_dict(model.state_dict())  # Identity keeps every key in place
     grads = []
-    for fuse in (True, False):
-        mg.manual_seed(3)
-        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Linear(64, 5), nn.ReLU(), nn.Linear(5, 3))
-        model.fuse_relu = fuse
-        loss = nn.functional.cross_entropy(model(x), y)
+    for m in (fused, model):
+        loss = nn.functional.cross_entropy(m(x), y)
         loss.backward()
-        grads.append([loss.item()] + [p.grad.numpy() for p in model.parameters()])
+        grads.append([loss.item()] + [p.grad.numpy() for p in m.parameters()])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_hook_on_fusable_layer_still_sees_its_output():
+def test_sequential_runs_every_module_and_hooks_see_their_outputs():
     seen = []
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
     model[0].register_forward_hook(lambda m, i, o: seen.append(o.numpy().copy()))
+    model[1].register_forward_hook(lambda m, i, o: seen.append(o.numpy().copy()))
     out = model(np.array([[1.0, -2.0, 3.0]], np.float32))
-    assert len(seen) == 1 and (seen[0] < 0).any()  # the hook got the pre-ReLU output
+    assert len(seen) == 2 and (seen[0] < 0).any()  # the Linear's own, pre-ReLU output
     np.testing.assert_allclose(out.numpy(), np.maximum(seen[0], 0))
+    np.testing.assert_array_equal(seen[1], out.numpy())
+
+
+def test_to_dot_shows_relu_unfused_and_one_node_fused():
+    x = mg.tensor(np.ones((2, 4), np.float32))
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    plain = mg.diagnostics.to_dot(model(x))
+    assert '"Linear #' in plain and '"Relu #' in plain
+    fused = mg.diagnostics.to_dot(nn.fuse(model)(x))
+    assert '"LinearReLU #' in fused and "Relu #" not in fused
+    assert fused.count("shape=box") == 1
+
+
+def test_fused_layer_shows_in_repr_summary_and_explain():
+    model = nn.fuse(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Flatten(), nn.Linear(2, 2), nn.ReLU()))
+    text = repr(model)
+    assert "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), activation='relu')" in text
+    assert "Linear(in_features=2, out_features=2, bias=True, activation='relu')" in text
+    table = nn.summary(model, (1, 4, 4))
+    assert "(MaxPool2d+relu)" in table and "(Linear+relu)" in table
+    x = mg.tensor(np.random.default_rng(0).standard_normal((3, 1, 4, 4)), dtype=np.float32)
+    lines = mg.diagnostics.explain_backward(model(x).sum(), file=io.StringIO())
+    ops = [line.split()[1] for line in lines if line.startswith("#")]
+    assert ops[:2] == ["Sum", "LinearReLU"] and "MaxPool2dReLU" in ops and "Relu" not in ops
+
+
+@pytest.mark.parametrize("layer, x_shape", [
+    (lambda a: nn.Linear(5, 4, activation=a), (6, 5)),
+    (lambda a: nn.Conv2d(2, 3, 3, padding=1, activation=a), (2, 2, 5, 5)),
+    (lambda a: nn.MaxPool2d(2, activation=a), (2, 3, 6, 6)),
+], ids=["linear", "conv2d", "maxpool"])
+@pytest.mark.parametrize("name", sorted(nn.functional.ACTIVATIONS))
+def test_layer_activation_equals_layer_then_activation(rng, layer, x_shape, name):
+    mg.manual_seed(0)
+    plain = layer(None)
+    mg.manual_seed(0)
+    act = layer(name)
+    x = rng.standard_normal(x_shape)
+    want = nn.functional.ACTIVATIONS[name](plain(x.astype(np.float32))).numpy()
+    np.testing.assert_allclose(act(x.astype(np.float32)).numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_layer_activation_module_is_a_child_and_trains():
+    layer = nn.Linear(3, 2, activation=nn.PReLU())
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias", "activation.weight"]
+    x = np.array([[1.0, -2.0, 0.5]], np.float32)
+    want = nn.functional.prelu(nn.functional.linear(x, layer.weight, layer.bias),
+                               layer.activation.weight).numpy()
+    np.testing.assert_allclose(layer(x).numpy(), want)
+    assert "(activation): PReLU" in repr(layer)
+
+
+def test_layer_activation_rejects_unknown_names_and_types():
+    with pytest.raises(ValueError, match="Linear: activation must be None or one of"):
+        nn.Linear(2, 2, activation="relu6")
+    with pytest.raises(TypeError, match="Conv2d: activation must be None, a name or a "
+                                        "Module, got int"):
+        nn.Conv2d(1, 1, 3, activation=3)
+    with pytest.raises(ValueError, match="max_pool2d: activation must be"):
+        nn.functional.max_pool2d(np.zeros((1, 1, 2, 2), np.float32), 2, activation="Relu")
+
+
+def test_activation_monitor_changes_nothing_that_runs_and_counts_fused_layers():
+    x = mg.tensor(np.random.default_rng(1).standard_normal((16, 4)), dtype=np.float32)
+    model = nn.fuse(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+
+    def ops():
+        return [line.split('"')[1].split(" #")[0] for line in
+                mg.diagnostics.to_dot(model(x)).splitlines() if "shape=box" in line]
+    before = ops()
+    with mg.diagnostics.ActivationMonitor(model) as monitor:
+        assert ops() == before == ["LinearReLU", "Linear"]
+        logs = {}
+        monitor.callback().on_epoch_end(0, logs)
+    dead = monitor.epochs[0]["0"]["dead"]  # the fused layer is the activation measured
+    assert logs["dead_units"] == logs["dead_units_max"] == dead

@@ -2,9 +2,9 @@
 backward, the lr range test, random search, sanity checks, MACs per layer and the
 install doctor (``python -m minigrad doctor``)."""
 from ..gradcheck import GradcheckError, gradcheck
+from ..nn.flops import FlopsReport, flops
 from .activations import ActivationMonitor, ActivationMonitorCallback
 from .explain import explain_backward
-from .flops import FlopsReport, flops
 from .graph import GraphReleasedError, render, to_dot
 from .lr_finder import LRFinderResult, lr_finder
 from .sanity import check_init, mc_dropout_predict, overfit_check

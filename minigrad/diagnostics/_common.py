@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..nn import losses
 from ..tensor import Tensor
 
 _LOSS_NAMES = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "mse_loss": "mse_loss",
@@ -19,7 +20,6 @@ def loss_fn(who: str, loss: str | Callable) -> Callable[[Tensor, Any], Tensor]:
     if callable(loss):
         return loss
     if isinstance(loss, str) and loss in _LOSS_NAMES:
-        from ..nn import losses  # lazy: diagnostics sits below nn
         return getattr(losses, _LOSS_NAMES[loss])
     raise ValueError(f"{who}: loss must be a callable or one of {sorted(_LOSS_NAMES)}, "
                      f"got {loss!r}")
@@ -47,13 +47,3 @@ def make_optimizer(who: str, optimizer: Any, model: Any, lr: float) -> Any:
         return optimizer(list(model.parameters()), lr)
     raise TypeError(f"{who}: optimizer must be an optimizer or a factory "
                     f"(params, lr) -> optimizer, got {type(optimizer).__name__}")
-
-
-def modes(model: Any) -> list[tuple[Any, bool]]:
-    """The training flag of every module, to restore later with restore_modes."""
-    return [(m, m.training) for m in model.modules()]
-
-
-def restore_modes(saved: list[tuple[Any, bool]]) -> None:
-    for m, flag in saved:
-        object.__setattr__(m, "training", flag)  # exactly what Module.train sets

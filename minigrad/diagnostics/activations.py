@@ -7,6 +7,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..nn.module import leaf_modules
+
 # Saturation tests by activation type (the gradient through them is ~0 there).
 _SATURATION = {
     "Tanh": lambda y: np.abs(y) > 0.99,
@@ -15,12 +17,6 @@ _SATURATION = {
 }
 # Layers that only move data around: their output statistics repeat their input's.
 _SKIPPED = ("Flatten", "Reshape", "Unflatten", "Identity", "Dropout")
-
-
-def leaf_modules(model: Any) -> list[tuple[str, Any]]:
-    """(name, module) of every module without children, in definition order."""
-    return [(name or type(m).__name__, m) for name, m in model.named_modules()
-            if not list(m.children())]
 
 
 class _LayerRecord:
@@ -209,7 +205,10 @@ class ActivationMonitorCallback:
 
 
 def _activation(m: Any) -> bool:
-    """A module without weight matrices and not a normalisation: an activation."""
+    """A layer with an activation of its own (Linear(..., activation="relu")), or a
+    module without weight matrices and not a normalisation: an activation."""
+    if getattr(m, "activation", None) is not None:
+        return True
     weighted = any(getattr(p, "ndim", 0) >= 2 for p in m.parameters())
     return not weighted and "Norm" not in type(m).__name__
 

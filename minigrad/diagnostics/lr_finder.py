@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..random import get_rng
-from ._common import as_array, inputs, loss_fn, make_optimizer, modes, restore_modes
+from ._common import as_array, inputs, loss_fn, make_optimizer
 
 
 class LRFinderResult:
@@ -92,36 +92,35 @@ def lr_finder(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: Any, 
                          f"steps={steps}, smooth={smooth}, diverge={diverge}")
     batches = _batches(who, x, y, batch_size, get_rng(rng))
     criterion = loss_fn(who, loss)
-    weights, saved_modes = model.state_dict(), modes(model)
+    weights = model.state_dict()
     opt = make_optimizer(who, optimizer, model, start_lr)
     opt_state, opt_lr = (opt.state_dict(), opt.lr) if opt is optimizer else (None, None)
     factor = (end_lr / start_lr) ** (1.0 / (steps - 1))
     lrs, raw, smoothed, avg, best, stopped = [], [], [], 0.0, math.inf, False
-    model.train()
-    try:
-        for i in range(steps):
-            xb, yb = next(batches)
-            lr = start_lr * factor ** i
-            opt.lr = lr
-            opt.zero_grad()
-            value = criterion(model(inputs(xb)), yb)
-            value.backward()
-            opt.step()
-            v = float(value.item())
-            avg = smooth * avg + (1 - smooth) * v
-            s = avg / (1 - smooth ** (i + 1))
-            lrs.append(lr), raw.append(v), smoothed.append(s)
-            if not math.isfinite(s) or (i > 0 and s > diverge * best):
-                stopped = True
-                break
-            best = min(best, s)
-    finally:
-        model.load_state_dict(weights)
-        restore_modes(saved_modes)
-        model.zero_grad()
-        if opt_state is not None:
-            opt.load_state_dict(opt_state)
-            opt.lr = opt_lr
+    with model.mode(training=True):
+        try:
+            for i in range(steps):
+                xb, yb = next(batches)
+                lr = start_lr * factor ** i
+                opt.lr = lr
+                opt.zero_grad()
+                value = criterion(model(inputs(xb)), yb)
+                value.backward()
+                opt.step()
+                v = float(value.item())
+                avg = smooth * avg + (1 - smooth) * v
+                s = avg / (1 - smooth ** (i + 1))
+                lrs.append(lr), raw.append(v), smoothed.append(s)
+                if not math.isfinite(s) or (i > 0 and s > diverge * best):
+                    stopped = True
+                    break
+                best = min(best, s)
+        finally:
+            model.load_state_dict(weights)
+            model.zero_grad()
+            if opt_state is not None:
+                opt.load_state_dict(opt_state)
+                opt.lr = opt_lr
     return LRFinderResult(lrs, smoothed, raw, stopped)
 
 

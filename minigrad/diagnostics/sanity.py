@@ -9,8 +9,8 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
-from ._common import as_array, inputs, loss_fn, make_optimizer, modes, restore_modes
-from .activations import leaf_modules
+from ._common import as_array, inputs, loss_fn, make_optimizer
+from ..nn.module import leaf_modules
 
 _HE = ("ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "GELU", "SiLU", "Swish", "Mish")
 _GLOROT = ("Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Softplus")
@@ -58,33 +58,32 @@ def overfit_check(model: Any, x: Any, y: Any, loss: str | Callable, optimizer: A
         raise ValueError(f"{who}: need steps >= 1 and 0 < target <= 1, got {steps}, "
                          f"{target}")
     criterion = loss_fn(who, loss)
-    weights, saved_modes = model.state_dict(), modes(model)
+    weights = model.state_dict()
     opt = make_optimizer(who, optimizer, model, lr)
     opt_state = opt.state_dict() if restore and opt is optimizer else None
-    model.train()
-    for m in model.modules():
-        if _is_dropout(m):
-            m.eval()
     losses, reached = [], set()
     xt = inputs(xs)
-    try:
-        for _ in range(steps):
-            opt.zero_grad()
-            value = criterion(model(xt), ys)
-            value.backward()
-            reached.update(n for n, p in model.named_parameters() if p.grad is not None)
-            opt.step()
-            losses.append(float(value.item()))
-        with no_grad():
-            out = np.asarray(model(xt).data)
-            final = float(criterion(model(xt), ys).item())
-    finally:
-        if restore:
-            model.load_state_dict(weights)
-            if opt_state is not None:
-                opt.load_state_dict(opt_state)
-        restore_modes(saved_modes)
-        model.zero_grad()
+    with model.mode(training=True):
+        for m in model.modules():
+            if _is_dropout(m):
+                m.eval()
+        try:
+            for _ in range(steps):
+                opt.zero_grad()
+                value = criterion(model(xt), ys)
+                value.backward()
+                reached.update(n for n, p in model.named_parameters() if p.grad is not None)
+                opt.step()
+                losses.append(float(value.item()))
+            with no_grad():
+                out = np.asarray(model(xt).data)
+                final = float(criterion(model(xt), ys).item())
+        finally:
+            if restore:
+                model.load_state_dict(weights)
+                if opt_state is not None:
+                    opt.load_state_dict(opt_state)
+            model.zero_grad()
     no_grad_params = [n for n, p in model.named_parameters()
                       if p.requires_grad and n not in reached]
     result = _verdict(out, ys, losses[0], final, losses, target, steps, len(xs),
@@ -137,20 +136,15 @@ def mc_dropout_predict(model: Any, x: Any, n: int = 30,
     if not drops:
         raise ValueError(f"mc_dropout_predict: {type(model).__name__} has no Dropout "
                          "layer, so every pass would give the same output")
-    saved = modes(model)
-    model.eval()
-    for m in drops:
-        m.train()
     xt = inputs(as_array("mc_dropout_predict", "x", x))
-    try:
-        with no_grad():
-            outs = []
-            for _ in range(n):
-                out = model(xt)
-                out = transform(out) if transform is not None else out
-                outs.append(np.asarray(getattr(out, "data", out), dtype=np.float64))
-    finally:
-        restore_modes(saved)
+    with model.mode(training=False), no_grad():
+        for m in drops:
+            m.train()
+        outs = []
+        for _ in range(n):
+            out = model(xt)
+            out = transform(out) if transform is not None else out
+            outs.append(np.asarray(getattr(out, "data", out), dtype=np.float64))
     stacked = np.stack(outs)
     return stacked.mean(axis=0), stacked.std(axis=0)
 
@@ -207,19 +201,18 @@ def check_init(model: Any, x: Any, factor: float = 10.0, verbose: bool = False) 
         lambda mod, inp, out, name=name: outputs.__setitem__(
             name, float(np.var(np.asarray(getattr(out, "data", out), np.float64)))))
         for name, m in leaves]
-    state, saved = model.state_dict(), modes(model)
-    model.train()
-    for m in model.modules():
-        if _is_dropout(m):
-            m.eval()
-    try:
-        with no_grad():
-            model(inputs(as_array("check_init", "x", x)))
-    finally:
-        for h in handles:
-            h.remove()
-        model.load_state_dict(state)
-        restore_modes(saved)
+    state = model.state_dict()
+    with model.mode(training=True):
+        for m in model.modules():
+            if _is_dropout(m):
+                m.eval()
+        try:
+            with no_grad():
+                model(inputs(as_array("check_init", "x", x)))
+        finally:
+            for h in handles:
+                h.remove()
+            model.load_state_dict(state)
     return _init_report(leaves, outputs, factor, verbose)
 
 

@@ -3,12 +3,13 @@ batch-norm folding (NCHW layout, PyTorch weight layout and state-dict names)."""
 from . import functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
-from .fusion import fuse_batchnorm
-from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten,
-                     Identity, Linear, MaxPool2d, Normalization, Reshape, Unflatten)
+from .fusion import fuse, fuse_batchnorm
+from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Identity, Linear,
+                     MaxPool2d, Normalization, set_default_init)
 from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss,
                      MSELoss, NLLLoss)
 from .module import Module, ModuleList, Parameter, Sequential, clone
+from .reshape import Flatten, Reshape, Unflatten
 from .summary import count_parameters, summary
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
@@ -17,5 +18,5 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "clone", "count_parameters", "functional", "fuse_batchnorm", "init",
-           "regularizers", "summary"]
+           "clone", "count_parameters", "functional", "fuse", "fuse_batchnorm",
+           "init", "regularizers", "set_default_init", "summary"]

@@ -1,167 +1,27 @@
 """mg.nn.functional: activations, linear/conv/pool/batch-norm/dropout and the losses.
 
 Activations that composing existing ops would make unstable or slow are primitives
-here (forward and backward side by side); the rest are composites. Every activation
-stays finite in value and gradient at |x| = 50 and beyond.
+(nn/activation_ops.py, forward and backward side by side); the rest are composites.
+Every activation stays finite in value and gradient at |x| = 50 and beyond.
 """
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any
 
 import numpy as np
 
 from .. import ops
 from ..autograd import Function
+from ..backend._check import _pair
 from ..errors import ShapeError
-from ..ops.elementwise import stable_sigmoid
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
+from .activation_ops import (SELU_ALPHA, SELU_SCALE, Elu, Gelu, LeakyRelu, LogSoftmax,
+                             PRelu, Softmax, Softplus)
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                      cross_entropy, huber_loss, l1_loss, mse_loss, nll_loss)
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-
-
 # ----- primitives -----------------------------------------------------------------
-class LeakyRelu(Function):
-    """x if x > 0 else slope * x; slope is a number or an array broadcasting to x
-    (RReLU's per-element random slopes)."""
-
-    def forward(self, ctx, x, slope=0.01):
-        slope = np.asarray(slope, dtype=x.dtype)
-        pos = x > 0
-        ctx.save(pos, slope)
-        return np.where(pos, x, x * slope)
-
-    def backward(self, ctx, dy):
-        pos, slope = ctx.saved
-        return np.where(pos, dy, dy * slope)
-
-
-class PRelu(Function):
-    """x if x > 0 else a * x with a learned slope a broadcasting to x."""
-
-    def forward(self, ctx, x, a):
-        pos = x > 0
-        ctx.save(x, a, pos)
-        return np.where(pos, x, a * x)
-
-    def backward(self, ctx, dy):
-        x, a, pos = ctx.saved
-        dx = np.where(pos, dy, a * dy) if ctx.needs_input_grad[0] else None
-        da = np.where(pos, 0, x * dy) if ctx.needs_input_grad[1] else None
-        return dx, da
-
-
-class Elu(Function):
-    """scale * (x if x > 0 else alpha * (e^x - 1)); expm1 of min(x, 0) never overflows."""
-
-    def forward(self, ctx, x, alpha=1.0, scale=1.0):
-        pos = x > 0
-        neg = alpha * np.expm1(np.minimum(x, 0))
-        ctx.save(pos, neg)
-        ctx.alpha, ctx.scale = alpha, scale
-        return (scale * np.where(pos, x, neg)).astype(x.dtype, copy=False)
-
-    def backward(self, ctx, dy):
-        pos, neg = ctx.saved
-        return ctx.scale * dy * np.where(pos, 1.0, neg + ctx.alpha).astype(dy.dtype)
-
-
-@functools.lru_cache(maxsize=1)
-def _erf_ufunc():
-    """erf as a ufunc: math.erf compiled by Numba (numpy has none), or vectorized
-    math.erf when Numba is missing (exact, slower)."""
-    try:
-        import numba
-
-        @numba.vectorize(["float32(float32)", "float64(float64)"])
-        def erf(v):
-            return math.erf(v)
-        return erf
-    except Exception:  # numba absent or unusable: stay correct, be slower
-        return np.vectorize(math.erf, otypes=[np.float64])
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    return np.asarray(_erf_ufunc()(x), dtype=x.dtype)
-
-
-class Gelu(Function):
-    """x * Phi(x) (approximate="none") or its tanh approximation (Hendrycks & Gimpel)."""
-
-    def forward(self, ctx, x, approximate="none"):
-        # Beyond |x| = 20 both forms have saturated (tanh = +-1, Phi = 0 or 1, the pdf
-        # underflows to 0); clipping there keeps x**3 and x*x from overflowing.
-        xc = np.clip(x, -20, 20)
-        if approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (xc + 0.044715 * xc ** 3))
-            ctx.save(xc, t)
-            ctx.approximate = "tanh"
-            return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
-        cdf = 0.5 * (1 + erf(x / math.sqrt(2.0)))
-        ctx.save(xc, cdf)
-        ctx.approximate = "none"
-        return (x * cdf).astype(x.dtype, copy=False)
-
-    def backward(self, ctx, dy):
-        xc, s = ctx.saved  # x clipped to [-20, 20]: the terms below vanish beyond
-        if ctx.approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * xc * xc)
-            g = 0.5 * (1 + s) + 0.5 * xc * (1 - s * s) * inner
-        else:
-            g = s + xc * np.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
-        return (dy * g).astype(dy.dtype, copy=False)
-
-
-class Softplus(Function):
-    """log(1 + e^(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
-
-    def forward(self, ctx, x, beta=1.0, threshold=20.0):
-        z = beta * x
-        linear = z > threshold
-        ctx.save(z, linear)
-        return np.where(linear, x, np.logaddexp(0, z) / beta).astype(x.dtype, copy=False)
-
-    def backward(self, ctx, dy):
-        z, linear = ctx.saved
-        return np.where(linear, dy, dy * stable_sigmoid(z))
-
-
-class Softmax(Function):
-    """e^x / sum e^x along axis, shifted by the max so exp never overflows."""
-
-    def forward(self, ctx, x, axis=-1):
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
-        ctx.save(y)
-        ctx.axis = axis
-        return y
-
-    def backward(self, ctx, dy):
-        (y,) = ctx.saved
-        return y * (dy - (dy * y).sum(axis=ctx.axis, keepdims=True))
-
-
-class LogSoftmax(Function):
-    """x - logsumexp(x) along axis; backward dy - softmax * sum(dy)."""
-
-    def forward(self, ctx, x, axis=-1):
-        z = x - x.max(axis=axis, keepdims=True)
-        y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-        ctx.save(y)
-        ctx.axis = axis
-        return y
-
-    def backward(self, ctx, dy):
-        (y,) = ctx.saved
-        return dy - np.exp(y) * dy.sum(axis=ctx.axis, keepdims=True)
-
-
 class Pad2d(Function):
     """Zero padding of the last two axes by ((top, bottom), (left, right))."""
 
@@ -169,6 +29,8 @@ class Pad2d(Function):
         ctx.pads = pads
         widths = [(0, 0)] * (x.ndim - 2) + [tuple(pads[0]), tuple(pads[1])]
         return np.pad(x, widths)
+
+    rule = "dx = the unpadded centre of dy"
 
     def backward(self, ctx, dy):
         (t, b), (left, r) = ctx.pads
@@ -256,30 +118,43 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(as_tensor(x), axis=axis)
 
 
+# Activations by name, for the activation= argument of linear, conv2d, max_pool2d and the
+# layers (Keras's Dense(activation=...)). "relu" runs fused with the op before it.
+ACTIVATIONS = {"relu": relu, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
+               "gelu": gelu, "silu": silu, "tanh": tanh, "sigmoid": sigmoid,
+               "softplus": softplus}
+
+
+def check_activation(who: str, activation: str | None) -> str | None:
+    """activation itself when it is None or a name in ACTIVATIONS; else ValueError."""
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ValueError(f"{who}: activation must be None or one of {sorted(ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    return activation
+
+
+def _activate(who: str, y: Tensor, activation: str | None) -> Tensor:
+    return y if check_activation(who, activation) is None else ACTIVATIONS[activation](y)
+
+
 # ----- layers as functions ------------------------------------------------------------
-def linear(x: Any, weight: Tensor, bias: Tensor | None = None, relu: bool = False
-           ) -> Tensor:
-    """x (..., in) @ weight (out, in).T + bias (out,), through the GEMM transpose flag;
-    relu=True returns relu of that with the bias and ReLU fused in one pass."""
-    return ops.Linear.apply(as_tensor(x), weight, bias, relu=relu)
-
-
-def _pair(name: str, what: str, v: Any) -> tuple[int, int]:
-    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(n, (int, np.integer)) for n in pair):
-        raise ValueError(f"{name}: {what} must be an int or a pair of ints, got {v!r}")
-    return int(pair[0]), int(pair[1])
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None,
+           activation: str | None = None) -> Tensor:
+    """x (..., in) @ weight (out, in).T + bias (out,), through the GEMM transpose flag,
+    then the named activation (None: none). activation="relu" runs as one op,
+    ops.LinearReLU, with the bias and the ReLU in one pass."""
+    if check_activation("linear", activation) == "relu":
+        return ops.LinearReLU.apply(as_tensor(x), weight, bias)
+    return _activate("linear", ops.Linear.apply(as_tensor(x), weight, bias), activation)
 
 
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, relu: bool = False) -> Tensor:
+           padding: Any = 0, activation: str | None = None) -> Tensor:
     """Cross-correlation as PyTorch. x: (N, C, H, W), weight: (F, C, KH, KW), bias:
     (F,) or None; padding an int, a pair, "valid" (0) or "same" (stride 1 only; an
     even kernel gets the extra row/column at the bottom/right, as PyTorch).
-    Returns (N, F, OH, OW), or its ReLU, fused, with relu=True. Raises ValueError on
-    mismatched shapes."""
-    from ..ops import conv
-
+    Returns (N, F, OH, OW), then the named activation; activation="relu" runs as one
+    op, ops.Conv2dReLU. Raises ValueError on mismatched shapes or arguments."""
     x = as_tensor(x)
     sh, sw = _pair("conv2d", "stride", stride)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
@@ -301,31 +176,35 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
                          f"got {padding!r}")
     else:
         ph, pw = _pair("conv2d", "padding", padding)
-    return conv.Conv2d.apply(x, weight, bias, stride=(sh, sw), padding=(ph, pw), relu=relu)
+    op = ops.Conv2dReLU if check_activation("conv2d", activation) == "relu" else ops.Conv2d
+    y = op.apply(x, weight, bias, stride=(sh, sw), padding=(ph, pw))
+    return y if op is ops.Conv2dReLU else _activate("conv2d", y, activation)
 
 
-def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any, **fused: Any
-          ) -> Tensor:
+def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any) -> Tensor:
     x = as_tensor(x)
     kernel = _pair(name, "kernel_size", kernel_size)
     strides = kernel if stride is None else _pair(name, "stride", stride)
     if x.ndim != 4 or x.shape[2] < kernel[0] or x.shape[3] < kernel[1]:
         raise ShapeError(f"{name}: expects x (N, C, H, W) with H >= {kernel[0]} and "
                          f"W >= {kernel[1]}, got x{x.shape}")
-    return op.apply(x, kernel=kernel, stride=strides, **fused)
+    return op.apply(x, kernel=kernel, stride=strides)
 
 
-def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, relu: bool = False) -> Tensor:
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None,
+               activation: str | None = None) -> Tensor:
     """Max over kernel_size windows (no padding, floor mode); stride defaults to the
-    kernel. x: (N, C, H, W). relu=True returns max_pool2d(relu(x)), computed as the
-    ReLU of the pooled output (equal, values and gradients, and 4x fewer elements)."""
-    from ..ops import pool
-    return _pool("max_pool2d", pool.MaxPool2d, x, kernel_size, stride, relu=relu)
+    kernel. x: (N, C, H, W). The named activation is applied to the pooled output;
+    activation="relu" runs as one op, ops.MaxPool2dReLU, and equals pooling relu(x)
+    (values and gradients) on a quarter of the elements for 2x2 windows."""
+    if check_activation("max_pool2d", activation) == "relu":
+        return _pool("max_pool2d", ops.MaxPool2dReLU, x, kernel_size, stride)
+    y = _pool("max_pool2d", ops.MaxPool2d, x, kernel_size, stride)
+    return _activate("max_pool2d", y, activation)
 
 
 def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
-    from ..ops import pool
-    return _pool("avg_pool2d", pool.AvgPool2d, x, kernel_size, stride)
+    return _pool("avg_pool2d", ops.AvgPool2d, x, kernel_size, stride)
 
 
 def _stat_tensor(name: str, v: Any, channels: int, dtype: Any) -> Tensor:
@@ -346,8 +225,6 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
     running_var (Tensors or arrays, (C,)) are updated in place with PyTorch's
     momentum and the unbiased variance. Eval: the running statistics are used.
     """
-    from ..ops import norm
-
     x = as_tensor(x)
     if x.ndim not in (2, 3, 4):
         raise ShapeError(f"batch_norm: expects x (N, C), (N, C, L) or (N, C, H, W), "
@@ -362,7 +239,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
     shape = x.shape
     if x.ndim == 3:  # (N, C, L) is (N, C, L, 1) for the kernel
         x = x.reshape(*shape, 1)
-    y = norm.BatchNorm.apply(x, gamma, beta, running_mean=mean, running_var=var,
+    y = ops.BatchNorm.apply(x, gamma, beta, running_mean=mean, running_var=var,
                              training=bool(training), momentum=momentum, eps=eps)
     return y.reshape(shape) if len(shape) == 3 else y
 

@@ -7,10 +7,12 @@ the actual shape.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
+from ..backend._check import _pair
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 from . import functional as F
@@ -31,71 +33,137 @@ class Identity(Module):
         return x
 
 
+# The initializers Linear and Conv2d use when weight_init / bias_init are not given:
+# Keras's (glorot_uniform, zeros) or PyTorch's; a process-wide default, as set_backend.
+_INIT_SCHEMES = ("keras", "pytorch")
+_default_init = {"scheme": "keras"}
+
+
+def set_default_init(scheme: str) -> None:
+    """Make Linear/Conv2d built afterwards initialise as Keras ("keras": Glorot-uniform
+    weight, zero bias; the default) or as PyTorch ("pytorch": see weight_init)."""
+    if scheme not in _INIT_SCHEMES:
+        raise ValueError(f"set_default_init: scheme must be one of {_INIT_SCHEMES}, got "
+                         f"{scheme!r}")
+    _default_init["scheme"] = scheme
+
+
+def _pytorch_uniform(fan_in: int) -> initializers.Initializer:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's reset_parameters for both the weight
+    (kaiming_uniform with a = sqrt(5): bound sqrt(6 / ((1 + 5) fan_in))) and the bias."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return initializers.Uniform(-bound, bound)
+
+
+def _initial(weight_shape: tuple[int, ...], weight_init: Any, bias_init: Any
+             ) -> tuple[Callable, Callable]:
+    """The weight and bias initializers: None means the default scheme's; "pytorch" as
+    weight_init makes the bias default PyTorch's too."""
+    if weight_init is None:
+        weight_init = "glorot_uniform" if _default_init["scheme"] == "keras" else "pytorch"
+    if bias_init is None:
+        bias_init = "pytorch" if weight_init == "pytorch" else "zeros"
+    fan_in = initializers.compute_fans(weight_shape)[0]
+    pick = (lambda i: _pytorch_uniform(fan_in) if i == "pytorch"  # noqa: E731
+            else initializers.get(i))
+    return pick(weight_init), pick(bias_init)
+
+
 class _Weighted(Module):
-    """Shared by Linear and Conv2d: weight/bias creation and the regularizers."""
+    """Shared by Linear and Conv2d: weight/bias creation, the activation applied after
+    the bias, and the regularizers."""
 
     def _build(self, weight_shape: tuple[int, ...], bias: bool, weight_init: Any,
-               bias_init: Any, kernel_regularizer: Any, bias_regularizer: Any,
-               activity_regularizer: Any, dtype: Any) -> None:
-        self.weight = Parameter(initializers.get(weight_init)(weight_shape, dtype=dtype),
-                                dtype=dtype)
-        self.bias = (Parameter(initializers.get(bias_init)((weight_shape[0],), dtype=dtype),
-                               dtype=dtype) if bias else None)
+               bias_init: Any, activation: Any, kernel_regularizer: Any,
+               bias_regularizer: Any, activity_regularizer: Any, dtype: Any) -> None:
+        w_init, b_init = _initial(weight_shape, weight_init, bias_init)
+        self.weight = Parameter(w_init(weight_shape, dtype=dtype), dtype=dtype)
+        self.bias = (Parameter(b_init((weight_shape[0],), dtype=dtype), dtype=dtype)
+                     if bias else None)
+        self.activation = _activation(type(self).__name__, activation)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
-    def _activity(self, y: Tensor) -> Tensor:
-        """Record reg(y) / batch size for regularization_loss (Keras)."""
+    def _activation_name(self) -> str | None:
+        """The activation when it is a name (F applies it, "relu" fused), else None."""
+        return self.activation if isinstance(self.activation, str) else None
+
+    def _finish(self, y: Tensor) -> Tensor:
+        """Apply a Module activation, then record reg(y) / batch size for
+        regularization_loss (Keras: on the layer's output, after the activation)."""
+        if isinstance(self.activation, Module):
+            y = self.activation(y)
         if self.activity_regularizer is not None:
             self._activity_losses[:] = [self.activity_regularizer(y) / float(y.shape[0])]
         return y
 
+    def _activation_repr(self) -> str:
+        return f", activation={self.activation!r}" if isinstance(self.activation, str) else ""
+
+
+def _activation(who: str, activation: Any) -> str | Module | None:
+    """None, a name of F.ACTIVATIONS or a Module (kept as a child, so it shows in repr
+    and its parameters train); anything else raises TypeError."""
+    if activation is None or isinstance(activation, Module):
+        return activation
+    if isinstance(activation, str):
+        return F.check_activation(who, activation)
+    raise TypeError(f"{who}: activation must be None, a name or a Module, got "
+                    f"{type(activation).__name__}")
+
 
 class Linear(_Weighted):
-    """y = x @ weight.T + bias. x: (..., in_features) -> (..., out_features).
-    Defaults: Glorot-uniform weight, zero bias."""
+    """y = activation(x @ weight.T + bias). x: (..., in_features) -> (..., out_features).
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 weight_init: str | Callable = "glorot_uniform",
-                 bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
-                 bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 dtype: Any = np.float32):
+    Arguments after bias are keyword-only (PyTorch's positional order for the first
+    three). weight_init / bias_init: an initializer or its name; None takes the default
+    of set_default_init (Keras: Glorot-uniform weight, zero bias); "pytorch" is
+    PyTorch's U(+-1/sqrt(in_features)) for weight and bias. activation: None, a name
+    ("relu" runs fused with the bias, one op LinearReLU) or a Module."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 weight_init: str | Callable | None = None,
+                 bias_init: str | Callable | None = None, activation: Any = None,
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, dtype: Any = np.float32):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: features must be positive, got in_features="
                              f"{in_features}, out_features={out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._build((self.out_features, self.in_features), bias, weight_init, bias_init,
-                    kernel_regularizer, bias_regularizer, activity_regularizer, dtype)
+                    activation, kernel_regularizer, bias_regularizer, activity_regularizer,
+                    dtype)
 
-    def forward(self, x: Any, relu: bool = False) -> Tensor:
-        """relu=True: relu(forward(x)) with the bias and the ReLU fused (what
-        Sequential does for Linear then ReLU)."""
+    def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise _shape_error(self, f"(N, {self.in_features})", x)
-        return self._activity(F.linear(x, self.weight, self.bias, relu=relu))
+        return self._finish(F.linear(x, self.weight, self.bias, self._activation_name()))
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+                f"bias={self.bias is not None}" + self._activation_repr())
 
 
 class Conv2d(_Weighted):
-    """2-d cross-correlation. x: (N, in_channels, H, W) -> (N, out_channels, OH, OW);
-    padding an int, a pair, "valid" or "same" (stride 1 only)."""
+    """2-d cross-correlation, then the activation. x: (N, in_channels, H, W) ->
+    (N, out_channels, OH, OW); padding an int, a pair, "valid" or "same" (stride 1
+    only). in_channels, out_channels, kernel_size, stride, padding may be positional
+    (as PyTorch); the rest are keyword-only, with the meaning they have on Linear
+    ("relu" runs as one op Conv2dReLU)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any,
-                 stride: Any = 1, padding: Any = 0, bias: bool = True,
-                 weight_init: str | Callable = "glorot_uniform",
-                 bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
-                 bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 dtype: Any = np.float32):
+                 stride: Any = 1, padding: Any = 0, *, bias: bool = True,
+                 weight_init: str | Callable | None = None,
+                 bias_init: str | Callable | None = None, activation: Any = None,
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, dtype: Any = np.float32):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = F._pair("Conv2d", "kernel_size", kernel_size)
-        self.stride = F._pair("Conv2d", "stride", stride)
+        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size)
+        self.stride = _pair("Conv2d", "stride", stride)
         if padding == "same" and self.stride != (1, 1):
             raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride "
                              f"{self.stride}")
@@ -103,13 +171,12 @@ class Conv2d(_Weighted):
             raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', "
                              f"got {padding!r}")
         self.padding = padding if isinstance(padding, str) else \
-            F._pair("Conv2d", "padding", padding)
+            _pair("Conv2d", "padding", padding)
         self._build((self.out_channels, self.in_channels) + self.kernel_size, bias,
-                    weight_init, bias_init, kernel_regularizer, bias_regularizer,
-                    activity_regularizer, dtype)
+                    weight_init, bias_init, activation, kernel_regularizer,
+                    bias_regularizer, activity_regularizer, dtype)
 
-    def forward(self, x: Any, relu: bool = False) -> Tensor:
-        """relu=True: relu(forward(x)) with the ReLU fused into the conv's output."""
+    def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)
         (kh, kw), pad = self.kernel_size, self.padding
         ph, pw = (0, 0) if isinstance(pad, str) else pad
@@ -117,20 +184,20 @@ class Conv2d(_Weighted):
                 or (pad != "same" and (x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw))):
             raise _shape_error(self, f"(N, {self.in_channels}, H >= {kh - 2 * ph}, "
                                      f"W >= {kw - 2 * pw})", x)
-        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, relu=relu)
-        return self._activity(y)
+        return self._finish(F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
+                                     self._activation_name()))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding!r}")
+                f"stride={self.stride}, padding={self.padding!r}" + self._activation_repr())
 
 
 class _Pool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = F._pair(name, "kernel_size", kernel_size)
-        self.stride = self.kernel_size if stride is None else F._pair(name, "stride", stride)
+        self.kernel_size = _pair(name, "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride)
         if min(self.kernel_size + self.stride) <= 0:
             raise ValueError(f"{name}: kernel_size and stride must be positive, got "
                              f"{self.kernel_size}, {self.stride}")
@@ -146,12 +213,23 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over windows (no padding, floor mode). x: (N, C, H, W)."""
+    """Max over windows (no padding, floor mode), then the named activation (None: none).
+    x: (N, C, H, W). activation="relu" runs as one op MaxPool2dReLU; it equals
+    MaxPool2d after ReLU (what mg.nn.fuse makes of ReLU -> MaxPool2d) on a quarter of
+    the elements for 2x2 windows."""
 
-    def forward(self, x: Any, relu: bool = False) -> Tensor:
-        """relu=True: forward(relu(x)), computed as the ReLU of the pooled output."""
+    def __init__(self, kernel_size: Any, stride: Any = None, *,
+                 activation: str | None = None):
+        super().__init__(kernel_size, stride)
+        self.activation = F.check_activation("MaxPool2d", activation)
+
+    def forward(self, x: Any) -> Tensor:
         return F.max_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride,
-                            relu=relu)
+                            self.activation)
+
+    def extra_repr(self) -> str:
+        act = "" if self.activation is None else f", activation={self.activation!r}"
+        return super().extra_repr() + act
 
 
 class AvgPool2d(_Pool2d):
@@ -227,58 +305,6 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
-
-
-class Flatten(Module):
-    """Merge axes start_axis..end_axis (default: all but the batch axis)."""
-
-    def __init__(self, start_axis: int = 1, end_axis: int = -1):
-        super().__init__()
-        self.start_axis, self.end_axis = start_axis, end_axis
-
-    def forward(self, x: Any) -> Tensor:
-        x = as_tensor(x)
-        if x.ndim <= max(self.start_axis, self.end_axis % max(x.ndim, 1)):
-            raise _shape_error(self, f"at least {self.start_axis + 1} axes", x)
-        return x.flatten(self.start_axis, self.end_axis)
-
-
-class Reshape(Module):
-    """(N, ...) -> (N, *shape) (Keras: the batch axis is kept; -1 allowed once)."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.shape = tuple(int(n) for n in shape)
-
-    def forward(self, x: Any) -> Tensor:
-        x = as_tensor(x)
-        per_item = int(np.prod(x.shape[1:])) if x.ndim else 0
-        known = int(np.prod([n for n in self.shape if n != -1]))
-        fits = per_item == known if -1 not in self.shape else known and per_item % known == 0
-        if x.ndim < 1 or not fits:
-            raise _shape_error(self, f"(N, ...) with {known} elements per sample", x)
-        return x.reshape(x.shape[0], *self.shape)
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape}"
-
-
-class Unflatten(Module):
-    """Split axis into shape (PyTorch nn.Unflatten): (N, 784) -> (N, 1, 28, 28)."""
-
-    def __init__(self, axis: int, shape: tuple[int, ...]):
-        super().__init__()
-        self.axis, self.shape = int(axis), tuple(int(n) for n in shape)
-
-    def forward(self, x: Any) -> Tensor:
-        x = as_tensor(x)
-        if not -x.ndim <= self.axis < x.ndim or x.shape[self.axis] != np.prod(self.shape):
-            raise _shape_error(self, f"axis {self.axis} of size {int(np.prod(self.shape))}", x)
-        a = self.axis % x.ndim
-        return x.reshape(*x.shape[:a], *self.shape, *x.shape[a + 1:])
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}, shape={self.shape}"
 
 
 class Normalization(Module):

@@ -79,6 +79,8 @@ class CrossEntropy(Function):
         ctx.denom = 1.0 if reduction == "sum" else float(w_y.sum(dtype=np.float64))
         return np.asarray(total / ctx.denom, dtype=z.dtype)
 
+    rule = "dlogits = softmax(logits) - onehot(target), scaled by the reduction"
+
     def backward(self, ctx, dy):
         p, labels, weight, w_y = ctx.saved
         n, c = p.shape
@@ -153,7 +155,7 @@ def nll_loss(log_probs: Any, targets: Any, weight: Any = None,
     return picked.sum() / (float(len(labels)) if w is None else float(w[labels].sum()))
 
 
-def _pair(name: str, x: Any, target: Any) -> tuple[Tensor, Tensor]:
+def _input_and_target(name: str, x: Any, target: Any) -> tuple[Tensor, Tensor]:
     """Input and target as Tensors of one float dtype and the same shape."""
     x = as_tensor(x)
     if x.dtype.kind != "f":
@@ -187,6 +189,8 @@ class BCEWithLogits(Function):
         ctx.save(x, y, sp_pos, sp_neg, pw, w)
         return (w * (pw * y * sp_neg + (1 - y) * sp_pos)).astype(x.dtype, copy=False)
 
+    rule = "dlogits = sigmoid(logits) - target (weighted, scaled by the reduction)"
+
     def backward(self, ctx, dy):
         x, y, sp_pos, sp_neg, pw, w = ctx.saved
         s = stable_sigmoid(x)
@@ -203,7 +207,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, weight: Any = No
     scales each element."""
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
-    x, y = _pair(name, logits, targets)
+    x, y = _input_and_target(name, logits, targets)
     extras = {}
     for key, v in (("weight", weight), ("pos_weight", pos_weight)):
         if v is not None:
@@ -229,6 +233,8 @@ class BinaryCrossEntropy(Function):
         ctx.save(p, y, w)
         return (-w * (y * log_p + (1 - y) * log_q)).astype(p.dtype, copy=False)
 
+    rule = "dp = (p - target) / (p * (1 - p)) (scaled by the reduction)"
+
     def backward(self, ctx, dy):
         p, y, w = ctx.saved
         dp = dy * w * (p - y) / np.maximum(p * (1 - p), 1e-12)
@@ -239,7 +245,7 @@ def binary_cross_entropy(probs: Any, targets: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """BCE of probabilities in [0, 1]; prefer binary_cross_entropy_with_logits."""
     name = "binary_cross_entropy"
-    p, y = _pair(name, probs, targets)
+    p, y = _input_and_target(name, probs, targets)
     if p.size and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(f"{name}: probs must lie in [0, 1], got values from "
                          f"{p.data.min()} to {p.data.max()}; pass logits to "
@@ -250,14 +256,14 @@ def binary_cross_entropy(probs: Any, targets: Any, weight: Any = None,
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """(input - target)^2, reduced."""
-    x, t = _pair("mse_loss", input, target)
+    x, t = _input_and_target("mse_loss", input, target)
     d = x - t
     return _reduce("mse_loss", d * d, reduction)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """|input - target|, reduced."""
-    x, t = _pair("l1_loss", input, target)
+    x, t = _input_and_target("l1_loss", input, target)
     return _reduce("l1_loss", (x - t).abs(), reduction)
 
 
@@ -266,7 +272,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean",  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2) (d = input - target)."""
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
-    x, t = _pair("huber_loss", input, target)
+    x, t = _input_and_target("huber_loss", input, target)
     d = x - t
     a = d.abs()
     loss = where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta))

@@ -2,6 +2,7 @@
 containers ModuleList and Sequential."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator
@@ -146,6 +147,19 @@ class Module:
 
     def eval(self) -> "Module":
         return self.train(False)
+
+    @contextlib.contextmanager
+    def mode(self, training: bool) -> Iterator["Module"]:
+        """``with model.mode(training=False):`` runs the block with this module and every
+        descendant in that mode, then gives each back its own previous flag (some may
+        differ, e.g. a BN kept in eval inside a training model)."""
+        saved = [(m, m.training) for m in self.modules()]
+        self.train(training)
+        try:
+            yield self
+        finally:
+            for m, flag in saved:
+                object.__setattr__(m, "training", flag)  # per module: train() recurses
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -327,17 +341,10 @@ class Sequential(ModuleList):
     def _from_items(self, items: list) -> "Sequential":
         return Sequential(*items)
 
-    # Linear/Conv2d -> ReLU and ReLU -> MaxPool2d run as one fused op (nn/fusion.py:
-    # relu_fusion_plan); set False on an instance to run every module on its own.
-    fuse_relu: bool = True
-
     def forward(self, x: Any) -> Any:
-        items = self._items
-        plan = _relu_fusion_plan(items) if self.fuse_relu else _plain_plan(items)
-        for i, relu in plan:
-            m = items[i]
+        for i, m in enumerate(self._items):
             try:
-                x = m.forward(x, relu=True) if relu else m(x)
+                x = m(x)
             except (ValueError, TypeError) as exc:
                 # Name the failing layer's place ("Sequential.2 (Linear): ...") so a
                 # shape error in a deep model points at the layer, not only its type.
@@ -346,16 +353,11 @@ class Sequential(ModuleList):
         return x
 
 
-def _plain_plan(items: list) -> list[tuple[int, bool]]:
-    return [(i, False) for i in range(len(items))]
-
-
-def _relu_fusion_plan(items: list) -> list[tuple[int, bool]]:
-    # fusion imports the layers, which import this module: bind it on first use only
-    global _relu_fusion_plan
-    from .fusion import relu_fusion_plan
-    _relu_fusion_plan = relu_fusion_plan
-    return relu_fusion_plan(items)
+def leaf_modules(model: Module) -> list[tuple[str, Module]]:
+    """(name, module) of every module without children, in definition order (the root,
+    named by its class, when it has none)."""
+    return [(name or type(m).__name__, m) for name, m in model.named_modules()
+            if not list(m.children())]
 
 
 def clone(model: Module) -> Module:

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+from .flops import flops as count_macs
 from .module import Module
 
 _WIDTHS = (34, 26, 12)
@@ -24,6 +25,12 @@ def count_parameters(model: Module) -> tuple[int, int, int]:
 def _own_count(m: Module) -> int:
     return (sum(p.size for _, p in m._own_parameters())
             + sum(getattr(m, b).size for b in m._buffer_names))
+
+
+def layer_kind(m: Module) -> str:
+    """The class name, with the named activation the layer applies: "Linear+relu"."""
+    act = getattr(m, "activation", None)
+    return type(m).__name__ + (f"+{act}" if isinstance(act, str) else "")
 
 
 def _shape_text(out: Any) -> str:
@@ -63,16 +70,12 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
     if not shown:
         shown = [("", model)]
     handles = [m.register_forward_hook(record) for _, m in shown]
-    modes = [(m, m.training) for _, m in named]
     try:
-        model.eval()
-        with no_grad():
+        with model.mode(training=False), no_grad():
             model(Tensor(np.zeros((2,) + tuple(input_shape)), dtype=dtype))
     finally:
         for h in handles:
             h.remove()
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
     rank = {key: i for i, key in enumerate(order)}
     shown.sort(key=lambda nm: rank.get(id(nm[1]), len(rank)))
     total, trainable, non_trainable = count_parameters(model)
@@ -80,12 +83,11 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
     lines = [f'Model: "{type(model).__name__}"', line,
              _row("Layer (type)", "Output Shape", "Param #"), "=" * sum(_WIDTHS)]
     for name, m in shown:
-        label = f"{name or 'model'} ({type(m).__name__})"
+        label = f"{name or 'model'} ({layer_kind(m)})"
         lines.append(_row(label, shapes.get(id(m), "(not called)"), f"{_own_count(m):,}"))
     lines += ["=" * sum(_WIDTHS), f"Total params: {total:,}",
               f"Trainable params: {trainable:,}",
               f"Non-trainable params: {non_trainable:,}", line]
     if flops:  # multiply-adds per layer and in total
-        from ..diagnostics.flops import flops as count_macs
         lines += [count_macs(model, input_shape, dtype).table(), line]
     return "\n".join(lines)

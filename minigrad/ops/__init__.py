@@ -1,15 +1,15 @@
 """Primitives of the engine: each a Function with forward and backward side by side."""
 from .elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                           Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
-from .conv import Conv2d
-from .matmul import Linear, MatMul
+from .conv import Conv2d, Conv2dReLU
+from .matmul import Linear, LinearReLU, MatMul
 from .movement import BroadcastTo, Concat, GetItem, Permute, Reshape, Stack
 from .norm import BatchNorm
-from .pool import AvgPool2d, MaxPool2d
+from .pool import AvgPool2d, MaxPool2d, MaxPool2dReLU
 from .reduce import Max, Mean, Min, Sum, Var
 
 __all__ = ["Abs", "Add", "AvgPool2d", "BatchNorm", "BroadcastTo", "Clip", "Concat",
-           "Conv2d", "Div", "Exp", "GetItem", "Linear", "Log", "MatMul", "Max",
-           "MaxPool2d", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Permute", "Pow",
-           "Relu", "Reshape", "Sigmoid", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Var",
-           "Where"]
+           "Conv2d", "Conv2dReLU", "Div", "Exp", "GetItem", "Linear", "LinearReLU", "Log",
+           "MatMul", "Max", "MaxPool2d", "MaxPool2dReLU", "Maximum", "Mean", "Min",
+           "Minimum", "Mul", "Neg", "Permute", "Pow", "Relu", "Reshape", "Sigmoid", "Sqrt",
+           "Stack", "Sub", "Sum", "Tanh", "Var", "Where"]

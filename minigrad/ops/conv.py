@@ -1,4 +1,5 @@
-"""2-d convolution (cross-correlation, NCHW, zero padding) on the backend kernels."""
+"""2-d convolution (cross-correlation, NCHW, zero padding) on the backend kernels:
+Conv2d, and Conv2dReLU with the ReLU fused into the conv's output pass."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,34 +12,46 @@ class Conv2d(Function):
     """y = conv2d(x, w) + b.
 
     x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None; stride, padding: (int, int).
-    Returns y: (N, F, OH, OW) with OH = (H + 2*ph - KH) // sh + 1 (likewise OW), or
-    relu(y) with relu=True: the ReLU applied in place on the conv output, and its mask
-    and the bias gradient taken in one pass over dy (backend.bias_relu_backward).
+    Returns y: (N, F, OH, OW) with OH = (H + 2*ph - KH) // sh + 1 (likewise OW).
     Raises ValueError for mismatched shapes or bad stride/padding, TypeError for
     dtypes (from the kernel's checks).
     """
 
-    def forward(self, ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), relu=False):
+    relu = False  # Conv2dReLU
+
+    def forward(self, ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         b = None if b is None else np.ascontiguousarray(b)
         kernels = backend.current()
         y = kernels.conv2d_forward(x, w, b, stride, padding)
-        if relu:
+        if self.relu:
             kernels.bias_relu_forward(y, None)  # the conv's own epilogue added b
             ctx.save(x, w, y)
         else:
             ctx.save(x, w)
-        ctx.stride, ctx.padding, ctx.relu = stride, padding, relu
+        ctx.stride, ctx.padding = stride, padding
         return y
+
+    rule = "dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy)"
 
     def backward(self, ctx, dy):
         x, w = ctx.saved[:2]
         need = ctx.needs_input_grad + (False,) * (3 - len(ctx.needs_input_grad))
         kernels, dy = backend.current(), np.ascontiguousarray(dy)
         db = None
-        if ctx.relu:
+        if self.relu:
             dy, db = kernels.bias_relu_backward(dy, ctx.saved[2], need[2])
         dx, dw, db_conv = kernels.conv2d_backward(
             x, w, dy, ctx.stride, ctx.padding,
-            need_dx=need[0], need_dw=need[1], need_db=need[2] and not ctx.relu)
-        return dx, dw, db if ctx.relu else db_conv
+            need_dx=need[0], need_dw=need[1], need_db=need[2] and not self.relu)
+        return dx, dw, db if self.relu else db_conv
+
+
+class Conv2dReLU(Conv2d):
+    """y = relu(conv2d(x, w) + b), fused: the ReLU is applied in place on the conv's
+    output, and its mask and the bias gradient are taken in one pass over dy
+    (backend.bias_relu_backward)."""
+
+    rule = ("dz = dy * [y > 0], dx = full-correlate(dz, flipped w), dw = correlate(x, dz), "
+            "db = sum(dz)")
+    relu = True

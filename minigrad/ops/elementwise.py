@@ -1,7 +1,8 @@
 """Elementwise primitives, each with its backward right below its forward.
 
 Binary ops broadcast as numpy does; the engine sums their gradients back to each
-input's shape, so backward here returns full-size gradients.
+input's shape, so backward here returns full-size gradients (``broadcasts = True``
+tells explain_backward that such a sum is the engine's, and over which axes).
 """
 from __future__ import annotations
 
@@ -11,25 +12,37 @@ from ..autograd import Function
 
 
 class Add(Function):
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         return a + b
+
+    rule = "da = dy, db = dy"
 
     def backward(self, ctx, dy):
         return dy, dy
 
 
 class Sub(Function):
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         return a - b
+
+    rule = "da = dy, db = -dy"
 
     def backward(self, ctx, dy):
         return dy, -dy
 
 
 class Mul(Function):
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return a * b
+
+    rule = "da = dy * b, db = dy * a"
 
     def backward(self, ctx, dy):
         a, b = ctx.saved
@@ -39,9 +52,13 @@ class Mul(Function):
 
 
 class Div(Function):
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return a / b
+
+    rule = "da = dy / b, db = -dy * a / b^2"
 
     def backward(self, ctx, dy):
         a, b = ctx.saved
@@ -54,6 +71,8 @@ class Neg(Function):
     def forward(self, ctx, x):
         return -x
 
+    rule = "dx = -dy"
+
     def backward(self, ctx, dy):
         return -dy
 
@@ -61,10 +80,14 @@ class Neg(Function):
 class Pow(Function):
     """x ** p for a tensor base and a tensor (often 0-d constant) exponent."""
 
+    broadcasts = True
+
     def forward(self, ctx, x, p):
         y = np.power(x, p)
         ctx.save(x, p, y)
         return y
+
+    rule = "dx = dy * p * x^(p-1), dp = dy * y * log(x)"
 
     def backward(self, ctx, dy):
         x, p, y = ctx.saved
@@ -84,6 +107,8 @@ class Exp(Function):
         ctx.save(y)
         return y
 
+    rule = "dx = dy * y  (y = e^x)"
+
     def backward(self, ctx, dy):
         (y,) = ctx.saved
         return dy * y
@@ -93,6 +118,8 @@ class Log(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return np.log(x)
+
+    rule = "dx = dy / x"
 
     def backward(self, ctx, dy):
         (x,) = ctx.saved
@@ -105,6 +132,8 @@ class Sqrt(Function):
         ctx.save(y)
         return y
 
+    rule = "dx = dy / (2y)"
+
     def backward(self, ctx, dy):
         (y,) = ctx.saved
         return dy / (2 * y)
@@ -114,6 +143,8 @@ class Abs(Function):
     def forward(self, ctx, x):
         ctx.save(x)
         return np.abs(x)
+
+    rule = "dx = dy * sign(x)"
 
     def backward(self, ctx, dy):
         (x,) = ctx.saved
@@ -125,6 +156,8 @@ class Tanh(Function):
         y = np.tanh(x)
         ctx.save(y)            # reusing the output is cheaper and stable
         return y
+
+    rule = "dx = dy * (1 - y^2)"
 
     def backward(self, ctx, dy):
         (y,) = ctx.saved
@@ -143,6 +176,8 @@ class Sigmoid(Function):
         ctx.save(y)
         return y
 
+    rule = "dx = dy * y * (1 - y)"
+
     def backward(self, ctx, dy):
         (y,) = ctx.saved
         return dy * y * (1 - y)
@@ -154,6 +189,8 @@ class Relu(Function):
         ctx.save(y)
         return y
 
+    rule = "dx = dy * [y > 0]"
+
     def backward(self, ctx, dy):
         (y,) = ctx.saved
         return dy * (y > 0)
@@ -162,9 +199,13 @@ class Relu(Function):
 class Maximum(Function):
     """Elementwise max; at ties each input gets half the gradient (as PyTorch)."""
 
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return np.maximum(a, b)
+
+    rule = "da = dy * [a >= b], db = dy * [b >= a] (ties split)"
 
     def backward(self, ctx, dy):
         a, b = ctx.saved
@@ -173,9 +214,13 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    broadcasts = True
+
     def forward(self, ctx, a, b):
         ctx.save(a, b)
         return np.minimum(a, b)
+
+    rule = "da = dy * [a <= b], db = dy * [b <= a] (ties split)"
 
     def backward(self, ctx, dy):
         a, b = ctx.saved
@@ -186,10 +231,14 @@ class Minimum(Function):
 class Where(Function):
     """cond ? a : b; cond is a boolean array and gets no gradient."""
 
+    broadcasts = True
+
     def forward(self, ctx, cond, a, b):
         cond = np.asarray(cond, dtype=bool)
         ctx.save(cond)
         return np.where(cond, a, b)
+
+    rule = "da = dy * [cond], db = dy * [not cond]"
 
     def backward(self, ctx, dy):
         (cond,) = ctx.saved
@@ -202,6 +251,8 @@ class Clip(Function):
     def forward(self, ctx, x, low=None, high=None):
         ctx.save(x, low, high)
         return np.clip(x, low, high)
+
+    rule = "dx = dy * [low <= x <= high]"
 
     def backward(self, ctx, dy):
         x, low, high = ctx.saved

@@ -1,5 +1,5 @@
-"""Matrix products on the backend GEMM: MatMul (numpy @ semantics) and Linear
-(x @ W.T + b with W stored (out, in), through the transpose flag, never a copy)."""
+"""Matrix products on the backend GEMM: MatMul (numpy @ semantics), Linear (x @ W.T + b
+with W stored (out, in), through the transpose flag, never a copy) and LinearReLU."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,6 +48,8 @@ class MatMul(Function):
             y = y[..., 0]
         return y
 
+    rule = "da = dy @ b^T, db = a^T @ dy"
+
     def backward(self, ctx, dy):
         a, b = ctx.saved
         a2 = a[None, :] if a.ndim == 1 else a
@@ -88,12 +90,12 @@ def _batched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class Linear(Function):
-    """y = x @ w.T + b, or relu(x @ w.T + b) with relu=True; x: (..., in), w: (out, in),
-    b: (out,) or None. With relu, the bias and the activation are one pass over the
-    GEMM's output (backend.bias_relu_forward) and the ReLU mask and the bias gradient
-    one pass over dy, instead of the two or three passes of Linear then Relu."""
+    """y = x @ w.T + b; x: (..., in), w: (out, in), b: (out,) or None.
+    Raises ValueError when the features or the bias do not match w."""
 
-    def forward(self, ctx, x, w, b=None, relu=False):
+    relu = False  # LinearReLU: the bias and the ReLU in one pass over the product
+
+    def forward(self, ctx, x, w, b=None):
         if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
             raise ShapeError(f"linear: weight expects {w.shape[1] if w.ndim == 2 else '?'}"
                              f" input features, got x{x.shape}, w{w.shape}")
@@ -102,24 +104,35 @@ class Linear(Function):
                              f"b{b.shape}")
         x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
         y = gemm(x2, w, trans_b=True)
-        if relu:
+        if self.relu:
             backend.current().bias_relu_forward(y, b)
             ctx.save(x2, w, y)
         else:
             if b is not None:
                 y += b
             ctx.save(x2, w)
-        ctx.shape, ctx.relu = x.shape, relu
+        ctx.shape = x.shape
         return y.reshape(*x.shape[:-1], w.shape[0])
+
+    rule = "dx = dy @ W, dW = dy^T @ x, db = sum_rows(dy)"
 
     def backward(self, ctx, dy):
         x2, w = ctx.saved[:2]
         dy2 = np.ascontiguousarray(dy).reshape(-1, w.shape[0])
         need_db = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
-        if ctx.relu:
+        if self.relu:
             dy2, db = backend.current().bias_relu_backward(dy2, ctx.saved[2], need_db)
         else:
             db = dy2.sum(axis=0) if need_db else None
         dx = gemm(dy2, w).reshape(ctx.shape) if ctx.needs_input_grad[0] else None
         dw = gemm(dy2, x2, trans_a=True) if ctx.needs_input_grad[1] else None
         return dx, dw, db
+
+
+class LinearReLU(Linear):
+    """y = relu(x @ w.T + b), fused: the bias and the ReLU are one pass over the GEMM's
+    output (backend.bias_relu_forward), the ReLU mask and the bias gradient one pass
+    over dy, instead of the two or three passes of Linear then Relu."""
+
+    rule = "dz = dy * [y > 0], dx = dz @ W, dW = dz^T @ x, db = sum_rows(dz)"
+    relu = True

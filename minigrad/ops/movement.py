@@ -16,6 +16,8 @@ class Reshape(Function):
             raise ShapeError(f"reshape: cannot reshape x{x.shape} ({x.size} elements) "
                              f"into {tuple(shape)}") from None
 
+    rule = "dx = reshape(dy, x.shape)"
+
     def backward(self, ctx, dy):
         return dy.reshape(ctx.shape)
 
@@ -31,6 +33,8 @@ class Permute(Function):
         ctx.inverse = tuple(np.argsort(axes))
         return x.transpose(axes)
 
+    rule = "dx = permute(dy, inverse axes)"
+
     def backward(self, ctx, dy):
         return dy.transpose(ctx.inverse)
 
@@ -43,6 +47,8 @@ class BroadcastTo(Function):
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast x{x.shape} to "
                              f"{tuple(shape)}") from None
+
+    rule = "dx = dy summed over the broadcast axes"
 
     def backward(self, ctx, dy):
         return dy  # the engine sums the broadcast axes back
@@ -63,6 +69,8 @@ class GetItem(Function):
         except IndexError as exc:
             raise IndexError(f"getitem: {exc} (tensor of shape {x.shape}, index "
                              f"{index!r})") from None
+
+    rule = "dx = zeros(x.shape); dx[index] += dy"
 
     def backward(self, ctx, dy):
         dx = np.zeros(ctx.shape, dtype=ctx.dtype)
@@ -85,6 +93,8 @@ class Concat(Function):
         ctx.axis = axis
         return y
 
+    rule = "dx_i = the slice of dy that x_i filled"
+
     def backward(self, ctx, dy):
         return tuple(np.split(dy, ctx.splits, axis=ctx.axis))
 
@@ -99,6 +109,8 @@ class Stack(Function):
                              f"{axis}") from None
         ctx.axis = axis
         return y
+
+    rule = "dx_i = dy[i] along the stacked axis"
 
     def backward(self, ctx, dy):
         return tuple(np.moveaxis(dy, ctx.axis, 0))

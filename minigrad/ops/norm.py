@@ -42,6 +42,9 @@ class BatchNorm(Function):
         ctx.training = bool(training)
         return y
 
+    rule = ("dx = invstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat)), "
+            "dgamma = sum(dy * xhat), dbeta = sum(dy)")
+
     def backward(self, ctx, dy):
         x, gamma, mean, invstd = ctx.saved
         dx, dgamma, dbeta = backend.current().batchnorm_backward(

@@ -36,6 +36,8 @@ class Sum(Function):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, normalize_axis(axis, x.ndim, "sum"), keepdims
         return np.asarray(x.sum(axis=ctx.axes, keepdims=keepdims))
 
+    rule = "dx = dy broadcast back to x.shape"
+
     def backward(self, ctx, dy):
         return np.broadcast_to(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), ctx.shape)
 
@@ -45,6 +47,8 @@ class Mean(Function):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, normalize_axis(axis, x.ndim, "mean"), keepdims
         ctx.count = int(np.prod([x.shape[a] for a in ctx.axes])) if x.ndim else 1
         return np.asarray(x.mean(axis=ctx.axes, keepdims=keepdims))
+
+    rule = "dx = dy broadcast back to x.shape / n"
 
     def backward(self, ctx, dy):
         g = _expand(dy, ctx.shape, ctx.axes, ctx.keepdims) / ctx.count
@@ -65,6 +69,8 @@ class _Extremum(Function):
         ctx.save(x, y)
         ctx.axes = axes
         return y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    rule = "dx = dy at the extrema (ties share)"
 
     def backward(self, ctx, dy):
         x, y = ctx.saved
@@ -91,6 +97,8 @@ class Var(Function):
         ctx.axes, ctx.keepdims = axes, keepdims
         ctx.denom = (int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1) - ddof
         return np.asarray(x.var(axis=axes, keepdims=keepdims, ddof=ddof))
+
+    rule = "dx = dy * 2(x - mean) / (n - ddof)"
 
     def backward(self, ctx, dy):
         (centered,) = ctx.saved

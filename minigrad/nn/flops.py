@@ -8,8 +8,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
-from ._common import modes, restore_modes
-from .activations import leaf_modules
+from .module import leaf_modules
 
 
 def layer_macs(module: Any, output: Any) -> int:
@@ -72,15 +71,12 @@ def flops(model: Any, input_shape: tuple[int, ...], dtype: Any = None) -> FlopsR
         return record
 
     handles = [m.register_forward_hook(hook_for(n)) for n, m in leaf_modules(model)]
-    saved = modes(model)
     try:
-        model.eval()
-        with no_grad():
+        with model.mode(training=False), no_grad():
             model(Tensor(np.zeros((1,) + tuple(input_shape)), dtype=dtype))
     finally:
         for h in handles:
             h.remove()
-        restore_modes(saved)
     return FlopsReport(rows[n] for n in order)
 
 
