@@ -6,8 +6,11 @@ from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, R
 from .fusion import fuse_batchnorm
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten,
                      Identity, Linear, MaxPool2d, Normalization, Reshape, Unflatten)
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss,
-                     MSELoss, NLLLoss)
+from .keras_losses import (binary_crossentropy, categorical_crossentropy,
+                           sparse_categorical_crossentropy)
+from .loss_registry import get_loss, loss_names
+from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
+                           L1Loss, MSELoss, NLLLoss)
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .summary import count_parameters, summary
 
@@ -17,5 +20,5 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "clone", "count_parameters", "functional", "fuse_batchnorm", "init",
-           "regularizers", "summary"]
+           "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters", "functional", "fuse_batchnorm", "get_loss", "init", "loss_names",
+           "regularizers", "sparse_categorical_crossentropy", "summary"]
