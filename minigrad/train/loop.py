@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..metrics import confusion_from_labels, scores_from_confusion
+from ..optim import by_name
 from ..random import get_rng
 from ..tensor import Tensor, tensor
 from .callbacks import Callback
@@ -17,10 +18,12 @@ from .sources import ArraySource, LoaderSource, is_loader, make_source
 from .spec import (Task, check_class_weight, check_loss_on_probe, fit_output, model_dtype,
                    prepare_targets, probe, resolve_task, restore_modes, save_modes)
 
-__all__ = ["Trainer", "evaluate", "fit", "predict"]
+__all__ = ["Trainer", "check_metrics", "evaluate", "fit", "predict"]
 
+# Keras's accuracy names all mean the accuracy of the predicted class here
 _CLASS_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "precision": "precision",
-                  "recall": "recall", "f1": "f1"}
+                  "recall": "recall", "f1": "f1", "categorical_accuracy": "accuracy",
+                  "sparse_categorical_accuracy": "accuracy", "binary_accuracy": "accuracy"}
 _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
@@ -66,6 +69,11 @@ def _metric_list(metrics: Iterable[Any], what: str) -> list[tuple[str, Any]]:
         else:
             raise ValueError(f"{what}: a metric must be a name or a callable, got {m!r}")
     return out
+
+
+def check_metrics(metrics: Iterable[Any], what: str) -> None:
+    """Raise ValueError now for an unknown metric name (compile checks early)."""
+    _metric_list(metrics, what)
 
 
 class _Meter:
@@ -251,7 +259,8 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     "categorical_crossentropy" (probabilities, Keras), 0/1 for "binary_cross_entropy"
     (one logit), floats shaped like the output for "mse". loss: a name of the loss
     registry (``mg.nn.loss_names()``) or a callable (outputs, targets) -> scalar Tensor
-    (with class_weight it must accept reduction="none").
+    (with class_weight it must accept reduction="none"). optimizer: an Optimizer, or
+    a name ("adam", "sgd", ...) built with Keras's defaults (mg.optim.by_name).
     validation_split: the LAST fraction of x/y is held out (Keras); validation_data:
     (x_val, y_val) or a DataLoader. class_weight: {class: weight} or one weight per
     class; the loss becomes the batch mean of weight[y_i] * loss_i. metrics: names
@@ -267,6 +276,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     model's classes, an output that does not fit the loss, an unknown loss or metric.
     """
     _check_args(epochs, batch_size, validation_split, verbose)
+    optimizer = by_name.get(optimizer, list(model.parameters()), "fit")
     dtype = model_dtype(model)
     train = make_source(x, y, batch_size, dtype, "fit")
     if isinstance(train, ArraySource) and train.y is None:
