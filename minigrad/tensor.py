@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import autograd, ops
+from . import devices as _device
 from .errors import DTypeError, ShapeError
 
 DTypeLike = Any
@@ -106,6 +107,14 @@ class Tensor:
         if dt == self.dtype:
             return self
         return Tensor._wrap(self.data.astype(dt))
+
+    # ----- device: the CPU only (minigrad/devices.py) ------------------------------------
+    device = property(lambda self: _device.CPU)
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":  # noqa: E301
+        dt = _device.parse_to_args("Tensor.to", args, kwargs)
+        return self if dt is None else self.astype(dt)
+    def cpu(self) -> "Tensor": return self  # noqa: E301
+    def cuda(self, *args: Any, **kwargs: Any) -> "Tensor": return self.to("cuda")  # noqa: E301
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""

@@ -12,6 +12,7 @@ from ..autograd import no_grad
 from ..errors import DTypeError, add_layer_context
 from ..tensor import Tensor
 from .keras import KerasMixin
+from .portable import DeviceMixin
 
 # PyTorch's BatchNorm writes a counter that minigrad does not keep; its state dicts
 # must still load, so these entries are skipped.
@@ -48,7 +49,7 @@ class RemovableHandle:
         self._hooks.pop(self._key, None)
 
 
-class Module(KerasMixin):
+class Module(KerasMixin, DeviceMixin):
     """Base of every layer and model.
 
     Parameters (``Parameter`` attributes), buffers (registered with
