@@ -19,7 +19,7 @@ from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn
 from .serialization import load, save
-from . import metrics, train
+from . import metrics, train, utils
 from . import diagnostics
 
 import numpy as _np
