@@ -43,8 +43,8 @@ print(x_test.shape[0], "test samples")
 
 
 # class labels as one-hot rows
-y_train = keras.data.to_categorical(y_train, num_classes)
-y_test = keras.data.to_categorical(y_test, num_classes)
+y_train = keras.utils.to_categorical(y_train, num_classes)
+y_test = keras.utils.to_categorical(y_test, num_classes)
 
 """
 ## Build the model
