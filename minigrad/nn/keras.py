@@ -38,13 +38,12 @@ class KerasMixin:
     def name(self) -> str:
         """The name given (``layer.name = "dense"``), else the class name in snake case
         ("linear", "conv2d"); ``get_layer`` numbers repeats Keras-style."""
-        return self.__dict__.get("_name") or _snake(type(self).__name__)
+        given = self.__dict__.get("_name")
+        return given if given is not None else _snake(type(self).__name__)
 
     @name.setter
     def name(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{type(self).__name__}.name must be a non-empty str, "
-                             f"got {value!r}")
+        # stored as given: a PyTorch-style module may keep its own `self.name = ...`
         object.__setattr__(self, "_name", value)
 
     @property
