@@ -1,8 +1,9 @@
 """Classification metrics: accuracy, precision, recall, F1 and the confusion matrix.
 
 Every metric takes ``(y_true, y_pred)`` in scikit-learn's order. ``y_true`` holds
-integer class labels ``(N,)``, or one-hot / probability rows ``(N, C)`` (their argmax). ``y_pred`` holds labels ``(N,)`` or scores ``(N, C)``
-(logits or probabilities; the argmax is taken). A single score column ``(N, 1)``
+integer class labels ``(N,)``, or one-hot / probability rows ``(N, C)`` (their
+argmax). ``y_pred`` holds labels ``(N,)`` or scores ``(N, C)`` (logits or
+probabilities; the argmax is taken). A single score column ``(N, 1)``
 is read as the logit of a binary classifier: class 1 when the logit is > 0.
 Tensors and anything ``np.asarray`` accepts are welcome.
 """

@@ -20,5 +20,6 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters", "functional", "fuse_batchnorm", "get_loss", "init", "loss_names",
+           "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters",
+           "functional", "fuse_batchnorm", "get_loss", "init", "loss_names",
            "regularizers", "sparse_categorical_crossentropy", "summary"]
