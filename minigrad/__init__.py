@@ -5,6 +5,7 @@ from ._malloc import tune_malloc as _tune_malloc
 _tune_malloc()  # before any array is allocated: see minigrad/_malloc.py
 
 from . import backend, data, errors, ops
+from .devices import accelerator, cuda, device, mps
 from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
@@ -18,7 +19,7 @@ from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn
 from .serialization import load, save
-from . import metrics, train
+from . import metrics, train, utils
 from . import diagnostics
 
 import numpy as _np

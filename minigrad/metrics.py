@@ -1,8 +1,9 @@
 """Classification metrics: accuracy, precision, recall, F1 and the confusion matrix.
 
 Every metric takes ``(y_true, y_pred)`` in scikit-learn's order. ``y_true`` holds
-integer class labels ``(N,)``. ``y_pred`` holds labels ``(N,)`` or scores ``(N, C)``
-(logits or probabilities; the argmax is taken). A single score column ``(N, 1)``
+integer class labels ``(N,)``, or one-hot / probability rows ``(N, C)`` (their
+argmax). ``y_pred`` holds labels ``(N,)`` or scores ``(N, C)`` (logits or
+probabilities; the argmax is taken). A single score column ``(N, 1)``
 is read as the logit of a binary classifier: class 1 when the logit is > 0.
 Tensors and anything ``np.asarray`` accepts are welcome.
 """
@@ -44,8 +45,11 @@ def _labels(y_true: Any, y_pred: Any, what: str) -> tuple[np.ndarray, np.ndarray
     t = _array(y_true)
     if t.ndim == 2 and t.shape[1] == 1:
         t = t[:, 0]
+    elif t.ndim == 2:  # one-hot or probability rows (Keras's categorical targets)
+        t = t.argmax(axis=1)
     if t.ndim != 1:
-        raise ValueError(f"{what}: y_true must be class labels (N,), got shape {t.shape}")
+        raise ValueError(f"{what}: y_true must be class labels (N,) or one-hot rows (N, C), "
+                         f"got shape {t.shape}")
     if t.dtype.kind == "f":
         if not np.all(t == np.round(t)):
             raise ValueError(f"{what}: y_true must hold integer class labels, got dtype {t.dtype} "

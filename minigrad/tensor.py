@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import autograd, ops
+from . import devices as _device
 from .errors import DTypeError, ShapeError
 
 DTypeLike = Any
@@ -16,7 +17,9 @@ DTypeLike = Any
 
 def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
     """Array under minigrad's dtype rules: floats -> float32 unless dtype says
-    otherwise, integers -> int64, bools stay bool. No copy when nothing changes."""
+    otherwise, Python integers -> int64, integer arrays keep their dtype (uint8 images
+    stay uint8, so errors name the dtype the user has), bools stay bool. No copy when
+    nothing changes."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
@@ -28,7 +31,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
     if arr.dtype.kind == "f":
         return arr.astype(np.float32, copy=False)
     if arr.dtype.kind in "iu":
-        return arr.astype(np.int64, copy=False)
+        return arr if isinstance(data, np.ndarray) else arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
         return arr
     raise DTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
@@ -38,8 +41,8 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it for backward.
 
     Tensor(data, requires_grad=False, dtype=None): data is anything np.asarray takes.
-    Floats become float32 unless dtype= says otherwise; integers become int64 and
-    cannot require grad.
+    Floats become float32 unless dtype= says otherwise; Python integers become int64,
+    integer arrays keep their dtype; integer tensors cannot require grad.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
@@ -106,6 +109,14 @@ class Tensor:
         if dt == self.dtype:
             return self
         return Tensor._wrap(self.data.astype(dt))
+
+    # ----- device: the CPU only (minigrad/devices.py) ------------------------------------
+    device = property(lambda self: _device.CPU)
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":  # noqa: E301
+        dt = _device.parse_to_args("Tensor.to", args, kwargs)
+        return self if dt is None else self.astype(dt)
+    def cpu(self) -> "Tensor": return self  # noqa: E301
+    def cuda(self, *args: Any, **kwargs: Any) -> "Tensor": return self.to("cuda")  # noqa: E301
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""

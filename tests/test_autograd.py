@@ -17,7 +17,8 @@ def test_tensor_dtype_defaults():
     assert mg.tensor(np.zeros(3)).dtype == np.float32            # float64 array -> float32
     assert mg.tensor(np.zeros(3), dtype=np.float64).dtype == np.float64
     assert mg.tensor([1, 2]).dtype == np.int64
-    assert mg.tensor(np.arange(3, dtype=np.int32)).dtype == np.int64
+    assert mg.tensor(np.arange(3, dtype=np.int32)).dtype == np.int32  # arrays keep it
+    assert mg.tensor(np.zeros(3, np.uint8)).dtype == np.uint8
     assert mg.tensor(np.zeros(2), dtype="float64").dtype == np.float64
 
 

@@ -547,3 +547,13 @@ def test_case_count_at_least_60():
     if os.environ.get("MINIGRAD_PRINT_CASES"):
         print(f"bad-input cases: {total} ({len(KERNEL_CASES)} per backend x "
               f"{len(BACKENDS)} backends)")
+
+
+def test_uint8_input_error_names_uint8():
+    """Images arrive as uint8: the error names the dtype the user passed (the tensor
+    no longer widens integer arrays to int64 before the check)."""
+    x = np.zeros((3, 4), np.uint8)
+    with pytest.raises(TypeError, match="got uint8"):
+        mg.nn.Linear(4, 2)(x)
+    with pytest.raises(TypeError, match="got uint8"):
+        mg.nn.Conv2d(1, 2, 3)(mg.tensor(np.zeros((1, 1, 5, 5), np.uint8)))

@@ -318,3 +318,43 @@ def test_more_argument_errors():
     with pytest.raises(ValueError, match=r"train_test_split: stratify must have shape \(4,\), "
                                          r"got \(3,\)"):
         train_test_split(np.zeros(4), stratify=np.zeros(3, int))
+
+
+def test_data_loader_yields_tensors_without_copy_or_grad():
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    y = np.arange(6)
+    xb, yb = next(iter(DataLoader((x, y), batch_size=6)))
+    assert isinstance(xb, mg.Tensor) and isinstance(yb, mg.Tensor)
+    assert not xb.requires_grad and xb.dtype == np.float32 and yb.dtype == y.dtype
+    np.testing.assert_array_equal(xb.numpy(), x)
+    images = np.zeros((6, 1, 2, 2), np.uint8)
+    ib, _ = next(iter(DataLoader((images, y), batch_size=4)))
+    assert ib.dtype == np.uint8  # no silent widening of images
+    loader = DataLoader((x, y), batch_size=3)
+    gathered = (np.ones((3, 4), np.float32), np.zeros(3, np.int64))
+    loader._batch = lambda idx: gathered
+    xb, yb = next(iter(loader))
+    assert xb.data is gathered[0] and yb.data is gathered[1]  # wrapped, not copied
+
+
+def test_data_loader_transforms_still_get_numpy():
+    x = np.zeros((4, 1, 2, 2), np.float32)
+    seen = []
+    loader = DataLoader((x, np.arange(4)), batch_size=2,
+                        transform=lambda b: seen.append(type(b)) or b + 1)
+    batches = [xb for xb, _ in loader]
+    assert seen == [np.ndarray, np.ndarray]
+    assert all(isinstance(b, mg.Tensor) and float(b.data.min()) == 1.0 for b in batches)
+
+
+def test_data_loader_tensor_batches_train_with_fit():
+    mg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = mg.nn.Linear(3, 2)
+    loader = DataLoader((x, y), batch_size=8, shuffle=True, seed=0)
+    hist = mg.train.fit(model, loader, loss="cross_entropy", epochs=2, verbose=0,
+                        optimizer=mg.optim.SGD(model.parameters(), lr=0.1))
+    assert len(hist.history["accuracy"]) == 2
+    assert mg.train.predict(model, loader).shape == (40, 2)

@@ -93,3 +93,12 @@ def test_bad_inputs():
         M.accuracy([0, 1], [0.5, 1.0])
     with pytest.raises(ValueError, match=">= 0"):
         M.confusion_matrix([0, -1], [0, 1])
+
+
+def test_metrics_accept_one_hot_targets():
+    y = np.array([0, 2, 1, 2])
+    scores = np.eye(3)[[0, 2, 2, 2]]
+    one_hot = mg.data.to_categorical(y, 3)
+    assert mg.metrics.accuracy(one_hot, scores) == mg.metrics.accuracy(y, scores) == 0.75
+    np.testing.assert_array_equal(mg.metrics.confusion_matrix(one_hot, scores, num_classes=3),
+                                  mg.metrics.confusion_matrix(y, scores, num_classes=3))

@@ -4,6 +4,7 @@ from . import transforms
 from .dataset import Dataset, TensorDataset
 from .download import ChecksumError
 from .idx import read_idx, write_idx
+from .labels import to_categorical
 from .loader import DataLoader
 from .mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from .samplers import (BalancedSampler, RandomSampler, Sampler, SequentialSampler,
@@ -16,4 +17,4 @@ __all__ = ["BalancedSampler", "ChecksumError", "Compose", "DataLoader", "Dataset
            "DatasetNotFoundError", "GaussianNoise", "RandomCrop", "RandomHorizontalFlip",
            "RandomRotation", "RandomSampler", "RandomShift", "Sampler", "SequentialSampler",
            "Standardizer", "TensorDataset", "load_fashion_mnist", "load_mnist", "read_idx",
-           "train_test_split", "transforms", "validation_split", "write_idx"]
+           "to_categorical", "train_test_split", "transforms", "validation_split", "write_idx"]

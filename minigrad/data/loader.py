@@ -1,9 +1,10 @@
-"""DataLoader: batches of numpy arrays, in sequential, shuffled or sampler order."""
+"""DataLoader: batches as Tensors (PyTorch), in sequential, shuffled or sampler order."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..random import get_rng
+from ..tensor import Tensor
 from .dataset import Dataset, TensorDataset
 from .samplers import RandomSampler, Sampler, SequentialSampler
 
@@ -30,7 +31,11 @@ class DataLoader:
     seed: epoch e draws its order from np.random.default_rng((seed, e)), so every epoch
         differs and the whole run repeats; None draws from minigrad's generator
         (`mg.manual_seed`).
-    Yields: tuples of numpy arrays, e.g. (x_batch (B, ...), y_batch (B,)).
+    Yields: tuples of Tensors, e.g. (x_batch (B, ...), y_batch (B,)), as PyTorch's
+    loader does: each wraps the gathered batch array without a copy, keeps its dtype
+    (uint8 images stay uint8) and does not require grad; ``.numpy()`` or
+    ``np.asarray`` gives the array back. fit, evaluate, predict and the diagnostics
+    take these batches as they take numpy arrays.
     An epoch visits every sample exactly once (with the default samplers). TensorDataset
     batches are taken by fancy-indexing whole arrays; a generic Dataset is read item by
     item and stacked.
@@ -104,4 +109,4 @@ class DataLoader:
             batch = self._batch(order[start:start + bs])
             if transform is not None:
                 batch = (transform(batch[0]),) + batch[1:]
-            yield batch
+            yield tuple(Tensor._wrap(np.asarray(a)) for a in batch)

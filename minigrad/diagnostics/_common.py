@@ -5,24 +5,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..nn import losses
+from ..nn.loss_registry import get_loss
 from ..tensor import Tensor
-
-_LOSS_NAMES = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "mse_loss": "mse_loss",
-               "binary_cross_entropy": "binary_cross_entropy_with_logits",
-               "bce_with_logits": "binary_cross_entropy_with_logits",
-               "l1": "l1_loss", "huber": "huber_loss"}
 
 
 def loss_fn(who: str, loss: str | Callable) -> Callable[[Tensor, Any], Tensor]:
-    """A loss callable ``(outputs, targets) -> scalar Tensor`` from itself or a name
-    (as fit: "cross_entropy", "binary_cross_entropy" on logits, "mse", "l1", "huber")."""
+    """A loss callable ``(outputs, targets) -> scalar Tensor`` from itself or a name of
+    the one loss registry that fit uses (minigrad.nn.loss_registry)."""
     if callable(loss):
         return loss
-    if isinstance(loss, str) and loss in _LOSS_NAMES:
-        return getattr(losses, _LOSS_NAMES[loss])
-    raise ValueError(f"{who}: loss must be a callable or one of {sorted(_LOSS_NAMES)}, "
-                     f"got {loss!r}")
+    return get_loss(loss, who).fn
 
 
 def as_array(who: str, name: str, v: Any) -> np.ndarray:

@@ -4,10 +4,13 @@ from . import functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
 from .fusion import fuse, fuse_batchnorm
+from .keras_losses import (binary_crossentropy, categorical_crossentropy,
+                           sparse_categorical_crossentropy)
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Identity, Linear,
                      MaxPool2d, Normalization, set_default_init)
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss,
-                     MSELoss, NLLLoss)
+from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
+                           L1Loss, MSELoss, NLLLoss)
+from .loss_registry import get_loss, loss_names
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .reshape import Flatten, Reshape, Unflatten
 from .summary import count_parameters, summary
@@ -18,5 +21,6 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "clone", "count_parameters", "functional", "fuse", "fuse_batchnorm",
-           "init", "regularizers", "set_default_init", "summary"]
+           "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters",
+           "functional", "fuse", "fuse_batchnorm", "get_loss", "init", "loss_names",
+           "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary"]

@@ -12,6 +12,8 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import DTypeError, add_layer_context
 from ..tensor import Tensor
+from .keras import KerasMixin
+from .portable import DeviceMixin
 
 # PyTorch's BatchNorm writes a counter that minigrad does not keep; its state dicts
 # must still load, so these entries are skipped.
@@ -48,7 +50,7 @@ class RemovableHandle:
         self._hooks.pop(self._key, None)
 
 
-class Module:
+class Module(KerasMixin, DeviceMixin):
     """Base of every layer and model.
 
     Parameters (``Parameter`` attributes), buffers (registered with
@@ -263,11 +265,6 @@ class Module:
             for k, a in arrays.items():
                 targets[k].data[...] = a
         return {"missing": missing, "unexpected": unexpected}
-
-    def summary(self, input_shape: tuple[int, ...], flops: bool = False) -> None:
-        """Print the Keras-like table of mg.nn.summary (with multiply-adds if flops)."""
-        from .summary import summary
-        print(summary(self, input_shape, flops=flops))
 
     def __getstate__(self) -> dict:
         # Copies (clone, deepcopy) drop the last forward's activity terms: they hold

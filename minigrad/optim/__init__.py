@@ -1,6 +1,6 @@
 """Optimizers, gradient clipping and learning-rate schedules (PyTorch update rules
 and defaults, Keras-style clipnorm/clipvalue and schedules)."""
-from . import schedules
+from . import by_name, lr_scheduler, schedules
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .clip import clip_grad_norm_, clip_grad_value_
@@ -11,5 +11,6 @@ from .schedules import (CosineDecay, ExponentialDecay, LambdaSchedule, LearningR
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "clip_grad_norm_",
-           "clip_grad_value_", "schedules", "LearningRateSchedule", "ExponentialDecay",
-           "PowerDecay", "StepDecay", "PiecewiseConstant", "CosineDecay", "LambdaSchedule"]
+           "clip_grad_value_", "by_name", "lr_scheduler", "schedules",
+           "LearningRateSchedule", "ExponentialDecay", "PowerDecay", "StepDecay",
+           "PiecewiseConstant", "CosineDecay", "LambdaSchedule"]

@@ -82,17 +82,21 @@ def check_number(name: str, key: str, value: Any, low: float = 0.0,
 
 
 def _check_common(name: str, group: dict[str, Any]) -> None:
-    group["lr"] = _checked_lr(name, group["lr"])
-    group["weight_decay"] = check_number(name, "weight_decay", group["weight_decay"])
+    """Check the options every built-in optimizer has; a subclass written the PyTorch
+    way (``super().__init__(params, dict(lr=lr, rho=rho))``) may lack some of them."""
+    if "lr" in group:
+        group["lr"] = _checked_lr(name, group["lr"])
+    if "weight_decay" in group:
+        group["weight_decay"] = check_number(name, "weight_decay", group["weight_decay"])
     for key in ("clipvalue", "clipnorm"):
-        v = group[key]
+        v = group.get(key)
         if v is not None:
             v = check_number(name, key, v)
             if v == 0 or math.isinf(v):
                 raise ValueError(f"{name}: {key} must be a finite number > 0 (or None), "
                                  f"got {group[key]!r}")
             group[key] = v
-    if group["clipvalue"] is not None and group["clipnorm"] is not None:
+    if group.get("clipvalue") is not None and group.get("clipnorm") is not None:
         raise ValueError(f"{name}: set only one of clipvalue and clipnorm (as Keras), got "
                          f"clipvalue={group['clipvalue']!r}, clipnorm={group['clipnorm']!r}")
 

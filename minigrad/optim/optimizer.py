@@ -1,7 +1,10 @@
 """Optimizer base: parameter groups, lazy per-parameter state, Keras-style gradient
 clipping, weight decay, learning-rate schedules and state dicts.
 
-A subclass supplies its defaults, a ``_check_group`` that validates one group's
+Subclassing the PyTorch way works: ``super().__init__(params, dict(lr=lr, rho=rho))``
+(the defaults as given) and a ``step()`` that reads ``self.param_groups`` and
+``self.state[p]`` and writes ``p.data`` in place. The built-in optimizers instead
+supply their defaults, a ``_check_group`` that validates one group's
 hyperparameters, ``_update(p, g, state, group, lr, scratch)`` which changes ``p``
 (the parameter's ndarray) in place with numpy (the reference), and optionally
 ``_fused_update(i, p, g, state, group, lr)``, the same rule as one Numba pass
@@ -25,6 +28,25 @@ from ._checks import (Schedule, _as_groups, _check_common, _check_param, _checke
                       _check_lr, _loaded_value, check_number)
 
 __all__ = ["Optimizer", "Schedule", "check_number", "coupled_decay"]
+
+
+class ParamState(dict):
+    """Per-parameter state, keyed by the parameter's index in group order (so state
+    dicts carry no references). ``state[p]`` with the parameter Tensor itself also
+    works and creates an empty dict on first use, as PyTorch's ``self.state[p]``."""
+
+    def __init__(self, optimizer: "Optimizer", items: Any = ()):
+        super().__init__(items)
+        self._optimizer = optimizer
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        if isinstance(key, Tensor):
+            index = self._optimizer._param_index.get(id(key))
+            if index is None:
+                raise KeyError(f"{self._optimizer._name}.state: the tensor of shape "
+                               f"{key.shape} is not a parameter of this optimizer")
+            return self.setdefault(index, {})
+        return super().__getitem__(key)
 
 
 class Optimizer:
@@ -69,7 +91,8 @@ class Optimizer:
         self._kernels = _fused_kernels(self._name, fused)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[int, dict[str, Any]] = {}
+        self._param_index: dict[int, int] = {}  # id(parameter) -> its index
+        self.state = ParamState(self)
         self.iterations = 0  # optimizer steps taken; a schedule is called with it
         self._scratch: dict[int, list[np.ndarray]] = {}
         self._flat_views: dict[int, tuple[tuple, Any]] = {}
@@ -96,6 +119,8 @@ class Optimizer:
         _check_common(self._name, full)
         self._check_group(full)
         self.param_groups.append(full)
+        for p in params:
+            self._param_index[id(p)] = len(self._param_index)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Append a parameter group (dict with "params" and optional overrides)."""
@@ -275,7 +300,7 @@ class Optimizer:
             _check_common(self._name, full)
             self._check_group(full)
             new_groups.append(full)
-        self.param_groups, self.state = new_groups, state
+        self.param_groups, self.state = new_groups, ParamState(self, state)
         self._flat_views = {}  # holds the replaced arrays
         self.iterations = int(state_dict.get("iterations", 0))
 
@@ -312,7 +337,7 @@ def _fused_kernels(name: str, fused: bool | None) -> Any:
 def _clipped(g: np.ndarray, group: dict[str, Any],
              out: Callable[[], np.ndarray]) -> np.ndarray:
     """The Keras per-tensor clipping of g (into ``out()`` when it changes anything)."""
-    clipvalue, clipnorm = group["clipvalue"], group["clipnorm"]
+    clipvalue, clipnorm = group.get("clipvalue"), group.get("clipnorm")
     if clipvalue is not None:
         return np.clip(g, -clipvalue, clipvalue, out=out())
     if clipnorm is not None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..metrics import confusion_from_labels, scores_from_confusion
+from ..optim import by_name
 from ..random import get_rng
 from ..tensor import Tensor, tensor
 from .callbacks import Callback
@@ -17,10 +18,12 @@ from .sources import ArraySource, LoaderSource, is_loader, make_source
 from .spec import (Task, check_class_weight, check_loss_on_probe, fit_output, model_dtype,
                    prepare_targets, probe, resolve_task, restore_modes, save_modes)
 
-__all__ = ["Trainer", "evaluate", "fit", "predict"]
+__all__ = ["Trainer", "check_metrics", "evaluate", "fit", "predict"]
 
+# Keras's accuracy names all mean the accuracy of the predicted class here
 _CLASS_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "precision": "precision",
-                  "recall": "recall", "f1": "f1"}
+                  "recall": "recall", "f1": "f1", "categorical_accuracy": "accuracy",
+                  "sparse_categorical_accuracy": "accuracy", "binary_accuracy": "accuracy"}
 _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
@@ -68,6 +71,11 @@ def _metric_list(metrics: Iterable[Any], what: str) -> list[tuple[str, Any]]:
     return out
 
 
+def check_metrics(metrics: Iterable[Any], what: str) -> None:
+    """Raise ValueError now for an unknown metric name (compile checks early)."""
+    _metric_list(metrics, what)
+
+
 class _Meter:
     """Running loss and metrics of one pass, from outputs the step already computed.
     Accuracy is a running count of hits; precision/recall/F1 grow a confusion matrix
@@ -89,7 +97,7 @@ class _Meter:
         if loss_value is not None:
             self.loss_sum += loss_value * m
         if self.named:
-            truth, pred = _true_labels(yb), _predicted(out)
+            truth, pred = _true_labels(yb), _predicted(out, self.task.outputs)
             self.hits += int(np.count_nonzero(truth == pred))
             if self.cm is not None:
                 self.cm += confusion_from_labels(truth, pred, self.k)
@@ -116,13 +124,18 @@ class _Meter:
 
 
 def _true_labels(yb: np.ndarray) -> np.ndarray:
+    """Class labels (N,) from labels, or from one-hot / probability targets (N, C)."""
+    if yb.ndim == 2 and yb.shape[1] > 1:
+        return yb.argmax(axis=1)
     return yb.reshape(len(yb)).astype(np.int64, copy=False)
 
 
-def _predicted(out: np.ndarray) -> np.ndarray:
+def _predicted(out: np.ndarray, outputs: str = "logits") -> np.ndarray:
     if out.ndim == 2 and out.shape[1] >= 2:
         return out.argmax(axis=1)
-    return (out.reshape(len(out)) > 0).astype(np.int64)  # one logit: class 1 when > 0
+    # one output per sample: class 1 when the logit is > 0 or the probability > 1/2
+    threshold = 0.5 if outputs == "probabilities" else 0.0
+    return (out.reshape(len(out)) > threshold).astype(np.int64)
 
 
 def _regularized(model: Any) -> bool:
@@ -242,9 +255,12 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
 
     x: (N, ...) array or Tensor (integer images are cast per batch, so they can stay
     uint8 in memory), or a DataLoader yielding (xb, yb) with y=None. y: (N,) int labels
-    for "cross_entropy", 0/1 for "binary_cross_entropy", floats shaped like the
-    output for "mse". loss: one of those names or a callable (outputs, targets) ->
-    scalar Tensor (with class_weight it must accept reduction="none").
+    or (N, C) probabilities for "cross_entropy" (logits), one-hot (N, C) for
+    "categorical_crossentropy" (probabilities, Keras), 0/1 for "binary_cross_entropy"
+    (one logit), floats shaped like the output for "mse". loss: a name of the loss
+    registry (``mg.nn.loss_names()``) or a callable (outputs, targets) -> scalar Tensor
+    (with class_weight it must accept reduction="none"). optimizer: an Optimizer, or
+    a name ("adam", "sgd", ...) built with Keras's defaults (mg.optim.by_name).
     validation_split: the LAST fraction of x/y is held out (Keras); validation_data:
     (x_val, y_val) or a DataLoader. class_weight: {class: weight} or one weight per
     class; the loss becomes the batch mean of weight[y_i] * loss_i. metrics: names
@@ -260,6 +276,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     model's classes, an output that does not fit the loss, an unknown loss or metric.
     """
     _check_args(epochs, batch_size, validation_split, verbose)
+    optimizer = by_name.get(optimizer, list(model.parameters()), "fit")
     dtype = model_dtype(model)
     train = make_source(x, y, batch_size, dtype, "fit")
     if isinstance(train, ArraySource) and train.y is None:

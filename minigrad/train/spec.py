@@ -5,34 +5,41 @@ two-sample probe, so a mistake is a clear ValueError before the first step.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from ..autograd import no_grad
+from ..nn.loss_registry import get_loss, loss_names
 from ..tensor import Tensor, tensor
 
-__all__ = ["LOSSES", "Task", "check_class_weight", "check_loss_on_probe", "fit_output",
+__all__ = ["Task", "check_class_weight", "check_loss_on_probe", "fit_output",
            "model_dtype", "prepare_targets", "probe", "resolve_task", "restore_modes",
            "save_modes"]
 
-LOSSES = ("cross_entropy", "binary_cross_entropy", "mse")
+_KINDS = {"labels": "multiclass", "labels_or_probabilities": "multiclass",
+          "probabilities": "multiclass", "binary": "binary", "values": "regression"}
 
 
 @dataclass
 class Task:
     """The resolved loss and the kind of targets it needs.
 
-    kind: "multiclass" (int labels, logits (N, C)), "binary" (0/1 targets, one logit
-    per sample), "regression" (float targets shaped like the output) or "custom"
-    (a user callable; targets passed as given, floats cast to the output dtype).
+    kind: "multiclass" (outputs (N, C); int labels and/or class distributions, as
+    ``targets`` says), "binary" (0/1 targets, one output per sample), "regression"
+    (float targets shaped like the output) or "custom" (a user callable; targets
+    passed as given, floats cast to the output dtype). outputs and targets: the loss
+    registry's words (see minigrad.nn.loss_registry.LossEntry).
     """
 
     name: str
     loss: Callable[[Any, Any], Tensor]
     per_sample: Callable[[Any, Any], Tensor]
     kind: str
+    outputs: str = "logits"
+    targets: str = "labels"
     out_shape: tuple[int, ...] = ()
     dtype: Any = np.float32
     num_classes: int | None = None
@@ -43,35 +50,22 @@ class Task:
         return self.num_classes is not None
 
 
-def _builtin(name: str) -> tuple[Callable, Callable, str]:
-    from ..nn import functional as F  # nn sits above the core; train above nn
-
-    if name == "cross_entropy":
-        return (lambda z, t: F.cross_entropy(z, t),
-                lambda z, t: F.cross_entropy(z, t, reduction="none"), "multiclass")
-    if name == "binary_cross_entropy":
-        return (lambda z, t: F.binary_cross_entropy_with_logits(z, t),
-                lambda z, t: _per_row(F.binary_cross_entropy_with_logits(
-                    z, t, reduction="none")), "binary")
-    return (lambda z, t: F.mse_loss(z, t),
-            lambda z, t: _per_row(F.mse_loss(z, t, reduction="none")), "regression")
-
-
 def _per_row(losses: Tensor) -> Tensor:
     """Element losses (N, ...) -> per-sample losses (N,) by averaging the rest."""
     return losses if losses.ndim == 1 else losses.reshape(losses.shape[0], -1).mean(axis=1)
 
 
 def resolve_task(loss: Any, what: str) -> Task:
-    """A Task from a loss name or a callable ``(outputs, targets) -> scalar Tensor``."""
+    """A Task from a loss name (the registry of minigrad.nn.loss_registry) or a callable
+    ``(outputs, targets) -> scalar Tensor``."""
     if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(f"{what}: unknown loss {loss!r}; choose one of {LOSSES} "
-                             "or pass a callable (outputs, targets) -> scalar Tensor")
-        fn, per_sample, kind = _builtin(loss)
-        return Task(loss, fn, per_sample, kind)
+        entry = get_loss(loss, what)
+        fn = entry.fn
+        return Task(entry.name, fn, lambda z, t: _per_row(fn(z, t, reduction="none")),
+                    _KINDS[entry.targets], entry.outputs, entry.targets)
     if not callable(loss):
-        raise ValueError(f"{what}: loss must be a name {LOSSES} or a callable, got {loss!r}")
+        raise ValueError(f"{what}: loss must be a name {loss_names()} or a callable, "
+                         f"got {loss!r}")
 
     def per_sample(z: Any, t: Any) -> Tensor:
         try:
@@ -138,34 +132,69 @@ def _check_range(y: np.ndarray, k: int, out_shape: tuple, what: str) -> None:
 
 
 def fit_output(task: Task, out: np.ndarray, what: str) -> None:
-    """Check that the model's output suits the loss and record its shape and dtype."""
+    """Check that the model's output suits the loss and record its shape and dtype;
+    warn when a loss on logits gets outputs that already look like probabilities."""
     shape = tuple(out.shape)
     task.out_shape, task.dtype = shape, out.dtype
     if task.kind == "multiclass" and (out.ndim != 2 or shape[1] < 2):
-        raise ValueError(f"{what}: loss 'cross_entropy' needs logits (N, C) with C >= 2, but "
+        raise ValueError(f"{what}: loss {task.name!r} needs {task.outputs} (N, C) with C >= 2, "
+                         "but "
                          f"the model outputs {shape}; for one output per sample use "
                          "'binary_cross_entropy'")
     if task.kind == "binary" and int(np.prod(shape[1:])) != 1:
-        raise ValueError(f"{what}: loss 'binary_cross_entropy' needs one logit per sample, "
+        one = "probability" if task.outputs == "probabilities" else "logit"
+        raise ValueError(f"{what}: loss {task.name!r} needs one {one} per sample, "
                          f"(N,) or (N, 1), but the model outputs {shape}; for C classes "
                          "use 'cross_entropy'")
+    if task.kind == "multiclass" and task.outputs == "logits" and _looks_like_softmax(out):
+        warnings.warn(f"{what}: loss {task.name!r} applies softmax to the model's outputs, "
+                      "but they already sum to 1 per row (a Softmax output layer?): softmax "
+                      "is applied twice. Drop the Softmax layer, or use "
+                      "loss='sparse_categorical_crossentropy' / 'categorical_crossentropy' "
+                      "(on probabilities, Keras)", UserWarning, stacklevel=3)
+
+
+def _looks_like_softmax(out: np.ndarray) -> bool:
+    """Rows in [0, 1] summing to 1: never true of a freshly initialised logit layer."""
+    return bool(len(out) and np.all(out >= 0) and np.all(out <= 1)
+                and np.allclose(out.sum(axis=1), 1.0, atol=1e-4))
+
+
+def _class_targets(task: Task, y: np.ndarray, what: str, record: bool) -> np.ndarray:
+    """Labels (N,) int64, or class distributions (N, C) in the output dtype."""
+    out = task.out_shape
+    k = out[1]
+    soft = y.ndim == 2 and y.shape[1] == k and y.dtype.kind == "f"
+    if task.targets == "probabilities" and not soft:
+        raise ValueError(f"{what}: loss {task.name!r} needs one-hot (or probability) "
+                         f"targets (N, {k}), got y{y.shape} {y.dtype}; convert labels with "
+                         "mg.data.to_categorical(y, num_classes) or use "
+                         "'sparse_categorical_crossentropy'")
+    if soft and task.targets != "labels":
+        if len(y) and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{what}: probability targets must be in [0, 1], got values "
+                             f"from {y.min()} to {y.max()}")
+        y = y.astype(task.dtype, copy=False)
+    else:
+        y = _labels(y, what)
+        _check_range(y, k, out, what)
+    if record:
+        task.num_classes = k
+    return y
 
 
 def prepare_targets(task: Task, y: np.ndarray, what: str, record: bool = True) -> np.ndarray:
     """Targets in the form the loss wants, checked against the model's output.
 
-    multiclass: int64 (N,) in [0, C); binary: 0/1 floats shaped like the output;
+    multiclass: int64 (N,) in [0, C), or (N, C) distributions when the loss takes
+    them; binary: 0/1 floats shaped like the output;
     regression: floats reshaped to the output's per-sample shape; custom: as given,
     with floats cast to the output dtype (int labels in range when the output is (N, C)).
     ``record`` sets ``task.num_classes`` (once, before training; not per batch).
     """
     out = task.out_shape
     if task.kind == "multiclass":
-        y = _labels(y, what)
-        _check_range(y, out[1], out, what)
-        if record:
-            task.num_classes = out[1]
-        return y
+        return _class_targets(task, y, what, record)
     if task.kind in ("binary", "regression"):
         per_out, per_y = int(np.prod(out[1:])), int(np.prod(y.shape[1:]))
         if per_out != per_y:
@@ -174,7 +203,7 @@ def prepare_targets(task: Task, y: np.ndarray, what: str, record: bool = True) -
         y = y.reshape((len(y),) + out[1:]).astype(task.dtype, copy=False)
         if task.kind == "binary":
             if len(y) and (y.min() < 0 or y.max() > 1):
-                raise ValueError(f"{what}: binary_cross_entropy targets must be in [0, 1], "
+                raise ValueError(f"{what}: {task.name} targets must be in [0, 1], "
                                  f"got values from {y.min()} to {y.max()}")
             if record:
                 task.num_classes = 2 if np.all((y == 0) | (y == 1)) else None
