@@ -10,6 +10,14 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1
                      MSELoss, NLLLoss)
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .summary import count_parameters, summary
+# The PyTorch op set (issue 17); Conv2d, MaxPool2d and AvgPool2d from there extend the
+# layers' classes with dilation/groups and padding/ceil_mode.
+from .activations_extra import (CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, ReLU6,
+                                Softmin, Softsign)
+from .attention import MultiheadAttention
+from .conv_extra import Conv2d, ConvTranspose2d
+from .pool_extra import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .upsample import Upsample
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss",
@@ -18,4 +26,7 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
            "clone", "count_parameters", "functional", "fuse_batchnorm", "init",
-           "regularizers", "summary"]
+           "regularizers", "summary",
+           "AdaptiveAvgPool2d", "CELU", "ConvTranspose2d", "Hardsigmoid", "Hardswish",
+           "Hardtanh", "LogSigmoid", "MultiheadAttention", "ReLU6", "Softmin", "Softsign",
+           "Upsample"]

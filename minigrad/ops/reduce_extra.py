@@ -105,8 +105,7 @@ class CumProd(Function):
         xm, ym, dym = (np.moveaxis(a, ctx.axis, -1) for a in (x, y, dy))
         with np.errstate(invalid="ignore", divide="ignore"):
             dx = np.flip(np.cumsum(np.flip(dym * ym, -1), -1), -1) / xm
-        rows = np.nonzero((xm == 0).any(axis=-1))
-        for row in zip(*rows):
+        for row in map(tuple, np.argwhere((xm == 0).any(axis=-1))):
             xr, dr = xm[row], dym[row]
             for i in range(xr.shape[0]):
                 without = xr.copy()
