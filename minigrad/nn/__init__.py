@@ -10,13 +10,14 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1
                      MSELoss, NLLLoss)
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .summary import count_parameters, summary
-# The PyTorch op set (issue 17); Conv2d, MaxPool2d and AvgPool2d from there extend the
-# layers' classes with dilation/groups and padding/ceil_mode.
+# The PyTorch op set (issue 17). conv_extra.Conv2d (dilation, groups) and pool_extra's
+# MaxPool2d / AvgPool2d (padding, ceil_mode) are not exported as nn.Conv2d etc.: the
+# Conv2d+ReLU fusion plan accepts only the exact layers classes.
 from .activations_extra import (CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, ReLU6,
                                 Softmin, Softsign)
 from .attention import MultiheadAttention
-from .conv_extra import Conv2d, ConvTranspose2d
-from .pool_extra import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .conv_extra import ConvTranspose2d
+from .pool_extra import AdaptiveAvgPool2d
 from .upsample import Upsample
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
