@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ShapeError
+from .ops.index import ConstantPad
 from .tensor import Tensor, as_tensor
 
 
@@ -27,8 +28,8 @@ FORWARDED = (
     "sin cos tan asin acos atan sinh cosh asinh acosh atanh log1p log2 log10 exp2 rsqrt "
     "erf floor ceil round trunc sign pow fmod remainder logaddexp lerp isnan isinf "
     "isfinite isclose logical_not eq ne lt le gt ge prod logsumexp cumsum cumprod argmax "
-    "argmin any all norm flip roll squeeze unsqueeze expand broadcast_to repeat "
-    "repeat_interleave split chunk tril triu diagonal gather scatter scatter_add "
+    "argmin any all norm flip roll index_select squeeze unsqueeze expand broadcast_to "
+    "repeat repeat_interleave split chunk tril triu diagonal gather scatter scatter_add "
     "masked_fill masked_select sort argsort topk clone numel").split()
 globals().update({name: _forward(name) for name in FORWARDED})
 
@@ -55,7 +56,6 @@ def pad(x: Any, pad: Any, mode: str = "constant", value: float = 0.0) -> Tensor:
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     if mode == "constant":
-        from .ops.index import ConstantPad
         return ConstantPad.apply(x, widths=widths, value=value)
     for axis, (before, after) in enumerate(widths):
         if mode == "reflect" and max(before, after) >= x.shape[axis] and before + after:

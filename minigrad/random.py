@@ -1,7 +1,10 @@
-"""One seeded generator for every random draw in minigrad (init, dropout, shuffling)."""
+"""One seeded generator for every random draw in minigrad (init, dropout, shuffling),
+and the random creation functions rand, randn, randint, rand_like, randn_like."""
 from __future__ import annotations
 
 import numpy as np
+
+from .creation import make, sizes
 
 _rng = np.random.default_rng()
 
@@ -21,7 +24,6 @@ def get_rng(rng: np.random.Generator | None = None) -> np.random.Generator:
 
 
 def _draw(fn, size: tuple, dtype, requires_grad: bool, rng):
-    from .creation import make, sizes
     dt = np.dtype(dtype or np.float32)
     return make(fn(get_rng(rng), sizes(size), dt), dt, requires_grad)
 
@@ -41,7 +43,6 @@ def randn(*size, dtype=None, requires_grad=False, generator=None):
 def randint(low: int, high: int | None = None, size: tuple = (), dtype=None,
             generator=None):
     """int64 uniform on [low, high) (torch.randint(low=0, high, size))."""
-    from .creation import make, sizes
     if high is None:
         low, high = 0, low
     if high <= low:

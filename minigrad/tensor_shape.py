@@ -63,9 +63,15 @@ class ShapeMethods:
         return self[tuple(slice(None, None, -1) if i in axes else slice(None)
                           for i in range(self.ndim))]
 
-    def _take(self, axis: int, idx: np.ndarray):
-        """x indexed by the int array idx along one axis (GetItem: add.at backward)."""
-        return self[(slice(None),) * axis + (idx,)]
+    @torch_names
+    def index_select(self, axis: int, index: Any):
+        """The entries at the int positions index (1-d) along axis (torch.index_select);
+        an entry picked twice gets both gradients."""
+        idx = np.asarray(getattr(index, "data", index))
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ValueError(f"index_select: index must be a 1-d int tensor, got "
+                             f"{idx.dtype}{idx.shape}")
+        return self[(slice(None),) * _axis(self, axis, "index_select") + (idx,)]
 
     def roll(self, shifts, dims=None):
         """Shift elements cyclically (torch.roll); dims None rolls the flattened tensor."""
@@ -79,7 +85,7 @@ class ShapeMethods:
         for s, d in zip(shifts, dims):
             d = _axis(self, d, "roll")
             n = self.shape[d]
-            out = out._take(d, (np.arange(n) - s) % n)
+            out = out.index_select(d, (np.arange(n) - s) % n)
         return out
 
     def repeat(self, *sizes):
@@ -102,7 +108,7 @@ class ShapeMethods:
             return self.reshape(-1).repeat_interleave(repeats, 0)
         axis = _axis(self, axis, "repeat_interleave")
         counts = np.asarray(getattr(repeats, "data", repeats))
-        return self._take(axis, np.repeat(np.arange(self.shape[axis]), counts))
+        return self.index_select(axis, np.repeat(np.arange(self.shape[axis]), counts))
 
     @torch_names
     def split(self, split_size_or_sections, axis=0):
@@ -201,7 +207,8 @@ class ShapeMethods:
                                 else np.zeros((), np.int64))
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
-        """(values, indices) sorted along dim; the gradient flows to the picked values."""
+        """(values, indices) sorted along dim, always stable (equal values keep their
+        order; stable= is accepted for PyTorch); the gradient flows to the values."""
         idx = self.argsort(dim, descending, stable)
         return SortResult(self.gather(dim, idx), idx)
 

@@ -107,6 +107,8 @@ CASES = {
     "flip": (lambda a: a.flip(0, 2), lambda a: a.flip((0, 2)), [rnd(2, 3, 4)]),
     "roll": (lambda a: a.roll((1, -2), (0, 1)), lambda a: a.roll((1, -2), (0, 1)),
              [rnd(3, 5)]),
+    "index_select": (lambda a: mg.index_select(a, 1, mg.tensor([2, 0, 2])),
+                     lambda a: th().index_select(a, 1, th().tensor([2, 0, 2])), [rnd(2, 3)]),
     "roll_flat": (lambda a: a.roll(4), lambda a: a.roll(4), [rnd(2, 3)]),
     "squeeze": (lambda a: a.squeeze(dim=(0, 2)), lambda a: a.squeeze(dim=(0, 2)),
                 [rnd(1, 3, 1, 2)]),

@@ -31,7 +31,7 @@ def _sizes(x: Tensor, size: Any, scale_factor: Any) -> tuple[tuple[int, int], tu
 
 def _nearest(x: Tensor, axis: int, n: int, out: int, step: float) -> Tensor:
     src = np.minimum(np.floor(np.arange(out) * step).astype(np.int64), n - 1)
-    return x._take(axis, src)
+    return x.index_select(axis, src)
 
 
 def _linear(x: Tensor, axis: int, n: int, out: int, step: float,
@@ -47,7 +47,7 @@ def _linear(x: Tensor, axis: int, n: int, out: int, step: float,
     shape = [1] * x.ndim
     shape[axis] = out
     t = Tensor._wrap((src - i0).astype(x.dtype).reshape(shape))
-    return x._take(axis, i0) * (1 - t) + x._take(axis, i1) * t
+    return x.index_select(axis, i0) * (1 - t) + x.index_select(axis, i1) * t
 
 
 def interpolate(x: Any, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
