@@ -142,6 +142,8 @@ CASES = {
                     [rnd(2, 4), rnd(2, 3)]),
     "masked_fill": (lambda a: a.masked_fill(mg.tensor(MASK), -1.0),
                     lambda a: a.masked_fill(th().tensor(MASK), -1.0), [rnd(3, 4)]),
+    "masked_fill_tensor": (lambda a, v: a.masked_fill(mg.tensor(MASK), v),
+                           lambda a, v: a.masked_fill(th().tensor(MASK), v), [rnd(2, 4), rnd()]),
     "masked_select": (lambda a: a.masked_select(mg.tensor(MASK)),
                       lambda a: a.masked_select(th().tensor(MASK)), [rnd(2, 4)]),
     "clone": (lambda a: a.clone() * a, lambda a: a.clone() * a, [rnd(3)]),

@@ -42,13 +42,14 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
     dilation spaces the taps; groups splits C and F into groups convolved separately
     (groups = C is depthwise). Without them this is the plain kernel conv2d."""
     x = as_tensor(x)
+    if groups == 1:  # the plain conv2d checks x against w itself
+        return _dense_conv2d(x, _dilate("conv2d", weight, dilation), bias, stride, padding,
+                             **fused)
     _groups("conv2d", x, weight, groups, weight.shape[1] if weight.ndim == 4 else 0)
     if weight.shape[0] % groups:
         raise ShapeError(f"conv2d: out channels {weight.shape[0]} of w{weight.shape} "
                          f"must divide by groups={groups}")
     weight = _dilate("conv2d", weight, dilation)
-    if groups == 1:
-        return _dense_conv2d(x, weight, bias, stride, padding, **fused)
     cin, cout = weight.shape[1], weight.shape[0] // groups
     outs = [_dense_conv2d(x[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout],
                           None if bias is None else bias[g * cout:(g + 1) * cout],
