@@ -10,11 +10,16 @@ from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, ena
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
 from .errors import BackendError, DTypeError, ShapeError
-from .functions import (abs, clip, concat, exp, flatten, log, matmul, max, maximum, mean,
-                        min, minimum, permute, relu, reshape, sigmoid, sqrt, stack, std, sum,
-                        tanh, transpose, var, where)
+from .functions import (abs, cat, clip, concat, exp, flatten, log, matmul, max, maximum,
+                        mean, min, minimum, mm, permute, relu, reshape, sigmoid, sqrt, stack,
+                        std, sum, tanh, transpose, var, where)
+from .functions_extra import *  # noqa: F401,F403 (the PyTorch op set: FORWARDED)
+from .functions_extra import one_hot, pad
+from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,
+                       ones_like, zeros, zeros_like)
+from .einsum import einsum
 from .gradcheck import GradcheckError, gradcheck
-from .random import manual_seed
+from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn

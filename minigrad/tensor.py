@@ -11,6 +11,8 @@ import numpy as np
 from . import autograd, ops
 from . import devices as _device
 from .errors import DTypeError, ShapeError
+from .tensor_methods import MathMethods
+from .tensor_shape import ShapeMethods
 
 DTypeLike = Any
 
@@ -37,7 +39,7 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> np.ndarray:
     raise DTypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
 
 
-class Tensor:
+class Tensor(MathMethods, ShapeMethods):
     """An n-dimensional array that records the ops applied to it for backward.
 
     Tensor(data, requires_grad=False, dtype=None): data is anything np.asarray takes.
@@ -76,7 +78,7 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    # size (int count, callable as PyTorch's size()) lives in tensor_methods.py
     is_leaf = property(lambda self: self._ctx is None)
 
     def __len__(self) -> int:
@@ -236,23 +238,7 @@ class Tensor:
     def maximum(self, x): return self._binary(ops.Maximum, x)
     def minimum(self, x): return self._binary(ops.Minimum, x)
 
-    # ----- reductions ---------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return ops.Min.apply(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return self.var(axis, keepdims, ddof).sqrt()
-
-    def argmax(self, axis=None) -> "Tensor":
-        return Tensor._wrap(np.argmax(self.data, axis=axis))
-
-    def argmin(self, axis=None) -> "Tensor":
-        return Tensor._wrap(np.argmin(self.data, axis=axis))
+    # reductions (axis= or dim=): in tensor_methods.py
 
     # ----- shape ------------------------------------------------------------------
     def reshape(self, *shape): return ops.Reshape.apply(self, shape=_shape_arg(shape))
@@ -281,12 +267,6 @@ class Tensor:
         return self.reshape(*s[:start_axis], merged, *s[end + 1:])
 
     def broadcast_to(self, *shape): return ops.BroadcastTo.apply(self, shape=_shape_arg(shape))
-
-    def unsqueeze(self, axis: int):
-        return self.reshape(np.expand_dims(self.data, axis).shape)
-
-    def squeeze(self, axis=None):
-        return self.reshape(np.squeeze(self.data, axis).shape)
 
 
 def _shape_arg(args: tuple) -> tuple:

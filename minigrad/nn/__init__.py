@@ -14,6 +14,15 @@ from .loss_registry import get_loss, loss_names
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .reshape import Flatten, Reshape, Unflatten
 from .summary import count_parameters, summary
+# The PyTorch op set (issue 17). conv_extra.Conv2d (dilation, groups) and pool_extra's
+# MaxPool2d / AvgPool2d (padding, ceil_mode) are not exported as nn.Conv2d etc.: the
+# Conv2d+ReLU fusion plan accepts only the exact layers classes.
+from .activations_extra import (CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, ReLU6,
+                                Softmin, Softsign)
+from .attention import MultiheadAttention
+from .conv_extra import ConvTranspose2d
+from .pool_extra import AdaptiveAvgPool2d
+from .upsample import Upsample
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss",
@@ -23,4 +32,7 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
            "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters",
            "functional", "fuse", "fuse_batchnorm", "get_loss", "init", "loss_names",
-           "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary"]
+           "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary",
+           "AdaptiveAvgPool2d", "CELU", "ConvTranspose2d", "Hardsigmoid", "Hardswish",
+           "Hardtanh", "LogSigmoid", "MultiheadAttention", "ReLU6", "Softmin", "Softsign",
+           "Upsample"]

@@ -258,3 +258,4 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
     # float32 draws: half the random bits, same distribution at this resolution
     keep = get_rng(rng).random(x.shape, dtype=np.float32) >= p
     return x * Tensor._wrap(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+from .functional_extra import *  # noqa: E402,F401,F403 (the PyTorch op set; see there)

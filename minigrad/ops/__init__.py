@@ -7,6 +7,8 @@ from .movement import BroadcastTo, Concat, GetItem, Permute, Reshape, Stack
 from .norm import BatchNorm
 from .pool import AvgPool2d, MaxPool2d, MaxPool2dReLU
 from .reduce import Max, Mean, Min, Sum, Var
+# the PyTorch op set (issue 17), one module per family: ops.unary.Sin, ops.index.Gather, ...
+from . import binary, conv_transpose, index, reduce_extra, unary  # noqa: E402
 
 __all__ = ["Abs", "Add", "AvgPool2d", "BatchNorm", "BroadcastTo", "Clip", "Concat",
            "Conv2d", "Conv2dReLU", "Div", "Exp", "GetItem", "Linear", "LinearReLU", "Log",

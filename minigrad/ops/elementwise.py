@@ -83,7 +83,8 @@ class Pow(Function):
     broadcasts = True
 
     def forward(self, ctx, x, p):
-        y = np.power(x, p)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as torch
+            y = np.power(x, p)
         ctx.save(x, p, y)
         return y
 
@@ -92,12 +93,14 @@ class Pow(Function):
     def backward(self, ctx, dy):
         x, p, y = ctx.saved
         dx = dp = None
-        if ctx.needs_input_grad[0]:
-            dx = dy * p * np.power(x, p - 1)
-        if ctx.needs_input_grad[1]:
-            # d(x^p)/dp = x^p log x; defined as 0 where x == 0 (as PyTorch).
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dp = dy * np.where(x == 0, 0.0, y * np.log(np.where(x == 0, 1.0, x)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                # p == 0 gives 0, not 0 * x^-1 = NaN at x == 0 (as PyTorch)
+                dx = dy * np.where(p == 0, 0.0, p * np.power(x, p - 1))
+            if ctx.needs_input_grad[1]:
+                # d(x^p)/dp = x^p log x; PyTorch defines it as 0 at x == 0 only for
+                # p >= 0, and lets a negative exponent give inf * -inf = -inf there.
+                dp = dy * np.where((x == 0) & (p >= 0), 0.0, y * np.log(x))
         return dx, dp
 
 
@@ -246,9 +249,13 @@ class Where(Function):
 
 
 class Clip(Function):
-    """Clamp to [low, high] (either may be None); gradient flows where x is inside."""
+    """Clamp to [low, high] (either may be None, not both: ValueError, as PyTorch);
+    gradient flows where x is inside."""
 
     def forward(self, ctx, x, low=None, high=None):
+        if low is None and high is None:
+            raise ValueError("clip: at least one of low (min) and high (max) must not "
+                             "be None")
         ctx.save(x, low, high)
         return np.clip(x, low, high)
 

@@ -1,6 +1,9 @@
 """Reductions over an axis (int, tuple or None for all) with optional keepdims."""
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import numpy as np
 
 from ..autograd import Function
@@ -8,18 +11,37 @@ from ..errors import ShapeError
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
-    """Axis argument as a sorted tuple of non-negative ints; checks the range."""
+    """Axis argument as a sorted tuple of non-negative ints; checks the range.
+
+    A 0-d tensor accepts axis 0 and -1 (as PyTorch) and reduces over no axis."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()
+
+
+def torch_names(fn: Callable) -> Callable:
+    """Let a reduction take PyTorch's dim=/keepdim= beside axis=/keepdims=.
+
+    The one place where the PyTorch spellings are mapped, shared by every reduction
+    (Tensor methods and mg.* functions). Giving both spellings raises ValueError."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for torch_name, ours in (("dim", "axis"), ("keepdim", "keepdims")):
+            if torch_name in kwargs:
+                if ours in kwargs:
+                    raise ValueError(f"{fn.__name__}: give {ours}= or {torch_name}=, "
+                                     f"not both")
+                kwargs[ours] = kwargs.pop(torch_name)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def _expand(dy: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
@@ -92,15 +114,22 @@ class Var(Function):
 
     def forward(self, ctx, x, axis=None, keepdims=False, ddof=0):
         axes = normalize_axis(axis, x.ndim, "var")
-        mean = x.mean(axis=axes, keepdims=True)
-        ctx.save(x - mean)
+        count = int(np.prod([x.shape[a] for a in axes]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centered = x - x.mean(axis=axes, keepdims=True) if count else x
+            # As PyTorch: forward divides by max(0, n - ddof), so n <= ddof gives NaN or
+            # inf, not an error; backward by n - ddof itself.
+            scale = x.dtype.type(1.0) / x.dtype.type(max(count - ddof, 0))
+            ctx.scale = x.dtype.type(1.0) / x.dtype.type(count - ddof)
+            y = (centered * centered).sum(axis=axes, keepdims=keepdims) * scale
+        ctx.save(centered)
         ctx.axes, ctx.keepdims = axes, keepdims
-        ctx.denom = (int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1) - ddof
-        return np.asarray(x.var(axis=axes, keepdims=keepdims, ddof=ddof))
+        return np.asarray(y, dtype=x.dtype)
 
     rule = "dx = dy * 2(x - mean) / (n - ddof)"
 
     def backward(self, ctx, dy):
         (centered,) = ctx.saved
         g = _expand(dy, centered.shape, ctx.axes, ctx.keepdims)
-        return g * centered * (2.0 / ctx.denom)
+        with np.errstate(invalid="ignore"):
+            return g * centered * (2 * ctx.scale)

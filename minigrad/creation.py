@@ -1,0 +1,85 @@
+"""Tensor creation with PyTorch's names: zeros ones full empty eye arange linspace and
+the *_like forms (random draws are in random.py). Sizes may be given as f(2, 3) or
+f((2, 3)); floats default to float32, dtype= and requires_grad= as torch."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def sizes(args: tuple) -> tuple[int, ...]:
+    """f(2, 3), f((2, 3)) and f([2, 3]) alike, as ints; ValueError when negative."""
+    shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) \
+        else tuple(args)
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+        raise ValueError(f"sizes must be non-negative ints, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def make(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    """A fresh tensor under minigrad's dtype rules (floats -> float32 by default)."""
+    return Tensor(array, dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, requires_grad=False) -> Tensor:
+    return make(np.zeros(sizes(size), dtype=dtype or np.float32), dtype, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False) -> Tensor:
+    return make(np.ones(sizes(size), dtype=dtype or np.float32), dtype, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+    """Uninitialised memory, as torch.empty: write before reading."""
+    return make(np.empty(sizes(size), dtype=dtype or np.float32), dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """size filled with fill_value; an int or bool fill gives int64 / bool (torch)."""
+    return make(np.full(sizes((size,)), fill_value), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False) -> Tensor:
+    return make(np.eye(n, m, dtype=dtype or np.float32), dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """[start, end) by step; all-int arguments give int64 (torch.arange)."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    return make(np.arange(start, end, step), dtype, requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad=False) -> Tensor:
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+    return make(np.linspace(start, end, steps), dtype or np.float32, requires_grad)
+
+
+def _like(x: Any, dtype) -> Any:
+    return dtype or np.asarray(getattr(x, "data", x)).dtype
+
+
+def zeros_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return zeros(np.shape(getattr(x, "data", x)), dtype=_like(x, dtype),
+                 requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return ones(np.shape(getattr(x, "data", x)), dtype=_like(x, dtype),
+                requires_grad=requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return empty(np.shape(getattr(x, "data", x)), dtype=_like(x, dtype),
+                 requires_grad=requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return full(np.shape(getattr(x, "data", x)), fill_value, dtype=_like(x, dtype),
+                requires_grad=requires_grad)

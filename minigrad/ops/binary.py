@@ -1,0 +1,54 @@
+"""Elementwise binary math beyond + - * / **: fmod, remainder, logaddexp.
+
+Inputs broadcast as numpy does; the engine sums gradients back to each input's shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Fmod(Function):
+    """C's fmod: a - trunc(a / b) * b, the sign of a (torch.fmod)."""
+
+    rule = "da = dy; db = -dy * trunc(a / b)"
+
+    def forward(self, ctx, a, b):
+        ctx.save(a, b)
+        return np.fmod(a, b)
+
+    def backward(self, ctx, dy):
+        a, b = ctx.saved
+        db = -dy * np.trunc(a / b) if ctx.needs_input_grad[1] else None
+        return dy, db
+
+
+class Remainder(Function):
+    """Python's %: a - floor(a / b) * b, the sign of b (torch.remainder)."""
+
+    rule = "da = dy; db = -dy * floor(a / b)"
+
+    def forward(self, ctx, a, b):
+        ctx.save(a, b)
+        return np.remainder(a, b)
+
+    def backward(self, ctx, dy):
+        a, b = ctx.saved
+        db = -dy * np.floor(a / b) if ctx.needs_input_grad[1] else None
+        return dy, db
+
+
+class LogAddExp(Function):
+    """log(e^a + e^b) without overflow."""
+
+    rule = "da = dy * exp(a - y); db = dy * exp(b - y)"
+
+    def forward(self, ctx, a, b):
+        y = np.logaddexp(a, b)
+        ctx.save(a, b, y)
+        return y
+
+    def backward(self, ctx, dy):
+        a, b, y = ctx.saved
+        return dy * np.exp(a - y), dy * np.exp(b - y)
