@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -53,6 +53,15 @@ class Function:
     """
 
     __slots__ = ("ctx", "inputs", "seq", "output", "__weakref__")
+    #: One line in words for explain_backward: what backward sends to each input.
+    rule: str = "custom backward: see Function.backward"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass that writes its own backward but no rule gets a pointer to it,
+        # never the words of the op it may inherit from.
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__ and "rule" not in cls.__dict__:
+            cls.rule = f"custom backward: see {cls.__name__}.backward"
 
     def forward(self, ctx: Context, *inputs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
@@ -145,12 +154,19 @@ def _as_grads(fn: Function, raw: Any) -> tuple:
 
 def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                  wanted: Sequence["Tensor"] | None = None,
-                 retain_graph: bool = False) -> dict[int, np.ndarray]:
+                 retain_graph: bool = False,
+                 observer: Callable[[Function, np.ndarray, tuple], None] | None = None,
+                 ) -> dict[int, np.ndarray]:
     """Walk ``entries`` newest first, pushing gradients from ``root``.
 
     With ``wanted`` None, leaf gradients accumulate into ``.grad`` (backward());
     otherwise nothing is written and the gradients of the wanted tensors are
     returned by id (GradientTape.gradient).
+
+    ``observer(fn, dy, grads)``, when given, is called after each entry's backward:
+    ``dy`` is the gradient that arrived at fn's output, ``grads`` holds for each of
+    ``fn.inputs`` the array sent to it, unbroadcast to its shape (None where nothing
+    was sent). This is how explain_backward watches the one real walk.
     """
     from .tensor import Tensor
 
@@ -186,13 +202,18 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
         if _anomaly:
             _check_backward(fn, dy, grads)
-        for inp, g in zip(fn.inputs, grads):
+        sent = [None] * len(grads) if observer is not None else None
+        for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
             if g is None or not isinstance(inp, Tensor):
                 continue
             if not (inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
                 continue
             g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
             deliver(inp, g)
+            if sent is not None:
+                sent[i] = g
+        if sent is not None:
+            observer(fn, dy, tuple(sent))
         if not retain_graph:
             fn.ctx, fn.inputs = None, ()
     if wanted_ids is not None:
