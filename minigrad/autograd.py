@@ -13,18 +13,23 @@ nobody references is freed by Python, and backward releases what it used unless
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_grad_enabled = True
-_anomaly = False
-_tapes: list["GradientTape"] = []
+# State a ``with`` block sets lives in context variables, so it is per thread (and per
+# asyncio task): one thread's no_grad, tape or anomaly mode never changes what another
+# records. A new thread starts from the defaults.
+_grad_enabled = contextvars.ContextVar("minigrad_grad_enabled", default=True)
+_anomaly = contextvars.ContextVar("minigrad_anomaly", default=False)
+_tapes: contextvars.ContextVar[tuple["GradientTape", ...]] = contextvars.ContextVar(
+    "minigrad_tapes", default=())
 _sequence = itertools.count()
 
 
@@ -74,6 +79,7 @@ class Function:
         # The hot path of the whole engine: one pass over the inputs collects the
         # arrays, the float dtype check and which inputs want a gradient.
         tensor_cls = _tensor_class()
+        tapes = _tapes.get()
         args, needs, dtype, record = [], [], None, False
         for t in inputs:
             if isinstance(t, tensor_cls):
@@ -83,24 +89,24 @@ class Function:
                         dtype = data.dtype
                     elif data.dtype != dtype:
                         _raise_mixed(cls.__name__, inputs, tensor_cls)
-                wants = t.requires_grad or (bool(_tapes) and _watched(t))
+                wants = t.requires_grad or (bool(tapes) and _watched(tapes, t))
                 record |= wants
                 needs.append(wants)
                 args.append(data)
             else:
                 needs.append(False)
                 args.append(t)
-        record &= _grad_enabled
+        record = record and _grad_enabled.get()
         fn = cls()
         ctx = Context(tuple(needs))
         result = tensor_cls._wrap(fn.forward(ctx, *args, **params), record)
-        if _anomaly:
+        if _anomaly.get():
             _check_forward(cls.__name__, args, result.data)
         if record:
             fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
             fn.output = weakref.ref(result)
             result._ctx = fn
-            for tape in _tapes:
+            for tape in tapes:
                 tape._entries.append(fn)
         return result
 
@@ -119,8 +125,8 @@ def _tensor_class():
     return _Tensor
 
 
-def _watched(t: "Tensor") -> bool:
-    return any(id(t) in tape._watched for tape in _tapes)
+def _watched(tapes: tuple["GradientTape", ...], t: "Tensor") -> bool:
+    return any(id(t) in tape._watched for tape in tapes)
 
 
 def _raise_mixed(op: str, inputs: Sequence[Any], tensor_cls: type) -> None:
@@ -170,6 +176,7 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
     """
     from .tensor import Tensor
 
+    anomaly = _anomaly.get()
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
     found: dict[int, np.ndarray] = {}
     pending: dict[int, np.ndarray] = {id(root): seed}
@@ -200,7 +207,7 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
-        if _anomaly:
+        if anomaly:
             _check_backward(fn, dy, grads)
         sent = [None] * len(grads) if observer is not None else None
         for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
@@ -267,48 +274,53 @@ def _check_backward(fn: Function, dy: np.ndarray, grads: tuple) -> None:
                 f"incoming gradient: {_stats(dy)}")
 
 
-@contextlib.contextmanager
-def detect_anomaly(enabled: bool = True) -> Iterator[None]:
+class _Setting(contextlib.ContextDecorator):
+    """Sets a context variable for a ``with`` block (or a decorated call), then
+    restores it. A class rather than a generator: no_grad sits on hot paths."""
+
+    def __init__(self, var: contextvars.ContextVar, value: Any):
+        self._var, self._value = var, value
+
+    def _recreate_cm(self) -> "_Setting":
+        # A decorated function may run in two threads at once: one instance per call.
+        return _Setting(self._var, self._value)
+
+    def __enter__(self) -> None:
+        # Restore the previous value rather than reset(token): a block left from
+        # another Context (a generator finished elsewhere) must not raise on exit.
+        self._previous = self._var.get()
+        self._var.set(self._value)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._var.set(self._previous)
+
+
+def detect_anomaly(enabled: bool = True) -> _Setting:
     """Check every op's output in forward and every gradient in backward for NaN/Inf
-    and raise AnomalyError naming the first op that made one. Slow: for debugging."""
-    global _anomaly
-    previous, _anomaly = _anomaly, enabled
-    try:
-        yield
-    finally:
-        _anomaly = previous
+    and raise AnomalyError naming the first op that made one. Slow: for debugging.
+    Per thread: other threads keep their own setting."""
+    return _Setting(_anomaly, bool(enabled))
 
 
 def set_detect_anomaly(enabled: bool) -> None:
-    """Turn anomaly detection on or off globally (the flag form of detect_anomaly)."""
-    global _anomaly
-    _anomaly = bool(enabled)
+    """Turn anomaly detection on or off in the calling thread (the flag form of
+    detect_anomaly)."""
+    _anomaly.set(bool(enabled))
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Ops inside the block record nothing (inference, parameter updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def no_grad() -> _Setting:
+    """Ops inside the block record nothing (inference, parameter updates). Per thread."""
+    return _Setting(_grad_enabled, False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Turn recording back on inside a no_grad block."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def enable_grad() -> _Setting:
+    """Turn recording back on inside a no_grad block. Per thread."""
+    return _Setting(_grad_enabled, True)
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether ops run now in this thread are recorded."""
+    return _grad_enabled.get()
 
 
 class GradientTape:
@@ -317,7 +329,8 @@ class GradientTape:
     ``tape.gradient(target, sources)`` walks that list in reverse and returns the
     gradient of target with respect to each source (None when unconnected) without
     touching ``.grad``. Sources are tensors that require grad or were passed to
-    ``watch``. A non-persistent tape answers once.
+    ``watch``. A non-persistent tape answers once. It records the ops of the thread
+    that entered it only.
     """
 
     def __init__(self, persistent: bool = False):
@@ -327,11 +340,11 @@ class GradientTape:
         self._used = False
 
     def __enter__(self) -> "GradientTape":
-        _tapes.append(self)
+        _tapes.set(_tapes.get() + (self,))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _tapes.remove(self)
+        _tapes.set(tuple(t for t in _tapes.get() if t is not self))
 
     def watch(self, *tensors: "Tensor") -> None:
         for t in tensors:

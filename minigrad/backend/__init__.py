@@ -2,12 +2,17 @@
 
 The ops of the engine call ``minigrad.backend.current()`` and nothing else, so a
 kernel runs in whichever backend is selected at the moment of the call.
+``set_backend`` sets the process-wide default; ``with use(name):`` overrides it in the
+calling thread only (a context variable), so a thread's block never changes what
+another thread runs.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import os
+import threading
 import warnings
 from types import ModuleType
 from typing import Iterator
@@ -17,8 +22,10 @@ from .interface import KERNELS
 _MODULES = {"numpy": "numpy_ref", "c": "c", "numba": "numba_jit"}
 _loaded: dict[str, ModuleType] = {}
 _errors: dict[str, str] = {}
-_active: ModuleType | None = None
-_active_name: str | None = None
+_default: tuple[str, ModuleType] | None = None  # (name, module) from set_backend
+_default_lock = threading.Lock()
+_override: contextvars.ContextVar[tuple[str, ModuleType] | None] = contextvars.ContextVar(
+    "minigrad_backend", default=None)  # use(): this thread's choice, over the default
 
 
 def _load(name: str) -> ModuleType | None:
@@ -53,60 +60,78 @@ def available() -> list[str]:
     return [n for n in ("c", "numba", "numpy") if _load(n) is not None]
 
 
-def set_backend(name: str) -> None:
-    """Select the kernels used from now on: "c", "numba" or "numpy".
-
-    Raises ValueError for an unknown name and RuntimeError when the backend cannot
-    be loaded (for "c": the extension is not built).
-    """
-    global _active, _active_name
+def _resolve(name: str, caller: str) -> tuple[str, ModuleType]:
     if name not in _MODULES:
-        raise ValueError(f"set_backend: unknown backend {name!r}; "
+        raise ValueError(f"{caller}: unknown backend {name!r}; "
                          f"choose one of {sorted(_MODULES)}")
     module = _load(name)
     if module is None:
         from ..errors import BackendError
-        raise BackendError(f"set_backend: {_why_not(name)}")
-    _active, _active_name = module, name
+        raise BackendError(f"{caller}: {_why_not(name)}")
+    return name, module
+
+
+def set_backend(name: str) -> None:
+    """Select the process-wide default kernels: "c", "numba" or "numpy". A thread
+    inside ``use(...)`` keeps that block's backend until it leaves the block.
+
+    Raises ValueError for an unknown name and RuntimeError when the backend cannot
+    be loaded (for "c": the extension is not built).
+    """
+    global _default
+    _default = _resolve(name, "set_backend")
+
+
+def _chosen() -> tuple[str, ModuleType]:
+    chosen = _override.get()
+    if chosen is None:
+        chosen = _default or _select_default()
+    return chosen
 
 
 def get_backend() -> str:
-    """Name of the backend in use."""
-    if _active is None:
-        _select_default()
-    return _active_name  # type: ignore[return-value]
+    """Name of the backend in use in this thread."""
+    return _chosen()[0]
 
 
 def current() -> ModuleType:
-    """The module of the backend in use (its functions are the kernels)."""
-    if _active is None:
-        _select_default()
-    return _active  # type: ignore[return-value]
+    """The module of the backend in use in this thread (its functions are the
+    kernels)."""
+    return _chosen()[1]
 
 
 @contextlib.contextmanager
 def use(name: str) -> Iterator[None]:
-    """``with use("numba"): ...`` runs the block on that backend, then restores."""
-    previous = get_backend()
-    set_backend(name)
+    """``with use("numba"): ...`` runs the block on that backend in this thread only,
+    then restores; other threads keep theirs."""
+    chosen = _resolve(name, "use")
+    previous = _override.get()
+    _override.set(chosen)
     try:
         yield
     finally:
-        set_backend(previous)
+        _override.set(previous)
 
 
-def _select_default() -> None:
+def _select_default() -> tuple[str, ModuleType]:
+    # Under a lock so that two threads making the first call warn and choose once.
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = _first_choice()
+        return _default
+
+
+def _first_choice() -> tuple[str, ModuleType]:
     requested = os.environ.get("MINIGRAD_BACKEND")
     if requested:
-        set_backend(requested.strip().lower())
-        return
+        return _resolve(requested.strip().lower(), "MINIGRAD_BACKEND")
     for name in ("c", "numba", "numpy"):
         if _load(name) is not None:
             if name != "c":
                 warnings.warn(f"minigrad uses the {name!r} backend: {_why_not('c')}",
-                              RuntimeWarning, stacklevel=3)
-            set_backend(name)
-            return
+                              RuntimeWarning, stacklevel=5)
+            return name, _loaded[name]
     raise RuntimeError("minigrad: no backend could be loaded: " + str(_errors))
 
 
