@@ -55,9 +55,16 @@ class Function:
     forward receives the arrays of Tensor inputs (other positional values as they
     are); backward returns one array (or None) per positional input. Call an op
     with ``MyOp.apply(*inputs, **params)``; broadcasting is undone by the engine.
+
+    ``saved_inputs`` lists the positions of the inputs whose values backward reads
+    (None: all of them, the safe default). When the op is recorded, their versions
+    are remembered, and backward raises RuntimeError if one was written in place
+    since (PyTorch's check). An op that needs only shapes, as Add or Sum, declares
+    ``saved_inputs = ()`` and lets its inputs change after forward.
     """
 
-    __slots__ = ("ctx", "inputs", "seq", "output", "__weakref__")
+    __slots__ = ("ctx", "inputs", "seq", "output", "versions", "__weakref__")
+    saved_inputs: tuple[int, ...] | None = None
     #: One line in words for explain_backward: what backward sends to each input.
     rule: str = "custom backward: see Function.backward"
 
@@ -104,6 +111,9 @@ class Function:
             _check_forward(cls.__name__, args, result.data)
         if record:
             fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
+            saved = (inputs if cls.saved_inputs is None
+                     else [inputs[i] for i in cls.saved_inputs])
+            fn.versions = [(t, t._version) for t in saved if isinstance(t, tensor_cls)]
             fn.output = weakref.ref(result)
             result._ctx = fn
             for tape in tapes:
@@ -206,6 +216,9 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 f"backward: the graph through {type(fn).__name__} was already freed by "
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
+        for t, version in fn.versions:
+            if t._version != version:
+                _raise_modified(fn, t, version)
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
         if anomaly:
             _check_backward(fn, dy, grads)
@@ -222,12 +235,21 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
         if sent is not None:
             observer(fn, dy, tuple(sent))
         if not retain_graph:
-            fn.ctx, fn.inputs = None, ()
+            fn.ctx, fn.inputs, fn.versions = None, (), ()
     if wanted_ids is not None:
         for key, g in pending.items():  # leaves and watched constants
             if key in wanted_ids:
                 found[key] = g
     return found
+
+
+def _raise_modified(fn: Function, t: "Tensor", version: int) -> None:
+    raise RuntimeError(
+        f"one of the tensors needed for backward of {type(fn).__name__} was modified in "
+        f"place: Tensor{tuple(t.shape)} is at version {t._version}, expected version "
+        f"{version}; an in-place write (t[i] = v, add_, an optimizer step, "
+        "load_state_dict) ran between forward and backward: run it after backward, "
+        "or write into a copy")
 
 
 def reachable(root: "Tensor") -> list[Function]:

@@ -247,7 +247,7 @@ class Module:
             raise ValueError(f"{type(self).__name__}.load_state_dict: " + ", ".join(problems))
         with no_grad():
             for k, a in arrays.items():
-                targets[k].data[...] = a
+                targets[k].copy_(a)
         return {"missing": missing, "unexpected": unexpected}
 
     def summary(self, input_shape: tuple[int, ...], flops: bool = False) -> None:

@@ -11,6 +11,8 @@ from ..autograd import Function
 
 
 class Add(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, a, b):
         return a + b
 
@@ -19,6 +21,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, a, b):
         return a - b
 
@@ -51,6 +55,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x):
         return -x
 
@@ -79,6 +85,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.exp(x)
         ctx.save(y)
@@ -100,6 +108,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.sqrt(x)
         ctx.save(y)
@@ -121,6 +131,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.tanh(x)
         ctx.save(y)            # reusing the output is cheaper and stable
@@ -138,6 +150,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = stable_sigmoid(x)
         ctx.save(y)
@@ -149,6 +163,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.maximum(x, 0)
         ctx.save(y)
@@ -185,6 +201,8 @@ class Minimum(Function):
 
 class Where(Function):
     """cond ? a : b; cond is a boolean array and gets no gradient."""
+
+    saved_inputs = (0,)  # backward reads cond only
 
     def forward(self, ctx, cond, a, b):
         cond = np.asarray(cond, dtype=bool)

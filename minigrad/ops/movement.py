@@ -8,6 +8,8 @@ from ..errors import ShapeError
 
 
 class Reshape(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, shape):
         ctx.shape = x.shape
         try:
@@ -23,6 +25,8 @@ class Reshape(Function):
 class Permute(Function):
     """Reorder the axes (numpy transpose); backward applies the inverse order."""
 
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, axes):
         axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
         if sorted(axes) != list(range(x.ndim)):
@@ -36,6 +40,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, shape):
         ctx.shape = x.shape
         try:
@@ -56,6 +62,8 @@ def _has_array(index) -> bool:
 class GetItem(Function):
     """x[index] for basic and integer-array indexing; repeated indices accumulate."""
 
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, index):
         ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
         try:
@@ -74,6 +82,8 @@ class GetItem(Function):
 
 
 class Concat(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, *xs, axis=0):
         try:
             y = np.concatenate(xs, axis=axis)
@@ -90,6 +100,8 @@ class Concat(Function):
 
 
 class Stack(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, *xs, axis=0):
         try:
             y = np.stack(xs, axis=axis)
