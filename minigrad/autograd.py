@@ -87,7 +87,7 @@ class Function:
         # arrays, the float dtype check and which inputs want a gradient.
         tensor_cls = _tensor_class()
         tapes = _tapes.get()
-        args, needs, dtype, record = [], [], None, False
+        args, needs, versions, dtype, record = [], [], [], None, False
         for t in inputs:
             if isinstance(t, tensor_cls):
                 data = t.data
@@ -100,9 +100,11 @@ class Function:
                 record |= wants
                 needs.append(wants)
                 args.append(data)
+                versions.append(t._version)
             else:
                 needs.append(False)
                 args.append(t)
+                versions.append(None)
         record = record and _grad_enabled.get()
         fn = cls()
         ctx = Context(tuple(needs))
@@ -110,10 +112,11 @@ class Function:
         if _anomaly.get():
             _check_forward(cls.__name__, args, result.data)
         if record:
-            fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
-            saved = (inputs if cls.saved_inputs is None
-                     else [inputs[i] for i in cls.saved_inputs])
-            fn.versions = [(t, t._version) for t in saved if isinstance(t, tensor_cls)]
+            saved = cls.saved_inputs
+            if saved is not None:  # check only the inputs backward reads
+                versions = [v if i in saved else None for i, v in enumerate(versions)
+                            ] if saved else ()
+            fn.ctx, fn.inputs, fn.seq, fn.versions = ctx, inputs, next(_sequence), versions
             fn.output = weakref.ref(result)
             result._ctx = fn
             for tape in tapes:
@@ -216,8 +219,8 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 f"backward: the graph through {type(fn).__name__} was already freed by "
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
-        for t, version in fn.versions:
-            if t._version != version:
+        for t, version in zip(fn.inputs, fn.versions):
+            if version is not None and t._version != version:
                 _raise_modified(fn, t, version)
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
         if anomaly:
