@@ -84,7 +84,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> "Tensor":
         # The hot path of the whole engine: one pass over the inputs collects the
-        # arrays, the float dtype check and which inputs want a gradient.
+        # arrays, the float dtype check, which inputs want a gradient and their
+        # versions (as forward sees them).
         tensor_cls = _tensor_class()
         tapes = _tapes.get()
         args, needs, versions, dtype, record = [], [], [], None, False
@@ -112,10 +113,8 @@ class Function:
         if _anomaly.get():
             _check_forward(cls.__name__, args, result.data)
         if record:
-            saved = cls.saved_inputs
-            if saved is not None:  # check only the inputs backward reads
-                versions = [v if i in saved else None for i, v in enumerate(versions)
-                            ] if saved else ()
+            if cls.saved_inputs is not None:
+                versions = _only_saved(versions, cls.saved_inputs)
             fn.ctx, fn.inputs, fn.seq, fn.versions = ctx, inputs, next(_sequence), versions
             fn.output = weakref.ref(result)
             result._ctx = fn
@@ -136,6 +135,13 @@ def _tensor_class():
         from .tensor import Tensor
         _Tensor = Tensor
     return _Tensor
+
+
+def _only_saved(versions: list, saved: tuple[int, ...]) -> Sequence:
+    """The versions backward will check: None for an input it does not read."""
+    if not saved:
+        return ()
+    return [v if i in saved else None for i, v in enumerate(versions)]
 
 
 def _watched(tapes: tuple["GradientTape", ...], t: "Tensor") -> bool:

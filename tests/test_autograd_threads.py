@@ -182,3 +182,24 @@ def test_threads_set_backend_is_the_process_default():
             assert mg.backend.get_backend() == "numpy"
     finally:
         mg.backend.set_backend(default)
+
+
+def test_threads_no_grad_decorator_is_safe_in_two_threads_at_once():
+    # One decorated function, entered by two threads that overlap inside it.
+    barrier = threading.Barrier(2, timeout=TIMEOUT)
+
+    @mg.no_grad()
+    def inside():
+        barrier.wait()  # both threads are in the block now
+        state = mg.is_grad_enabled()
+        barrier.wait()
+        return state
+
+    def call():
+        return inside(), mg.is_grad_enabled()
+
+    threads = [_Thread(call), _Thread(call)]
+    for t in threads:
+        t.start()
+    assert [t.join() for t in threads] == [(False, True), (False, True)]
+    assert mg.is_grad_enabled()
