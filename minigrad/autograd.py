@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from .anomaly import AnomalyError, check_backward, check_forward  # noqa: F401 (public here)
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -111,7 +113,7 @@ class Function:
         ctx = Context(tuple(needs))
         result = tensor_cls._wrap(fn.forward(ctx, *args, **params), record)
         if _anomaly.get():
-            _check_forward(cls.__name__, args, result.data)
+            check_forward(cls.__name__, args, result.data)
         if record:
             if cls.saved_inputs is not None:
                 versions = _only_saved(versions, cls.saved_inputs)
@@ -230,7 +232,7 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 _raise_modified(fn, t, version)
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
         if anomaly:
-            _check_backward(fn, dy, grads)
+            check_backward(fn, dy, grads)
         sent = [None] * len(grads) if observer is not None else None
         for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
             if g is None or not isinstance(inp, Tensor):
@@ -273,36 +275,6 @@ def reachable(root: "Tensor") -> list[Function]:
         stack.extend(t._ctx for t in fn.inputs
                      if getattr(t, "_ctx", None) is not None)
     return sorted(seen.values(), key=lambda f: f.seq, reverse=True)
-
-
-class AnomalyError(FloatingPointError):
-    """An op produced NaN/Inf under detect_anomaly(); the message names it."""
-
-
-def _stats(a: Any) -> str:
-    a = np.asarray(a)
-    if a.dtype.kind != "f" or a.size == 0:
-        return f"{a.dtype}{a.shape}"
-    finite = a[np.isfinite(a)]
-    lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
-    return (f"{a.dtype}{a.shape} min {lo:.4g} max {hi:.4g} nan {int(np.isnan(a).sum())} "
-            f"inf {int(np.isinf(a).sum())}")
-
-
-def _check_forward(op: str, args: Sequence[Any], out: np.ndarray) -> None:
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
-        inputs = "; ".join(_stats(a) for a in args if isinstance(a, np.ndarray))
-        raise AnomalyError(f"detect_anomaly: {op} produced non-finite values in forward "
-                           f"({_stats(out)}); its inputs: {inputs}")
-
-
-def _check_backward(fn: Function, dy: np.ndarray, grads: tuple) -> None:
-    for i, g in enumerate(grads):
-        if g is not None and not np.isfinite(g).all():
-            raise AnomalyError(
-                f"detect_anomaly: {type(fn).__name__}.backward (tape entry #{fn.seq}) "
-                f"returned non-finite values in the gradient of input {i} ({_stats(g)}); "
-                f"incoming gradient: {_stats(dy)}")
 
 
 class _Setting(contextlib.ContextDecorator):
