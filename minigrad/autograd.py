@@ -86,11 +86,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> "Tensor":
         # The hot path of the whole engine: one pass over the inputs collects the
-        # arrays, the float dtype check, which inputs want a gradient and their
-        # versions (as forward sees them).
+        # arrays, the float dtype check and which inputs want a gradient.
         tensor_cls = _tensor_class()
         tapes = _tapes.get()
-        args, needs, versions, dtype, record = [], [], [], None, False
+        args, needs, dtype, record = [], [], None, False
         for t in inputs:
             if isinstance(t, tensor_cls):
                 data = t.data
@@ -103,11 +102,9 @@ class Function:
                 record |= wants
                 needs.append(wants)
                 args.append(data)
-                versions.append(t._version)
             else:
                 needs.append(False)
                 args.append(t)
-                versions.append(None)
         record = record and _grad_enabled.get()
         fn = cls()
         ctx = Context(tuple(needs))
@@ -115,9 +112,14 @@ class Function:
         if _anomaly.get():
             check_forward(cls.__name__, args, result.data)
         if record:
-            if cls.saved_inputs is not None:
-                versions = _only_saved(versions, cls.saved_inputs)
-            fn.ctx, fn.inputs, fn.seq, fn.versions = ctx, inputs, next(_sequence), versions
+            fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
+            # (tensor, version) pairs, taken only when recording (forward cannot have
+            # written its inputs: it sees arrays); a plain loop is cheaper here than a
+            # comprehension or zip().
+            fn.versions = versions = []
+            for t in inputs:
+                if isinstance(t, tensor_cls):
+                    versions.append((t, t._version))
             fn.output = weakref.ref(result)
             result._ctx = fn
             for tape in tapes:
@@ -137,13 +139,6 @@ def _tensor_class():
         from .tensor import Tensor
         _Tensor = Tensor
     return _Tensor
-
-
-def _only_saved(versions: list, saved: tuple[int, ...]) -> Sequence:
-    """The versions backward will check: None for an input it does not read."""
-    if not saved:
-        return ()
-    return [v if i in saved else None for i, v in enumerate(versions)]
 
 
 def _watched(tapes: tuple["GradientTape", ...], t: "Tensor") -> bool:
@@ -227,22 +222,22 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 f"backward: the graph through {type(fn).__name__} was already freed by "
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
-        for t, version in zip(fn.inputs, fn.versions):
-            if version is not None and t._version != version:
-                _raise_modified(fn, t, version)
+        for t, version in fn.versions:  # pairs, not zip(): this loop runs per entry
+            if t._version != version:
+                _check_saved(fn)  # rare: only once an input was written in place
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
         if anomaly:
             check_backward(fn, dy, grads)
-        sent = [None] * len(grads) if observer is not None else None
-        for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
-            if g is None or not isinstance(inp, Tensor):
-                continue
-            if not (inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
-                continue
-            g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
-            deliver(inp, g)
+        sent = [] if observer is not None else None
+        for inp, g in zip(fn.inputs, grads):
+            if g is not None and isinstance(inp, Tensor) and (
+                    inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
+                g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
+                deliver(inp, g)
+            else:
+                g = None
             if sent is not None:
-                sent[i] = g
+                sent.append(g)
         if sent is not None:
             observer(fn, dy, tuple(sent))
         if not retain_graph:
@@ -252,6 +247,16 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
             if key in wanted_ids:
                 found[key] = g
     return found
+
+
+def _check_saved(fn: Function) -> None:
+    """Raise if an input that fn's backward reads (``saved_inputs``) was written in
+    place since fn was recorded; a written input it does not read is fine."""
+    saved = type(fn).saved_inputs
+    read = fn.inputs if saved is None else [fn.inputs[i] for i in saved]
+    for t, version in fn.versions:
+        if t._version != version and any(t is r for r in read):
+            _raise_modified(fn, t, version)
 
 
 def _raise_modified(fn: Function, t: "Tensor", version: int) -> None:
