@@ -241,6 +241,7 @@ class Tensor:
         return self
 
     def _ufunc_(self, op: str, fn: Any, *operands: Any) -> "Tensor":
+        """self = fn(self, *operands), written in place (fn takes ``out=``)."""
         args = [_array_of(x) for x in operands]
         return self._write(op, lambda data: fn(data, *args, out=data))
 
