@@ -13,18 +13,25 @@ nobody references is freed by Python, and backward releases what it used unless
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+from .anomaly import AnomalyError, check_backward, check_forward  # noqa: F401 (public here)
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_grad_enabled = True
-_anomaly = False
-_tapes: list["GradientTape"] = []
+# State a ``with`` block sets lives in context variables, so it is per thread (and per
+# asyncio task): one thread's no_grad, tape or anomaly mode never changes what another
+# records. A new thread starts from the defaults.
+_grad_enabled = contextvars.ContextVar("minigrad_grad_enabled", default=True)
+_anomaly = contextvars.ContextVar("minigrad_anomaly", default=False)
+_tapes: contextvars.ContextVar[tuple["GradientTape", ...]] = contextvars.ContextVar(
+    "minigrad_tapes", default=())
 _sequence = itertools.count()
 
 
@@ -50,9 +57,16 @@ class Function:
     forward receives the arrays of Tensor inputs (other positional values as they
     are); backward returns one array (or None) per positional input. Call an op
     with ``MyOp.apply(*inputs, **params)``; broadcasting is undone by the engine.
+
+    ``saved_inputs`` lists the positions of the inputs whose values backward reads
+    (None: all of them, the safe default). When the op is recorded, their versions
+    are remembered, and backward raises RuntimeError if one was written in place
+    since (PyTorch's check). An op that needs only shapes, as Add or Sum, declares
+    ``saved_inputs = ()`` and lets its inputs change after forward.
     """
 
-    __slots__ = ("ctx", "inputs", "seq", "output", "__weakref__")
+    __slots__ = ("ctx", "inputs", "seq", "output", "versions", "__weakref__")
+    saved_inputs: tuple[int, ...] | None = None
     #: One line in words for explain_backward: what backward sends to each input.
     rule: str = "custom backward: see Function.backward"
 
@@ -74,6 +88,7 @@ class Function:
         # The hot path of the whole engine: one pass over the inputs collects the
         # arrays, the float dtype check and which inputs want a gradient.
         tensor_cls = _tensor_class()
+        tapes = _tapes.get()
         args, needs, dtype, record = [], [], None, False
         for t in inputs:
             if isinstance(t, tensor_cls):
@@ -83,24 +98,31 @@ class Function:
                         dtype = data.dtype
                     elif data.dtype != dtype:
                         _raise_mixed(cls.__name__, inputs, tensor_cls)
-                wants = t.requires_grad or (bool(_tapes) and _watched(t))
+                wants = t.requires_grad or (bool(tapes) and _watched(tapes, t))
                 record |= wants
                 needs.append(wants)
                 args.append(data)
             else:
                 needs.append(False)
                 args.append(t)
-        record &= _grad_enabled
+        record = record and _grad_enabled.get()
         fn = cls()
         ctx = Context(tuple(needs))
         result = tensor_cls._wrap(fn.forward(ctx, *args, **params), record)
-        if _anomaly:
-            _check_forward(cls.__name__, args, result.data)
+        if _anomaly.get():
+            check_forward(cls.__name__, args, result.data)
         if record:
             fn.ctx, fn.inputs, fn.seq = ctx, inputs, next(_sequence)
+            # (tensor, version) pairs, taken only when recording (forward cannot have
+            # written its inputs: it sees arrays); a plain loop is cheaper here than a
+            # comprehension or zip().
+            fn.versions = versions = []
+            for t in inputs:
+                if isinstance(t, tensor_cls):
+                    versions.append((t, t._version))
             fn.output = weakref.ref(result)
             result._ctx = fn
-            for tape in _tapes:
+            for tape in tapes:
                 tape._entries.append(fn)
         return result
 
@@ -119,8 +141,8 @@ def _tensor_class():
     return _Tensor
 
 
-def _watched(t: "Tensor") -> bool:
-    return any(id(t) in tape._watched for tape in _tapes)
+def _watched(tapes: tuple["GradientTape", ...], t: "Tensor") -> bool:
+    return any(id(t) in tape._watched for tape in tapes)
 
 
 def _raise_mixed(op: str, inputs: Sequence[Any], tensor_cls: type) -> None:
@@ -170,6 +192,7 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
     """
     from .tensor import Tensor
 
+    anomaly = _anomaly.get()
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
     found: dict[int, np.ndarray] = {}
     pending: dict[int, np.ndarray] = {id(root): seed}
@@ -199,28 +222,50 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
                 f"backward: the graph through {type(fn).__name__} was already freed by "
                 "an earlier backward; pass retain_graph=True to the first call to "
                 "backward through it twice")
+        for t, version in fn.versions:  # pairs, not zip(): this loop runs per entry
+            if t._version != version:
+                _check_saved(fn)  # rare: only once an input was written in place
         grads = _as_grads(fn, fn.backward(fn.ctx, dy))
-        if _anomaly:
-            _check_backward(fn, dy, grads)
-        sent = [None] * len(grads) if observer is not None else None
-        for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
-            if g is None or not isinstance(inp, Tensor):
-                continue
-            if not (inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
-                continue
-            g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
-            deliver(inp, g)
+        if anomaly:
+            check_backward(fn, dy, grads)
+        sent = [] if observer is not None else None
+        for inp, g in zip(fn.inputs, grads):
+            if g is not None and isinstance(inp, Tensor) and (
+                    inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
+                g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
+                deliver(inp, g)
+            else:
+                g = None
             if sent is not None:
-                sent[i] = g
+                sent.append(g)
         if sent is not None:
             observer(fn, dy, tuple(sent))
         if not retain_graph:
-            fn.ctx, fn.inputs = None, ()
+            fn.ctx, fn.inputs, fn.versions = None, (), ()
     if wanted_ids is not None:
         for key, g in pending.items():  # leaves and watched constants
             if key in wanted_ids:
                 found[key] = g
     return found
+
+
+def _check_saved(fn: Function) -> None:
+    """Raise if an input that fn's backward reads (``saved_inputs``) was written in
+    place since fn was recorded; a written input it does not read is fine."""
+    saved = type(fn).saved_inputs
+    read = fn.inputs if saved is None else [fn.inputs[i] for i in saved]
+    for t, version in fn.versions:
+        if t._version != version and any(t is r for r in read):
+            _raise_modified(fn, t, version)
+
+
+def _raise_modified(fn: Function, t: "Tensor", version: int) -> None:
+    raise RuntimeError(
+        f"one of the tensors needed for backward of {type(fn).__name__} was modified in "
+        f"place: Tensor{tuple(t.shape)} is at version {t._version}, expected version "
+        f"{version}; an in-place write (t[i] = v, add_, an optimizer step, "
+        "load_state_dict) ran between forward and backward: run it after backward, "
+        "or write into a copy")
 
 
 def reachable(root: "Tensor") -> list[Function]:
@@ -237,78 +282,53 @@ def reachable(root: "Tensor") -> list[Function]:
     return sorted(seen.values(), key=lambda f: f.seq, reverse=True)
 
 
-class AnomalyError(FloatingPointError):
-    """An op produced NaN/Inf under detect_anomaly(); the message names it."""
+class _Setting(contextlib.ContextDecorator):
+    """Sets a context variable for a ``with`` block (or a decorated call), then
+    restores it. A class rather than a generator: no_grad sits on hot paths."""
+
+    def __init__(self, var: contextvars.ContextVar, value: Any):
+        self._var, self._value = var, value
+
+    def _recreate_cm(self) -> "_Setting":
+        # A decorated function may run in two threads at once: one instance per call.
+        return _Setting(self._var, self._value)
+
+    def __enter__(self) -> None:
+        # Restore the previous value rather than reset(token): a block left from
+        # another Context (a generator finished elsewhere) must not raise on exit.
+        self._previous = self._var.get()
+        self._var.set(self._value)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._var.set(self._previous)
 
 
-def _stats(a: Any) -> str:
-    a = np.asarray(a)
-    if a.dtype.kind != "f" or a.size == 0:
-        return f"{a.dtype}{a.shape}"
-    finite = a[np.isfinite(a)]
-    lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
-    return (f"{a.dtype}{a.shape} min {lo:.4g} max {hi:.4g} nan {int(np.isnan(a).sum())} "
-            f"inf {int(np.isinf(a).sum())}")
-
-
-def _check_forward(op: str, args: Sequence[Any], out: np.ndarray) -> None:
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
-        inputs = "; ".join(_stats(a) for a in args if isinstance(a, np.ndarray))
-        raise AnomalyError(f"detect_anomaly: {op} produced non-finite values in forward "
-                           f"({_stats(out)}); its inputs: {inputs}")
-
-
-def _check_backward(fn: Function, dy: np.ndarray, grads: tuple) -> None:
-    for i, g in enumerate(grads):
-        if g is not None and not np.isfinite(g).all():
-            raise AnomalyError(
-                f"detect_anomaly: {type(fn).__name__}.backward (tape entry #{fn.seq}) "
-                f"returned non-finite values in the gradient of input {i} ({_stats(g)}); "
-                f"incoming gradient: {_stats(dy)}")
-
-
-@contextlib.contextmanager
-def detect_anomaly(enabled: bool = True) -> Iterator[None]:
+def detect_anomaly(enabled: bool = True) -> _Setting:
     """Check every op's output in forward and every gradient in backward for NaN/Inf
-    and raise AnomalyError naming the first op that made one. Slow: for debugging."""
-    global _anomaly
-    previous, _anomaly = _anomaly, enabled
-    try:
-        yield
-    finally:
-        _anomaly = previous
+    and raise AnomalyError naming the first op that made one. Slow: for debugging.
+    Per thread: other threads keep their own setting."""
+    return _Setting(_anomaly, bool(enabled))
 
 
 def set_detect_anomaly(enabled: bool) -> None:
-    """Turn anomaly detection on or off globally (the flag form of detect_anomaly)."""
-    global _anomaly
-    _anomaly = bool(enabled)
+    """Turn anomaly detection on or off in the calling thread (the flag form of
+    detect_anomaly)."""
+    _anomaly.set(bool(enabled))
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Ops inside the block record nothing (inference, parameter updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def no_grad() -> _Setting:
+    """Ops inside the block record nothing (inference, parameter updates). Per thread."""
+    return _Setting(_grad_enabled, False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Turn recording back on inside a no_grad block."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+def enable_grad() -> _Setting:
+    """Turn recording back on inside a no_grad block. Per thread."""
+    return _Setting(_grad_enabled, True)
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether ops run now in this thread are recorded."""
+    return _grad_enabled.get()
 
 
 class GradientTape:
@@ -317,7 +337,8 @@ class GradientTape:
     ``tape.gradient(target, sources)`` walks that list in reverse and returns the
     gradient of target with respect to each source (None when unconnected) without
     touching ``.grad``. Sources are tensors that require grad or were passed to
-    ``watch``. A non-persistent tape answers once.
+    ``watch``. A non-persistent tape answers once. It records the ops of the thread
+    that entered it only.
     """
 
     def __init__(self, persistent: bool = False):
@@ -327,11 +348,11 @@ class GradientTape:
         self._used = False
 
     def __enter__(self) -> "GradientTape":
-        _tapes.append(self)
+        _tapes.set(_tapes.get() + (self,))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _tapes.remove(self)
+        _tapes.set(tuple(t for t in _tapes.get() if t is not self))
 
     def watch(self, *tensors: "Tensor") -> None:
         for t in tensors:

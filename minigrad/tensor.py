@@ -45,9 +45,14 @@ class Tensor(MathMethods, ShapeMethods):
     Tensor(data, requires_grad=False, dtype=None): data is anything np.asarray takes.
     Floats become float32 unless dtype= says otherwise; Python integers become int64,
     integer arrays keep their dtype; integer tensors cannot require grad.
+
+    ``_version`` counts the in-place writes made through the Tensor API (``t[i] = v``,
+    the ``*_`` methods, optimizer steps, ``load_state_dict``); backward compares it
+    with the version each op saw. Writes through ``t.data`` are not counted, nor are
+    writes through another Tensor sharing the memory (``detach()``, a view).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_version", "__weakref__")
     __array_ufunc__ = None  # make numpy defer: ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None):
@@ -56,6 +61,7 @@ class Tensor(MathMethods, ShapeMethods):
         self._ctx = None
         self.name: str | None = None
         self.requires_grad = False
+        self._version = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -64,7 +70,7 @@ class Tensor(MathMethods, ShapeMethods):
         """Wrap an op's result as it is (keeps float64; no dtype rules, no copy)."""
         t = cls.__new__(cls)
         t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
-        t.grad, t._ctx, t.name, t.requires_grad = None, None, None, requires_grad
+        t.grad, t._ctx, t.name, t.requires_grad, t._version = None, None, None, requires_grad, 0
         return t
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
@@ -220,10 +226,54 @@ class Tensor(MathMethods, ShapeMethods):
         return ops.GetItem.apply(self, index=_plain_index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        index, value = _plain_index(index), _array_of(value)
+        self._write("setitem", lambda data: data.__setitem__(index, value))
+
+    # ----- in-place writes: PyTorch semantics, return self, bump _version ---------
+    def _write(self, op: str, write: Any) -> "Tensor":
+        """Run write(self.data), which changes the array in place, and count it.
+
+        Raises RuntimeError for a tensor that requires grad while grad mode is on
+        (the write would not be recorded, so its graph would silently be wrong),
+        ValueError when the operand does not broadcast to self's shape, TypeError
+        when the result cannot be cast to self's dtype.
+        """
         if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("setitem: in-place assignment into a tensor that requires "
-                               "grad would corrupt its graph; do it under mg.no_grad()")
-        self.data[_plain_index(index)] = value.data if isinstance(value, Tensor) else value
+            raise RuntimeError(
+                f"{op}: in-place write into a tensor of shape {self.shape} that requires "
+                "grad is not recorded and would corrupt its graph; do it under "
+                "mg.no_grad(), or use the out-of-place op")
+        try:
+            write(self.data)
+        except TypeError as exc:
+            raise DTypeError(f"{op}: cannot write into a {self.dtype} tensor: {exc}") from exc
+        except ValueError as exc:
+            raise ShapeError(f"{op}: cannot write into a tensor of shape {self.shape}: "
+                             f"{exc}") from exc
+        self._version += 1
+        return self
+
+    def _ufunc_(self, op: str, fn: Any, *operands: Any) -> "Tensor":
+        """self = fn(self, *operands), written in place (fn takes ``out=``)."""
+        args = [_array_of(x) for x in operands]
+        return self._write(op, lambda data: fn(data, *args, out=data))
+
+    def add_(self, x, alpha=1): return self._ufunc_("add_", np.add, _scaled(x, alpha))
+    def sub_(self, x, alpha=1): return self._ufunc_("sub_", np.subtract, _scaled(x, alpha))
+    def mul_(self, x): return self._ufunc_("mul_", np.multiply, x)
+    def div_(self, x): return self._ufunc_("div_", np.true_divide, x)
+    def zero_(self): return self._write("zero_", lambda data: data.fill(0))
+    def fill_(self, value): return self._write("fill_", lambda data: data.fill(value))
+
+    def copy_(self, src: Any) -> "Tensor":
+        """Copy src into self, broadcast to self's shape and converted to its dtype."""
+        b = _array_of(src)
+        return self._write("copy_", lambda data: np.copyto(data, b, casting="unsafe"))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        return self._ufunc_("clamp_", np.clip, min, max)
 
     # ----- math -------------------------------------------------------------------
     def exp(self): return ops.Exp.apply(self)
@@ -274,6 +324,14 @@ def _shape_arg(args: tuple) -> tuple:
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return tuple(args)
+
+
+def _array_of(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _scaled(x: Any, alpha: float) -> Any:
+    return x if alpha == 1 else np.multiply(_array_of(x), alpha)
 
 
 def _plain_index(index: Any) -> Any:

@@ -21,6 +21,10 @@ def test_doctor_main_reports_and_passes(capsys):
         if name != "numpy":
             for kernel in interface.KERNELS:
                 assert f"{name:<6} {kernel:<20} pass" in out
+    assert "kernels served" in out
+    for name in mg.backend.available():
+        served = mg.backend.kernel_table(name)
+        assert set(served) == set(interface.KERNELS)
     assert "SGEMM 64x64x64" in out and "numpy (BLAS)" in out
     assert "all kernels agree with the reference" in out
 
@@ -36,7 +40,10 @@ def test_doctor_reports_a_wrong_kernel(monkeypatch, capsys):
     fake = types.SimpleNamespace(**{k: getattr(numpy_ref, k) for k in interface.KERNELS})
     fake.matmul = lambda a, b, ta=False, tb=False: numpy_ref.matmul(a, b, ta, tb) + 0.01
     fake.conv2d_forward = lambda *args: (_ for _ in ()).throw(RuntimeError("boom"))
-    monkeypatch.setitem(mg.backend._loaded, "numba", fake)
+    # stand in for numba in a private copy of the registry, restored after the test
+    for table in ("_BACKENDS", "_loaded", "_errors"):
+        monkeypatch.setattr(mg.backend, table, dict(getattr(mg.backend, table)))
+    mg.backend.register("numba", fake)
     rows = {r[0]: r for r in doctor.self_test("numba")}
     assert not rows["matmul"][1] and 1e-4 < rows["matmul"][2] <= 0.01
     assert not rows["conv2d_forward"][1] and "RuntimeError: boom" in rows["conv2d_forward"][3]

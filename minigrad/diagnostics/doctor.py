@@ -1,9 +1,10 @@
 """``python -m minigrad doctor``: what minigrad runs on and whether it works.
 
-Reports the backend in use and why the others are not, how the C extension was built
-(compiler flags, SIMD), the CPU's SIMD features, the kernel threads, a self-test of
-every kernel of every backend against the numpy reference, and one SGEMM figure per
-backend next to numpy's BLAS. The first thing to run when an install misbehaves.
+Reports the backend in use and why the others are not, which backend serves each
+kernel (a backend lacking one falls back to the numpy reference), how the C extension
+was built (compiler flags, SIMD), the CPU's SIMD features, the kernel threads, a
+self-test of every kernel of every backend against the numpy reference, and one SGEMM
+figure per backend next to numpy's BLAS. The first thing to run when an install misbehaves.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import numpy_ref
+from ..backend.interface import KERNELS
 
 _SIMD_FLAGS = ("avx512f", "avx2", "fma", "avx", "sse4_2", "asimd", "neon")
 
@@ -95,16 +97,20 @@ def max_error(got: tuple, want: tuple) -> float:
 
 def self_test(name: str, tol: float = 1e-4, seed: int = 0) -> list[tuple[str, bool, float,
                                                                           str]]:
-    """(kernel, passed, max relative error, error text) for every kernel of a backend,
-    compared with numpy_ref on small float32 inputs."""
-    module = backend._load(name)
-    if module is None:
+    """(kernel, passed, max relative error, note) for every kernel of a backend,
+    compared with numpy_ref on small float32 inputs; a kernel the backend lacks is
+    served by the reference, noted and not compared."""
+    table = backend._load(name)
+    if table is None:
         raise RuntimeError(f"doctor: backend {name!r} is not usable: {backend._why_not(name)}")
     cases = _cases(np.random.default_rng(seed))
     out = []
     for kernel, run in cases.items():
+        if table.served_by[kernel] != name:
+            out.append((kernel, True, 0.0, f"served by the {backend.REFERENCE!r} reference"))
+            continue
         try:
-            err = max_error(run(module), run(numpy_ref))
+            err = max_error(run(table), run(numpy_ref))
             out.append((kernel, err <= tol, err, ""))
         except Exception as exc:  # a broken kernel must be reported, not end the test
             out.append((kernel, False, float("inf"), f"{type(exc).__name__}: {exc}"))
@@ -158,20 +164,32 @@ def _backend_lines() -> list[str]:
            "the default order c > numba > numpy picks the first usable one")
     lines = [f"backend in use: {active} ({why})",
              f"available: {', '.join(backend.available())}"]
-    for name in ("c", "numba", "numpy"):
+    for name in backend._BACKENDS:
         if name not in backend.available():
             lines.append(f"  {name}: not usable: {backend._why_not(name)}")
     lines += [f"  warning: {w.message}" for w in caught]
     return lines
 
 
+def kernel_table_lines() -> list[str]:
+    """Which backend serves each kernel, one column per usable backend."""
+    names = backend.available()
+    tables = {n: backend.kernel_table(n) for n in names}
+    lines = [f"kernels served (column: backend selected; cell: the backend that runs the "
+             f"kernel, {backend.REFERENCE!r} where one lacks it):",
+             f"  {'kernel':<20}" + "".join(f" {n:<8}" for n in names)]
+    for kernel in KERNELS:
+        lines.append(f"  {kernel:<20}" + "".join(f" {tables[n][kernel]:<8}" for n in names))
+    return [line.rstrip() for line in lines]
+
+
 def _thread_lines() -> list[str]:
     lines = [f"threads: mg.get_num_threads() = {backend.get_num_threads()} "
              f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
              f"{os.cpu_count()} cores)"]
-    for name in ("c", "numba"):
-        module = backend._loaded.get(name)
-        if module is not None and hasattr(module, "get_num_threads"):
+    for name in backend.available():
+        module = backend._load(name).module
+        if hasattr(module, "get_num_threads"):
             lines.append(f"  {name} kernels: {module.get_num_threads()} threads")
     return lines
 
@@ -186,7 +204,7 @@ def run(bench: bool = True, size: int = 512, out=None) -> bool:
     for line in _backend_lines() + [f"C extension: {build_info()}",
                                     f"CPU SIMD: {' '.join(cpu_simd()) or 'unknown'}"]:
         say(line)
-    for line in _thread_lines():
+    for line in _thread_lines() + [""] + kernel_table_lines():
         say(line)
     ok = True
     others = [n for n in backend.available() if n != "numpy"]
@@ -197,6 +215,9 @@ def run(bench: bool = True, size: int = 512, out=None) -> bool:
     for name in others:
         for kernel, passed, err, text in self_test(name):
             ok &= passed
+            if text.startswith("served by"):
+                say(f"  {name:<6} {kernel:<20} not compared: {text}")
+                continue
             say(f"  {name:<6} {kernel:<20} {'pass' if passed else 'FAIL'}  max error "
                 f"{err:.1e}{'  ' + text if text else ''}")
     if bench:

@@ -263,7 +263,7 @@ class Module(KerasMixin, DeviceMixin):
             raise ValueError(f"{type(self).__name__}.load_state_dict: " + ", ".join(problems))
         with no_grad():
             for k, a in arrays.items():
-                targets[k].data[...] = a
+                targets[k].copy_(a)
         return {"missing": missing, "unexpected": unexpected}
 
     def __getstate__(self) -> dict:

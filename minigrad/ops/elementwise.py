@@ -13,6 +13,7 @@ from ..autograd import Function
 
 class Add(Function):
     broadcasts = True
+    saved_inputs = ()  # backward needs only shapes
 
     def forward(self, ctx, a, b):
         return a + b
@@ -25,6 +26,7 @@ class Add(Function):
 
 class Sub(Function):
     broadcasts = True
+    saved_inputs = ()  # backward needs only shapes
 
     def forward(self, ctx, a, b):
         return a - b
@@ -68,6 +70,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x):
         return -x
 
@@ -105,6 +109,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.exp(x)
         ctx.save(y)
@@ -130,6 +136,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.sqrt(x)
         ctx.save(y)
@@ -155,6 +163,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.tanh(x)
         ctx.save(y)            # reusing the output is cheaper and stable
@@ -174,6 +184,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = stable_sigmoid(x)
         ctx.save(y)
@@ -187,6 +199,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    saved_inputs = ()  # backward reads its output, not the input
+
     def forward(self, ctx, x):
         y = np.maximum(x, 0)
         ctx.save(y)
@@ -235,6 +249,7 @@ class Where(Function):
     """cond ? a : b; cond is a boolean array and gets no gradient."""
 
     broadcasts = True
+    saved_inputs = (0,)  # backward reads cond only
 
     def forward(self, ctx, cond, a, b):
         cond = np.asarray(cond, dtype=bool)

@@ -8,6 +8,8 @@ from ..errors import ShapeError
 
 
 class Reshape(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, shape):
         ctx.shape = x.shape
         try:
@@ -25,6 +27,8 @@ class Reshape(Function):
 class Permute(Function):
     """Reorder the axes (numpy transpose); backward applies the inverse order."""
 
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, axes):
         axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
         if sorted(axes) != list(range(x.ndim)):
@@ -40,6 +44,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, shape):
         ctx.shape = x.shape
         try:
@@ -62,6 +68,8 @@ def _has_array(index) -> bool:
 class GetItem(Function):
     """x[index] for basic and integer-array indexing; repeated indices accumulate."""
 
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, index):
         ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
         try:
@@ -82,6 +90,8 @@ class GetItem(Function):
 
 
 class Concat(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, *xs, axis=0):
         try:
             y = np.concatenate(xs, axis=axis)
@@ -100,6 +110,8 @@ class Concat(Function):
 
 
 class Stack(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, *xs, axis=0):
         try:
             y = np.stack(xs, axis=axis)

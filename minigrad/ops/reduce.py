@@ -54,6 +54,8 @@ def _expand(dy: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
 
 
 class Sum(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, normalize_axis(axis, x.ndim, "sum"), keepdims
         return np.asarray(x.sum(axis=ctx.axes, keepdims=keepdims))
@@ -65,6 +67,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saved_inputs = ()  # backward needs only shapes
+
     def forward(self, ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, normalize_axis(axis, x.ndim, "mean"), keepdims
         ctx.count = int(np.prod([x.shape[a] for a in ctx.axes])) if x.ndim else 1
@@ -111,6 +115,8 @@ class Min(_Extremum):
 
 class Var(Function):
     """Variance with ddof (0: population, the default; 1: unbiased)."""
+
+    saved_inputs = ()  # backward needs only shapes
 
     def forward(self, ctx, x, axis=None, keepdims=False, ddof=0):
         axes = normalize_axis(axis, x.ndim, "var")

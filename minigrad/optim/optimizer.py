@@ -165,7 +165,9 @@ class Optimizer:
             p.grad = None
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that requires grad and has a gradient, in place.
+        """Update every parameter that requires grad and has a gradient, in place,
+        bumping its ``_version`` (a backward through a graph recorded before the
+        step then raises instead of using the new values).
 
         closure: optional callable that re-evaluates the model and returns the loss
         (it is called first, and its result returned), as in PyTorch.
@@ -190,6 +192,7 @@ class Optimizer:
                 if self._kernels is None or not self._fused_update(
                         i, data, g, state, group, lr):
                     self._update(data, g, state, group, lr, self._buffers(i, data))
+                p._version += 1  # an in-place write: backward through p's old value raises
         self.iterations += 1
         return loss
 
