@@ -13,6 +13,7 @@ nobody references is freed by Python, and backward releases what it used unless
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -26,6 +27,9 @@ _grad_enabled = True
 _anomaly = False
 _tapes: list["GradientTape"] = []
 _sequence = itertools.count()
+# Callbacks queued by ops' backward to run once the current backward pass is over.
+_end_of_backward: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "minigrad_end_of_backward", default=None)
 
 
 class Context:
@@ -152,6 +156,30 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
     otherwise nothing is written and the gradients of the wanted tensors are
     returned by id (GradientTape.gradient).
     """
+    queue: list = []
+    token = _end_of_backward.set(queue)
+    try:
+        found = _walk(entries, root, seed, wanted, retain_graph)
+    finally:
+        _end_of_backward.reset(token)
+    for callback in queue:  # after every gradient of this pass has been delivered
+        callback()
+    return found
+
+
+def queue_callback(callback: Any) -> None:
+    """Run ``callback()`` when the backward pass now running has finished (every leaf
+    gradient delivered). For an op's backward that needs the whole pass done, e.g.
+    averaging gradients across processes (PyTorch's ``queue_callback``).
+    Raises RuntimeError outside a backward pass."""
+    queue = _end_of_backward.get()
+    if queue is None:
+        raise RuntimeError("queue_callback: can only be called during a backward pass")
+    queue.append(callback)
+
+
+def _walk(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
+          wanted: Sequence["Tensor"] | None, retain_graph: bool) -> dict[int, np.ndarray]:
     from .tensor import Tensor
 
     wanted_ids = None if wanted is None else {id(t) for t in wanted}
