@@ -11,6 +11,9 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "torch==2.13.0"],
         "plot": ["matplotlib>=3.5"],
+        # scale-out: Dask for hyperparameter search, MPI (mpi4py + the mpich wheel, which
+        # brings mpiexec without system packages) for data-parallel training
+        "distributed": ["dask[distributed]>=2024.1", "mpi4py>=3.1", "mpich>=4.1"],
     },
     cffi_modules=["csrc/build_ffi.py:ffibuilder"],
     entry_points={"console_scripts": ["minigrad=minigrad.__main__:main"]},

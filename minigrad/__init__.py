@@ -6,7 +6,8 @@ _tune_malloc()  # before any array is allocated: see minigrad/_malloc.py
 
 from . import backend, data, errors, ops
 from .devices import accelerator, cuda, device, mps
-from .autograd import (AnomalyError, Function, GradientTape, detect_anomaly, enable_grad,
+from .tape import GradientTape
+from .autograd import (AnomalyError, Function, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
 from .errors import BackendError, DTypeError, ShapeError

@@ -33,6 +33,9 @@ _anomaly = contextvars.ContextVar("minigrad_anomaly", default=False)
 _tapes: contextvars.ContextVar[tuple["GradientTape", ...]] = contextvars.ContextVar(
     "minigrad_tapes", default=())
 _sequence = itertools.count()
+# Callbacks queued by ops' backward to run once the current backward pass is over.
+_end_of_backward: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "minigrad_end_of_backward", default=None)
 
 
 class Context:
@@ -190,6 +193,32 @@ def run_backward(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
     ``fn.inputs`` the array sent to it, unbroadcast to its shape (None where nothing
     was sent). This is how explain_backward watches the one real walk.
     """
+    queue: list = []
+    token = _end_of_backward.set(queue)
+    try:
+        found = _walk(entries, root, seed, wanted, retain_graph, observer)
+    finally:
+        _end_of_backward.reset(token)
+    for callback in queue:  # after every gradient of this pass has been delivered
+        callback()
+    return found
+
+
+def queue_callback(callback: Any) -> None:
+    """Run ``callback()`` when the backward pass now running has finished (every leaf
+    gradient delivered). For an op's backward that needs the whole pass done, e.g.
+    averaging gradients across processes (PyTorch's ``queue_callback``).
+    Raises RuntimeError outside a backward pass."""
+    queue = _end_of_backward.get()
+    if queue is None:
+        raise RuntimeError("queue_callback: can only be called during a backward pass")
+    queue.append(callback)
+
+
+def _walk(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
+          wanted: Sequence["Tensor"] | None, retain_graph: bool,
+          observer: Callable[[Function, np.ndarray, tuple], None] | None
+          ) -> dict[int, np.ndarray]:
     from .tensor import Tensor
 
     anomaly = _anomaly.get()
@@ -329,60 +358,3 @@ def enable_grad() -> _Setting:
 def is_grad_enabled() -> bool:
     """Whether ops run now in this thread are recorded."""
     return _grad_enabled.get()
-
-
-class GradientTape:
-    """TensorFlow-style tape: records the ops run inside ``with`` on its own list.
-
-    ``tape.gradient(target, sources)`` walks that list in reverse and returns the
-    gradient of target with respect to each source (None when unconnected) without
-    touching ``.grad``. Sources are tensors that require grad or were passed to
-    ``watch``. A non-persistent tape answers once. It records the ops of the thread
-    that entered it only.
-    """
-
-    def __init__(self, persistent: bool = False):
-        self.persistent = persistent
-        self._entries: list[Function] = []
-        self._watched: dict[int, "Tensor"] = {}
-        self._used = False
-
-    def __enter__(self) -> "GradientTape":
-        _tapes.set(_tapes.get() + (self,))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _tapes.set(tuple(t for t in _tapes.get() if t is not self))
-
-    def watch(self, *tensors: "Tensor") -> None:
-        for t in tensors:
-            if t.data.dtype.kind != "f":
-                raise TypeError(f"GradientTape.watch: only float tensors can be watched, "
-                                f"got {t.data.dtype}")
-            self._watched[id(t)] = t
-
-    @property
-    def entries(self) -> list[Function]:
-        """The recorded ops in execution order (what gradient walks backwards)."""
-        return list(self._entries)
-
-    def gradient(self, target: "Tensor", sources: Any, output_gradients: Any = None):
-        from .tensor import Tensor
-
-        if self._used and not self.persistent:
-            raise RuntimeError("GradientTape.gradient: a non-persistent tape can be used "
-                               "once; create it with GradientTape(persistent=True)")
-        self._used = True
-        single = isinstance(sources, Tensor)
-        srcs = [sources] if single else list(sources)
-        if output_gradients is None:
-            seed = np.ones(target.shape, dtype=target.dtype)
-        else:
-            seed = np.asarray(getattr(output_gradients, "data", output_gradients),
-                              dtype=target.dtype).reshape(target.shape)
-        found = run_backward(self._entries[::-1], target, seed, wanted=srcs,
-                             retain_graph=True)
-        if not self.persistent:
-            self._entries.clear()
-        grads = [Tensor._wrap(found[id(s)]) if id(s) in found else None for s in srcs]
-        return grads[0] if single else grads

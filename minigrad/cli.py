@@ -1,10 +1,11 @@
-"""The command line: ``python -m minigrad train | evaluate | doctor``.
+"""The command line: ``python -m minigrad train | evaluate | search | doctor``.
 
 train     loads (Fashion-)MNIST, trains an MLP / MLP-BN / CNN with a progress bar,
           prints test accuracy and the confusion matrix, and writes model.ckpt,
           curves.png, history.csv and metrics.json into --out.
 evaluate  rebuilds the model from a checkpoint (it stores the model config) and
           reports its test accuracy on the same test samples.
+search    random search of hyperparameters, here or on Dask (minigrad/cli_search.py).
 doctor    which backend runs and why, the C build, threads, a kernel self-test, GEMM speed
           (minigrad.diagnostics.doctor, which parses its own options).
 """
@@ -22,6 +23,8 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
+
+from . import cli_search
 
 __all__ = ["build_model", "image_stats", "load_data", "main", "make_optimizer"]
 
@@ -263,7 +266,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m minigrad", description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{train,evaluate,doctor}")
+    sub = ap.add_subparsers(dest="command", required=True,
+                            metavar="{train,evaluate,search,doctor}")
     t = sub.add_parser("train", help="train a model on (Fashion-)MNIST")
     t.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     t.add_argument("--model", choices=MODELS, default="mlp")
@@ -295,6 +299,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True, help="DIR/model.ckpt written by train")
     _common(e)
     e.set_defaults(func=cmd_evaluate)
+    cli_search.add_parser(sub, _common, _positive)
     sub.add_parser("doctor", help="backend, build, threads, kernel self-test, GEMM speed "
                    "(options: python -m minigrad doctor --help)")
     return ap
@@ -312,6 +317,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             mg.nn.init.get(args.init)
         except (ValueError, KeyError) as exc:
             parser().error(f"--init: {exc}")
+    if args.command == "search":
+        problem = cli_search.check(args)
+        if problem:
+            parser().error(problem)
+        try:
+            cli_search.parse_space(args.space)
+        except ValueError as exc:
+            parser().error(str(exc))
+        args.func = cli_search.run
     try:
         return args.func(args)
     except mg.data.DatasetNotFoundError as exc:

@@ -1,11 +1,15 @@
 """Random hyperparameter search (Bergstra & Bengio 2012) with uniform, integer, choice
-and log-scale ranges, results as a sorted table, and coarse-to-fine refinement."""
+and log-scale ranges, results as a sorted table, and coarse-to-fine refinement; the
+trials run here or on an executor (Dask, concurrent.futures): see trials.py."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from .trials import read_results, run_all
 
 
 class Spec:
@@ -168,42 +172,87 @@ class SearchResults(list):
 
 
 def random_search(space: dict[str, Any], train_fn: Callable[..., Any], trials: int,
-                  seed: int | None = 0, mode: str = "min",
-                  metric: str | None = None) -> SearchResults:
+                  seed: int | None = 0, mode: str = "min", metric: str | None = None, *,
+                  executor: Any = None, results: str | None = None,
+                  progress: bool = False) -> SearchResults:
     """Draw ``trials`` settings from ``space`` and score each with ``train_fn``.
 
     space: name -> Spec (uniform, integer, choice, log_uniform, one_minus_log_uniform)
     or a constant passed as it is. train_fn(params: dict) returns a number, or a dict
     (e.g. a History's last values) from which ``metric`` is read. mode "min" ranks
-    low scores first (losses), "max" high ones (accuracy); NaN/inf scores (diverged
-    runs) rank last. The draws depend only on ``seed`` (repeatable), not on
-    minigrad's global generator, so seeding the training inside train_fn is free.
-    Raises ValueError for a bad mode/trials or a dict result without ``metric``.
+    low scores first (losses), "max" high ones (accuracy). The draws depend only on
+    ``seed`` (repeatable); trial i runs under its own seed (``manual_seed``), drawn
+    from ``seed`` too, wherever it runs.
+
+    executor: None runs the trials here, one after another; a concurrent.futures
+    executor or a ``dask.distributed.Client`` runs them there, "local" on a Dask
+    LocalCluster (one single-threaded worker process per core), "tcp://host:port" on
+    a running Dask scheduler. Off this process each trial uses one kernel thread.
+    results: a JSONL file; every finished trial is appended (params, seed, score,
+    status, wall time, worker) and a rerun with the same file runs only the trials it
+    lacks. A trial that raises or scores NaN/inf is recorded with status "failed" and
+    ranks last; the search goes on.
+    Raises ValueError for a bad mode/trials or a results file from another search.
     """
     if mode not in ("min", "max"):
         raise ValueError(f"random_search: mode must be 'min' or 'max', got {mode!r}")
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"random_search: trials must be an int >= 1, got {trials!r}")
     rng = np.random.default_rng(seed)
-    out = []
+    planned = []
     for i in range(trials):
         params = {k: (v.sample(rng) if isinstance(v, Spec) else v) for k, v in space.items()}
-        result = train_fn(params)
-        out.append({"trial": i, "params": params, "score": _score(result, metric),
-                    "result": result})
-    return SearchResults(out, mode)
+        planned.append({"trial": i, "params": params})
+    for plan, s in zip(planned, np.random.SeedSequence(seed).generate_state(trials)):
+        plan["seed"] = int(s)
+    bar = _progress(trials, progress)
+    try:
+        records = run_all(planned, train_fn, metric, executor, results, bar)
+    finally:
+        bar.close()
+    return SearchResults(records, mode)
 
 
-def refine(results: SearchResults, top_k: int = 5, margin: float = 0.25,
-           space: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_results(path: str, mode: str = "min") -> SearchResults:
+    """The trials recorded in a results file, ranked (for ``refine`` or a table)."""
+    records = read_results(path)
+    if not records:
+        raise ValueError(f"load_results: {path} holds no trials")
+    return SearchResults(records, mode)
+
+
+class _progress:
+    """A tqdm bar over finished trials (off unless asked for), the best score so far."""
+
+    def __init__(self, total: int, on: bool):
+        self.bar = None
+        if on:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, desc="trials", unit="trial")
+
+    def __call__(self, rec: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(last=_fmt(float(rec["score"])), status=rec["status"])
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def refine(results: SearchResults | str, top_k: int = 5, margin: float = 0.25,
+           space: dict[str, Any] | None = None, mode: str = "min") -> dict[str, Any]:
     """Coarse-to-fine: a narrower space around the ``top_k`` best trials.
 
     Each numeric range becomes the smallest range (in its own scale: log for
     LogUniform) holding the top trials' values, widened by ``margin`` of its span and
     kept inside the old range; a Choice keeps the options the top trials used.
     ``space`` is the space searched (needed for the kinds of range); without it the
-    ranges are inferred as Uniform/IntUniform/Choice from the values.
+    ranges are inferred as Uniform/IntUniform/Choice from the values. ``results`` may
+    be the path of a results file (ranked with ``mode``).
     """
+    if isinstance(results, (str, os.PathLike)):
+        results = load_results(os.fspath(results), mode)
     if not results:
         raise ValueError("refine: no results to refine")
     if top_k < 1:
@@ -231,17 +280,6 @@ def _inferred(values: list[Any]) -> Any:
     if lo > 0 and hi / lo >= 100:  # values spread over decades were drawn on a log scale
         return LogUniform(float(lo), float(hi))
     return Uniform(float(lo), float(hi))
-
-
-def _score(result: Any, metric: str | None) -> float:
-    if isinstance(result, dict):
-        if metric is None or metric not in result:
-            raise ValueError(f"random_search: train_fn returned a dict with keys "
-                             f"{sorted(result)}; pass metric= naming the score")
-        result = result[metric]
-        if isinstance(result, (list, tuple)):  # a History-style per-epoch list
-            result = result[-1]
-    return float(result)
 
 
 def _bad(score: float) -> bool:

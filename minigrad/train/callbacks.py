@@ -205,6 +205,8 @@ class ModelCheckpoint(Callback):
     is written only when ``monitor`` improved. ``last_saved`` is the latest path.
     """
 
+    rank_zero_only = True  # data-parallel fit: written by rank 0 alone
+
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
                  save_best_only: bool = False, mode: str = "auto", verbose: int = 0):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
@@ -237,6 +239,8 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Write one CSV row per epoch (``epoch`` then the logged keys) to ``path``,
     flushed every epoch so a crashed run keeps its rows. ``append`` keeps old rows."""
+
+    rank_zero_only = True  # data-parallel fit: written by rank 0 alone
 
     def __init__(self, path: str | os.PathLike, separator: str = ",", append: bool = False):
         self.path, self.separator, self.append = os.fspath(path), separator, append

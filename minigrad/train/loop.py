@@ -12,6 +12,7 @@ from ..optim import by_name
 from ..random import get_rng
 from ..tensor import Tensor, tensor
 from .callbacks import Callback
+from . import parallel
 from .history import History
 from .progress import EpochProgress
 from .sources import ArraySource, LoaderSource, is_loader, make_source
@@ -152,8 +153,10 @@ def _regularized(model: Any) -> bool:
 
 
 def _train_step(model: Any, optimizer: Any, task: Task, xb: np.ndarray, yb: Any,
-                wb: np.ndarray | None, regularized: bool) -> tuple[float, np.ndarray]:
-    """One update; returns the batch loss and the outputs (for metrics, no second forward)."""
+                wb: np.ndarray | None, regularized: bool, scale: float = 1.0
+                ) -> tuple[float, np.ndarray]:
+    """One update; returns the batch loss and the outputs (for metrics, no second forward).
+    ``scale`` multiplies the loss before backward (a data-parallel shard's weight)."""
     optimizer.zero_grad()
     out = model(tensor(xb))
     if wb is None:
@@ -162,9 +165,10 @@ def _train_step(model: Any, optimizer: Any, task: Task, xb: np.ndarray, yb: Any,
         loss = (task.per_sample(out, yb) * Tensor._wrap(wb)).mean()
     if regularized:
         loss = loss + model.regularization_loss()
-    loss.backward()
+    value = loss.item()
+    (loss * scale if scale != 1.0 else loss).backward()
     optimizer.step()
-    return loss.item(), out.data
+    return value, out.data
 
 
 def _check_args(epochs: int, batch_size: int, validation_split: float, verbose: int) -> None:
@@ -231,13 +235,15 @@ def _weights(class_weights: np.ndarray | None, yb: np.ndarray, dtype: Any
 
 def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: Any,
                class_weights: np.ndarray | None, regularized: bool,
-               batch_hooks: Sequence[Callable], bar: EpochProgress) -> None:
-    model, optimizer = trainer.model, trainer.optimizer
+               batch_hooks: Sequence[Callable], bar: EpochProgress,
+               par: parallel.Single, net: Any) -> None:
+    optimizer = trainer.optimizer
     batches = (source.batches(order, training=True, epoch=trainer.epoch)
                if isinstance(source, LoaderSource) else source.batches(order))
     for b, (xb, yb) in enumerate(batches):
+        xb, yb, scale = par.shard(xb, yb)
         wb = _weights(class_weights, yb, task.dtype)
-        value, out = _train_step(model, optimizer, task, xb, yb, wb, regularized)
+        value, out = _train_step(net, optimizer, task, xb, yb, wb, regularized, scale)
         meter.update(value, out, yb)
         for hook in batch_hooks:
             hook(b, {"loss": value, "size": len(xb)})
@@ -272,11 +278,17 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     added to the loss. Training runs in train mode; validation in eval mode under
     no_grad; the model's modes are restored at the end.
 
+    Under an initialised mg.distributed group of K > 1 processes (mpiexec), fit trains
+    data-parallel: batch_size is the global batch, each rank trains on its 1/K shard
+    and the gradients are averaged (see minigrad/train/parallel.py).
+
     Raises ValueError before training for: x/y length mismatch, labels outside the
     model's classes, an output that does not fit the loss, an unknown loss or metric.
     """
     _check_args(epochs, batch_size, validation_split, verbose)
     optimizer = by_name.get(optimizer, list(model.parameters()), "fit")
+    par = parallel.plan(batch_size)
+    verbose, seed = par.verbose(verbose), par.seed(seed)
     dtype = model_dtype(model)
     train = make_source(x, y, batch_size, dtype, "fit")
     if isinstance(train, ArraySource) and train.y is None:
@@ -290,7 +302,8 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     history = History()
     history.params = {"epochs": epochs, "batch_size": batch_size, "samples": len(train),
                       "steps": train.steps, "loss": task.name}
-    hooks = _Hooks(list(callbacks), trainer)
+    hooks = _Hooks(par.callbacks(callbacks), trainer)
+    net = par.wrap(model)
     rng = np.random.default_rng(seed) if seed is not None else get_rng()
     modes = save_modes(model)
     for hook in hooks.on_train_begin:
@@ -307,13 +320,14 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
             meter = _Meter(task, metric_list)
             bar = EpochProgress(verbose, epoch, epochs, train.steps)
             _run_epoch(trainer, train, task, meter, order, class_weights, regularized,
-                       hooks.on_batch_end, bar)
-            logs = meter.result()
+                       hooks.on_batch_end, bar, par, net)
+            logs = par.reduce_logs(meter.result(), meter.count)
             if val is not None:
                 vlogs = _evaluate_source(model, val, task, metric_list, regularized)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             if hasattr(optimizer, "lr"):
                 logs["lr"] = float(optimizer.lr)
+            logs = parallel.same_logs(par, logs)
             bar.close(logs)
             for hook in hooks.on_epoch_end:
                 hook(epoch, logs)
