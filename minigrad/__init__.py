@@ -20,7 +20,8 @@ from .creation import (arange, empty, empty_like, eye, full, full_like, linspace
                        ones_like, zeros, zeros_like)
 from .einsum import einsum
 from .gradcheck import GradcheckError, gradcheck
-from .random import manual_seed, rand, rand_like, randint, randn, randn_like
+from .creation import rand, rand_like, randint, randn, randn_like
+from .random import manual_seed
 from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn

@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -62,8 +62,9 @@ def test_search_results_file_records_every_trial_and_resumes(tmp_path):
 
 
 def test_search_same_seed_gives_same_scores_on_any_executor(tmp_path):
+    # processes, not threads: minigrad's generator (mg.manual_seed) is process-wide
     here = random_search(SPACE, quadratic, trials=6, seed=1)
-    with ThreadPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2) as pool:
         there = random_search(SPACE, quadratic, trials=6, seed=1, executor=pool)
     assert [(t["trial"], t["score"]) for t in here] == [(t["trial"], t["score"]) for t in there]
 
