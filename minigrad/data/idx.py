@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DTypeError
+from ..serialization import atomic_write
 
 # IDX type byte -> big-endian dtype, as in LeCun's format description.
 IDX_DTYPES = {
@@ -133,15 +133,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename,
-    so a reader never sees a half-written file."""
+    so a reader never sees a half-written file (creating the folder if needed)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())   # the rename must not publish data still in flight
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, [data])

@@ -3,6 +3,7 @@ batch-norm folding (NCHW layout, PyTorch weight layout and state-dict names)."""
 from . import functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
+from .config import register_module
 from .fusion import fuse_batchnorm
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten,
                      Identity, Linear, MaxPool2d, Normalization, Reshape, Unflatten)
@@ -18,4 +19,4 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
            "clone", "count_parameters", "functional", "fuse_batchnorm", "init",
-           "regularizers", "summary"]
+           "register_module", "regularizers", "summary"]

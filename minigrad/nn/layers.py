@@ -301,6 +301,12 @@ class Normalization(Module):
         self.register_buffer("mean", Tensor(mean))
         self.register_buffer("variance", Tensor(variance))
 
+    def get_config(self) -> dict[str, Any]:
+        """The adapted statistics (they are the layer's state, not only arguments)."""
+        if "mean" not in self._buffer_names:
+            return {}
+        return {"mean": self.mean.data.copy(), "variance": self.variance.data.copy()}
+
     def adapt(self, x: Any) -> "Normalization":
         """Compute the per-feature mean and variance of x (..., F) over every other axis."""
         a = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)

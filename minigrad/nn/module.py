@@ -11,6 +11,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import DTypeError, add_layer_context
 from ..tensor import Tensor
+from .config import Configurable
 
 # PyTorch's BatchNorm writes a counter that minigrad does not keep; its state dicts
 # must still load, so these entries are skipped.
@@ -47,7 +48,7 @@ class RemovableHandle:
         self._hooks.pop(self._key, None)
 
 
-class Module:
+class Module(Configurable):
     """Base of every layer and model.
 
     Parameters (``Parameter`` attributes), buffers (registered with
@@ -310,6 +311,10 @@ class ModuleList(Module):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def get_config(self) -> dict[str, Any]:
+        """The current children (appended ones too), not the constructor's argument."""
+        return {"modules": tuple(self._items)}
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._items)
