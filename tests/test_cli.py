@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import cli
+from minigrad import cli, cli_checks
 from minigrad.train.runstate import CHECKPOINT_FORMAT
 
 needs_data = pytest.mark.skipif(not os.environ.get("MINIGRAD_DATA"),
@@ -170,7 +170,7 @@ def _bad_files(tmp_path):
     model = cli.build_model("mlp")
     mg.save_model(model, nokey / "model.ckpt", extra={"format": CHECKPOINT_FORMAT,
                                                       "config": {"limit": 0}, "epoch": 1})
-    config = {**cli.parser_defaults(), "epochs": 4, "mean": 0.0, "std": 1.0}
+    config = {**cli_checks.parser_defaults(), "epochs": 4, "mean": 0.0, "std": 1.0}
     mg.save_model(model, done / "model.ckpt", extra={"format": CHECKPOINT_FORMAT,
                                                      "config": config, "epoch": 2})
     mg.save({"format": cli.LEGACY_FORMAT, "model": model.net.state_dict(),
