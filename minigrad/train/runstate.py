@@ -79,6 +79,14 @@ class RunCheckpoint(Callback):
         self.path = os.path.join(folder, name)
         self.history = history if history is not None else History()
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # a write killed (SIGKILL, power loss) before its rename leaves its temporary
+        # file; it is never read, and removed here when the run goes on
+        for name in os.listdir(self.folder):
+            if name.endswith(".tmp") and name.startswith(
+                    (f".{os.path.basename(self.path)}.", f".{MARKER}.")):
+                os.remove(os.path.join(self.folder, name))
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.append(epoch, dict(logs or {}))
         self.save(epoch + 1)
