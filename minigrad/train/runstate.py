@@ -82,6 +82,7 @@ class RunCheckpoint(Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         # a write killed (SIGKILL, power loss) before its rename leaves its temporary
         # file; it is never read, and removed here when the run goes on
+        os.makedirs(self.folder, exist_ok=True)
         for name in os.listdir(self.folder):
             if name.endswith(".tmp") and name.startswith(
                     (f".{os.path.basename(self.path)}.", f".{MARKER}.")):
