@@ -190,3 +190,28 @@ def test_model_io_extra_state_round_trips(tmp_path):
     opt2 = mg.optim.Adam(loaded.parameters(), lr=0.5)
     opt2.load_state_dict(extra["optimizer"])
     assert opt2.lr == 0.01 and opt2.iterations == 1
+
+
+def test_model_io_fused_batchnorm_model_round_trips(tmp_path):
+    """fuse_batchnorm gives a bias-free Linear a bias: the config follows the layer."""
+    model = nn.Sequential(nn.Linear(4, 5, bias=False), nn.BatchNorm1d(5), nn.ReLU(),
+                          nn.Linear(5, 2))
+    model(_x((8, 4)))
+    fused = nn.fuse_batchnorm(model.eval())
+    mg.save_model(fused, tmp_path / "f.mgm")
+    x = _x((3, 4))
+    np.testing.assert_array_equal(mg.load_model(tmp_path / "f.mgm").eval()(x).data,
+                                  fused(x).data)
+
+
+def test_model_io_unknown_class_says_where_it_was_defined(tmp_path):
+    model = nn.Sequential(Scaled(nn.Linear(2, 2)))
+    mg.save_model(model, tmp_path / "s.mgm")
+    registry = nn.config._REGISTRY
+    saved = registry.pop("Scaled")
+    try:
+        with pytest.raises(ValueError, match=r"unknown class 'Scaled' .*defined in "
+                                             r"test_model_io: import that first"):
+            mg.load_model(tmp_path / "s.mgm")
+    finally:
+        registry["Scaled"] = saved

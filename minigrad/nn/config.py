@@ -111,8 +111,9 @@ def to_data(value: Any, where: str = "model") -> Any:
                             f"which is not registered; decorate the class with "
                             f"@mg.nn.register_module")
         config = value.get_config()
-        return {"class": name, "config": {k: to_data(v, f"{where}.{name}({k}=...)")
-                                          for k, v in config.items()}}
+        return {"class": name, "module": type(value).__module__,   # a hint for errors only
+                "config": {k: to_data(v, f"{where}.{name}({k}=...)")
+                           for k, v in config.items()}}
     if isinstance(value, (list, tuple)):
         items = [to_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
         return items if isinstance(value, list) else {"tuple": items}
@@ -168,9 +169,12 @@ def _build(data: dict, where: str) -> Any:
     name, config = data.get("class"), data.get("config", {})
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"load_model: unknown class {name!r} at {where}; known classes: "
-                         f"{', '.join(registered())}. Register a custom module with "
-                         "@mg.nn.register_module before loading")
+        hint = data.get("module")
+        hint = f" (it was defined in {hint}: import that first)" if isinstance(hint, str) \
+            else ""
+        raise ValueError(f"load_model: unknown class {name!r} at {where}{hint}; known "
+                         f"classes: {', '.join(registered())}. Register a custom module "
+                         "with @mg.nn.register_module before loading")
     if not isinstance(config, dict):
         raise ValueError(f"load_model: the config of {name} at {where} must be a dict, "
                          f"got {type(config).__name__}")

@@ -45,6 +45,11 @@ class _Weighted(Module):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, with ``bias`` as it is now (fuse_batchnorm gives a
+        bias-free layer one)."""
+        return {**super().get_config(), "bias": self.bias is not None}
+
     def _activity(self, y: Tensor) -> Tensor:
         """Record reg(y) / batch size for regularization_loss (Keras)."""
         if self.activity_regularizer is not None:
