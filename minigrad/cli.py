@@ -219,13 +219,14 @@ def _new_run(args: argparse.Namespace, xtr: np.ndarray) -> tuple[Any, Any, dict]
 
 
 def _start_files(args: argparse.Namespace, done: int, history: Any) -> None:
-    """Clear an overwritten run's files, mark the run as running and, on resume, write
-    history.csv from the checkpoint (a killed run may have logged a later epoch)."""
+    """Clear an overwritten run's files (on resume, the results of the finished part an
+    extended run replaces), mark the run as running and, on resume, write history.csv
+    from the checkpoint (a killed run may have logged a later epoch)."""
     os.makedirs(args.out, exist_ok=True)
-    if args.overwrite:
-        for name in RUN_FILES:
-            if os.path.exists(os.path.join(args.out, name)):
-                os.remove(os.path.join(args.out, name))
+    stale = RUN_FILES if args.overwrite else ("metrics.json", "curves.png")
+    for name in stale:
+        if os.path.exists(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
     write_marker(args.out, "running", done, args.epochs)
     if history is not None:
         logger = mg.train.CSVLogger(os.path.join(args.out, "history.csv"))
