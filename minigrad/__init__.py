@@ -26,6 +26,7 @@ from .tensor import Tensor, as_tensor, tensor
 from . import optim
 from . import nn
 from .serialization import load, save
+from .model_io import load_model, save_model
 from . import metrics, train, utils
 from . import diagnostics
 

@@ -1,10 +1,12 @@
 """The command line: ``python -m minigrad train | evaluate | search | doctor``.
 
 train     loads (Fashion-)MNIST, trains an MLP / MLP-BN / CNN with a progress bar,
-          prints test accuracy and the confusion matrix, and writes model.ckpt,
-          curves.png, history.csv and metrics.json into --out.
-evaluate  rebuilds the model from a checkpoint (it stores the model config) and
-          reports its test accuracy on the same test samples.
+          prints test accuracy and the confusion matrix, and writes model.ckpt (at
+          every epoch end, atomically: --resume continues from it), run.json (the
+          run's status), curves.png, history.csv and metrics.json into --out.
+evaluate  loads the model from a checkpoint (mg.load_model: architecture and weights)
+          and reports its test accuracy on the same test samples; warns when the run
+          that wrote it did not finish.
 search    random search of hyperparameters, here or on Dask (minigrad/cli_search.py).
 doctor    which backend runs and why, the C build, threads, a kernel self-test, GEMM speed
           (minigrad.diagnostics.doctor, which parses its own options).
@@ -23,15 +25,17 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
+from minigrad import cli_checks, cli_search
+from minigrad.cli_checks import (MODELS, OPTIMIZERS, RUN_FILES, RUN_SETTINGS, UsageError,
+                                  adopt_run, check_out, require_keys)
+from minigrad.model_io import model_from_state
+from minigrad.train.runstate import (CHECKPOINT_FORMAT, RunCheckpoint, history_from_data,
+                                     read_marker, restore_rng, resume_state, write_marker)
 
-from . import cli_search
 
 __all__ = ["build_model", "image_stats", "load_data", "main", "make_optimizer"]
 
-CHECKPOINT_FORMAT = "minigrad-cli-checkpoint/1"
-MODELS = ("mlp", "mlp-bn", "cnn")
-DATASETS = ("fashion-mnist", "mnist")
-OPTIMIZERS = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "adagrad": 1e-2}  # default lr
+LEGACY_FORMAT = "minigrad-cli-checkpoint/1"   # state dict + config, before save_model
 CLASS_NAMES = {
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                       "Shirt", "Sneaker", "Bag", "Ankle boot"],
@@ -163,11 +167,51 @@ def format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
     return "\n".join(["confusion matrix (rows: true class, columns: predicted)", head, *rows])
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    _select_backend(args)
-    mg.manual_seed(args.seed)
-    (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit,
-                                       not args.no_download)
+def _run_config(args: argparse.Namespace, mean: float, std: float) -> dict[str, Any]:
+    config = {key: getattr(args, key) for key in RUN_SETTINGS}
+    config.update(mean=mean, std=std, epochs=args.epochs, augment=bool(args.augment))
+    return config
+
+
+def _prepare_train(args: argparse.Namespace) -> tuple[Any, dict] | None:
+    """Every check of `train` that needs no data; returns the resumed (model, extra)."""
+    try:
+        mg.nn.init.get(args.init)
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"--init: {exc}") from None
+    check_out(args.out, args.resume, args.overwrite)
+    if not args.resume:
+        args.epochs = args.epochs or 5
+        return None
+    path = os.path.join(args.out, "model.ckpt")
+    try:
+        model, extra = resume_state(path)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--resume: cannot continue from {path}: {exc}") from None
+    config = require_keys(extra.get("config"), RUN_SETTINGS + ("epochs", "mean", "std"),
+                          path)
+    adopt_run(args, config, int(extra["epoch"]), args.out)
+    return model, extra
+
+
+def _training_input(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray
+                    ) -> dict[str, Any]:
+    """fit's data arguments. Augmented batches come from a DataLoader, which fit cannot
+    split, so the CLI holds out fit's last fraction itself (same samples either way)."""
+    if not args.augment:
+        return {"x": xtr, "y": ytr, "validation_split": args.validation_split}
+    n = math.ceil(len(xtr) * (1.0 - args.validation_split))  # fit's split
+    aug = [mg.data.RandomShift(2)]
+    if args.dataset == "fashion-mnist":  # mirrored clothes are still clothes; digits are not
+        aug.append(mg.data.RandomHorizontalFlip())
+    loader = mg.data.DataLoader(mg.data.TensorDataset(xtr[:n], ytr[:n]),
+                                batch_size=args.batch_size, shuffle=True,
+                                transform=mg.data.Compose(aug), seed=args.seed)
+    return {"x": loader, "y": None,
+            "validation_data": (xtr[n:], ytr[n:]) if n < len(xtr) else None}
+
+
+def _new_run(args: argparse.Namespace, xtr: np.ndarray) -> tuple[Any, Any, dict]:
     mean, std = image_stats(xtr)
     model = build_model(args.model, args.init, mean, std)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
@@ -175,159 +219,162 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_n = math.ceil(len(xtr) * (1.0 - args.validation_split))  # fit's split
         steps = args.epochs * -(-train_n // args.batch_size)
         optimizer.lr = mg.optim.schedules.CosineDecay(float(optimizer.lr), steps)
+    return model, optimizer, _run_config(args, mean, std)
+
+
+def _start_files(args: argparse.Namespace, done: int, history: Any) -> None:
+    """Clear an overwritten run's files (on resume, the results of the finished part an
+    extended run replaces), mark the run as running and, on resume, write history.csv
+    from the checkpoint (a killed run may have logged a later epoch)."""
+    os.makedirs(args.out, exist_ok=True)
+    stale = RUN_FILES if args.overwrite else ("metrics.json", "curves.png")
+    for name in stale:
+        if os.path.exists(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
+    write_marker(args.out, "running", done, args.epochs)
+    if history is not None:
+        logger = mg.train.CSVLogger(os.path.join(args.out, "history.csv"))
+        logger.on_train_begin()
+        for i, epoch in enumerate(history.epoch):
+            logger.on_epoch_end(epoch, {k: v[i] for k, v in history.history.items()})
+        logger.on_train_end()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    resumed = _prepare_train(args)
+    _select_backend(args)
+    mg.manual_seed(args.seed)
+    (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit,
+                                       not args.no_download)
+    history, done = None, 0
+    if resumed is None:
+        model, optimizer, config = _new_run(args, xtr)
+    else:
+        model, extra = resumed
+        optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
+        optimizer.load_state_dict(extra["optimizer"])   # with its schedule and step count
+        config, done = {**extra["config"], "epochs": args.epochs}, int(extra["epoch"])
+        history = history_from_data(extra.get("history", {}))
     print(f"minigrad {mg.__version__}: {args.model} on {args.dataset} ({len(xtr)} train / "
           f"{len(xte)} test images), {args.optimizer} lr={optimizer.lr:g}, batch "
           f"{args.batch_size}, backend {mg.backend.get_backend()}, "
-          f"{mg.get_num_threads()} threads")
-    os.makedirs(args.out, exist_ok=True)
+          f"{mg.get_num_threads()} threads" + (f", resuming after epoch {done}" if done else ""))
+    _start_files(args, done, history)
     timer = _EpochTimer()
-    callbacks = [timer, mg.train.CSVLogger(os.path.join(args.out, "history.csv"))]
-    x: Any = xtr
-    y: Any = ytr
-    if args.augment:
-        aug = [mg.data.RandomShift(2)]
-        if args.dataset == "fashion-mnist":  # mirrored clothes are still clothes; digits are not
-            aug.append(mg.data.RandomHorizontalFlip())
-        x = mg.data.DataLoader(mg.data.TensorDataset(xtr, ytr), batch_size=args.batch_size,
-                               shuffle=True, transform=mg.data.Compose(aug), seed=args.seed)
-        y = None
-    history = mg.train.fit(model, x, y, loss="cross_entropy", optimizer=optimizer,
-                           epochs=args.epochs, batch_size=args.batch_size,
-                           validation_split=args.validation_split, callbacks=callbacks,
-                           verbose=args.verbose, seed=args.seed)
+    checkpoint = RunCheckpoint(args.out, config, args.epochs, history)
+    callbacks = [timer, checkpoint, mg.train.CSVLogger(os.path.join(args.out, "history.csv"),
+                                                       append=resumed is not None)]
+    data = _training_input(args, xtr, ytr)
+    if resumed is not None:
+        restore_rng(resumed[1]["rng"])   # last: rebuilding the model drew from it
+    try:
+        mg.train.fit(model, **data, loss="cross_entropy", optimizer=optimizer,
+                     epochs=args.epochs, batch_size=args.batch_size, callbacks=callbacks,
+                     verbose=args.verbose, seed=args.seed, initial_epoch=done)
+    except KeyboardInterrupt:
+        saved = len(checkpoint.history.epoch)
+        print(f"\ninterrupted; {saved} of {args.epochs} epochs are saved in "
+              f"{checkpoint.path}. Continue with: python -m minigrad train --out {args.out} "
+              "--resume", file=sys.stderr)
+        return 130
+    return _finish_run(args, model, checkpoint, timer, xte, yte)
+
+
+def _finish_run(args: argparse.Namespace, model: Any, checkpoint: RunCheckpoint,
+                timer: _EpochTimer, xte: np.ndarray, yte: np.ndarray) -> int:
     report = test_report(model, xte, yte)
     print(f"test accuracy {report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f}")
     print(format_confusion(report["confusion_matrix"], CLASS_NAMES[args.dataset]))
-    config = {"model": args.model, "init": args.init, "dataset": args.dataset,
-              "mean": mean, "std": std, "limit": args.limit or 0, "seed": args.seed,
-              "optimizer": args.optimizer, "lr": float(optimizer.lr), "epochs": args.epochs,
-              "batch_size": args.batch_size, "augment": bool(args.augment),
-              "schedule": args.schedule}
-    ckpt = os.path.join(args.out, "model.ckpt")
-    mg.save({"format": CHECKPOINT_FORMAT, "config": config, "model": model.net.state_dict(),
-             "optimizer": optimizer.state_dict(),
-             "test_accuracy": report["test_accuracy"]}, ckpt)
+    checkpoint.save(args.epochs, test_accuracy=report["test_accuracy"])
+    history = checkpoint.history
     curves = history.plot(os.path.join(args.out, "curves.png"),
                           title=f"{args.model} on {args.dataset}")
-    metrics = {"config": config, "backend": mg.backend.get_backend(),
+    metrics = {"config": checkpoint.config, "backend": mg.backend.get_backend(),
                "threads": mg.get_num_threads(), "epoch_seconds": timer.seconds,
                "history": history.history, "test_accuracy": report["test_accuracy"],
                "test_loss": report["test_loss"],
                "confusion_matrix": report["confusion_matrix"].tolist()}
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
-    print(f"wrote {ckpt}, {curves}, {os.path.join(args.out, 'metrics.json')}")
+    text = json.dumps(metrics, indent=1).encode("utf-8")
+    mg.serialization.atomic_write(os.path.join(args.out, "metrics.json"), [text])
+    write_marker(args.out, "complete", args.epochs, args.epochs)
+    print(f"wrote {checkpoint.path}, {curves}, {os.path.join(args.out, 'metrics.json')}")
     return 0
 
 
-def load_checkpoint(path: str) -> tuple[Standardized, dict]:
-    """The model rebuilt from a CLI checkpoint, and the checkpoint's contents."""
-    state = mg.load(path)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"evaluate: {path} is not a checkpoint written by "
-                         "'python -m minigrad train' (no model config in it)")
-    c = state["config"]
-    model = build_model(c["model"], c["init"], c["mean"], c["std"])
-    model.net.load_state_dict(state["model"])
-    return model, state
+def load_checkpoint(path: str) -> tuple[nn.Module, dict]:
+    """The model of a `train` checkpoint and ``{"config", "epoch", "epochs",
+    "test_accuracy"}`` (epoch counts None for a checkpoint of the older format).
+    Raises UsageError for a missing, foreign or corrupted file or a config missing a key."""
+    if not os.path.isfile(path):
+        raise UsageError(f"--checkpoint {path}: " + ("is a folder; name the model.ckpt in it"
+                                                     if os.path.isdir(path) else "no such file"))
+    try:
+        state = mg.load(path)
+        if isinstance(state, dict) and state.get("format") == LEGACY_FORMAT:
+            c = require_keys(state.get("config"), ("model", "init", "mean", "std", "dataset",
+                                                   "limit"), path)
+            model = build_model(c["model"], c["init"], c["mean"], c["std"])
+            model.net.load_state_dict(state["model"])
+            return model, {"config": c, "epoch": None, "epochs": None,
+                           "test_accuracy": state.get("test_accuracy")}
+        model, extra = model_from_state(state, path)
+    except (ValueError, OSError, KeyError) as exc:
+        raise UsageError(f"--checkpoint {path}: {exc}") from None
+    if extra.get("format") != CHECKPOINT_FORMAT:
+        raise UsageError(f"--checkpoint {path}: a saved model, but not one written by "
+                         "'python -m minigrad train' (it has no dataset config)")
+    config = require_keys(extra.get("config"), ("dataset", "limit"), path)
+    return model, {"config": config, "epoch": extra.get("epoch"),
+                   "epochs": extra.get("epochs"), "test_accuracy": extra.get("test_accuracy")}
+
+
+def _warn_if_incomplete(path: str, info: dict) -> None:
+    marker = read_marker(os.path.dirname(os.path.abspath(path))) or {}
+    done, total = info["epoch"], info["epochs"]
+    if marker.get("status", "complete") != "complete" or (done is not None and done < total):
+        print(f"warning: the run that wrote {path} did not finish (checkpoint of epoch "
+              f"{done} of {total}, run status {marker.get('status', 'unknown')!r}); these are "
+              "the weights at that epoch, not a finished model. Continue it with: python -m "
+              f"minigrad train --out {os.path.dirname(path) or '.'} --resume", file=sys.stderr)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, info = load_checkpoint(args.checkpoint)
+    _warn_if_incomplete(args.checkpoint, info)
     _select_backend(args)
-    model, state = load_checkpoint(args.checkpoint)
-    c = state["config"]
+    c = info["config"]
     _, (xte, yte) = load_data(c["dataset"], args.data, c["limit"] or None, not args.no_download)
     report = test_report(model, xte, yte)
-    print(f"{c['model']} on {c['dataset']} ({len(xte)} test images): test accuracy "
-          f"{report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f} "
-          f"(at save time: {state['test_accuracy']:.4f})")
+    saved = info["test_accuracy"]
+    print(f"{type(model).__name__ if 'model' not in c else c['model']} on {c['dataset']} "
+          f"({len(xte)} test images): test accuracy {report['test_accuracy']:.4f}  test loss "
+          f"{report['test_loss']:.4f}" + ("" if saved is None else
+                                          f" (at save time: {saved:.4f})"))
     print(format_confusion(report["confusion_matrix"], CLASS_NAMES[c["dataset"]]))
     return 0
 
 
-def _positive(kind: type):
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    return parse
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=("c", "numba", "numpy"),
-                   help="kernels to use (default: c if built, else numba, else numpy)")
-    p.add_argument("--threads", type=_positive(int), help="threads of the C/Numba kernels")
-    p.add_argument("--data", metavar="DIR",
-                   help="folder with the dataset files (default: $MINIGRAD_DATA, the cache)")
-    p.add_argument("--no-download", action="store_true",
-                   help="fail instead of downloading a dataset that is not found")
-
-
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m minigrad", description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True,
-                            metavar="{train,evaluate,search,doctor}")
-    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST")
-    t.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
-    t.add_argument("--model", choices=MODELS, default="mlp")
-    t.add_argument("--epochs", type=_positive(int), default=5)
-    t.add_argument("--batch-size", type=_positive(int), default=128)
-    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    t.add_argument("--lr", type=_positive(float),
-                   help="learning rate (default: adam/rmsprop 1e-3, sgd/adagrad 1e-2)")
-    t.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop")
-    # Glorot: measured on the CNN, he_normal on every layer (the output one too) starts at
-    # a loss near 3.5 and ends a 6.4k-image epoch 1.4 points of test accuracy lower
-    t.add_argument("--init", default="glorot_uniform",
-                   help="weight initializer, an mg.nn.init name (default glorot_uniform)")
-    t.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
-                   help="learning rate: constant, or cosine-decayed to 0 over the run")
-    t.add_argument("--augment", action="store_true", help="random shifts (and flips for "
-                   "fashion-mnist) of the training images")
-    t.add_argument("--limit", type=_positive(int), help="use only the first N train and N "
-                   "test images (quick runs)")
-    t.add_argument("--validation-split", type=float, default=0.0,
-                   help="hold out this last fraction of the training set")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs/latest", help="folder for checkpoint, curves, "
-                   "metrics (default: runs/latest)")
-    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
-    _common(t)
-    t.set_defaults(func=cmd_train)
-    e = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint")
-    e.add_argument("--checkpoint", required=True, help="DIR/model.ckpt written by train")
-    _common(e)
-    e.set_defaults(func=cmd_evaluate)
-    cli_search.add_parser(sub, _common, _positive)
-    sub.add_parser("doctor", help="backend, build, threads, kernel self-test, GEMM speed "
-                   "(options: python -m minigrad doctor --help)")
-    return ap
+    """The argparse parser of ``python -m minigrad``."""
+    return cli_checks.parser(__doc__.split("\n")[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit code (argparse exits with 2 on bad options)."""
+    """Run one command; returns the exit code. A bad option or a file it names exits
+    with argparse's ``error: ...`` and code 2 before any data loads."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["doctor"]:
         from .diagnostics import doctor
         return doctor.main(argv[1:])
-    args = parser().parse_args(argv)
-    if getattr(args, "command", None) == "train":
-        try:
-            mg.nn.init.get(args.init)
-        except (ValueError, KeyError) as exc:
-            parser().error(f"--init: {exc}")
-    if args.command == "search":
-        problem = cli_search.check(args)
-        if problem:
-            parser().error(problem)
-        try:
-            cli_search.parse_space(args.space)
-        except ValueError as exc:
-            parser().error(str(exc))
-        args.func = cli_search.run
+    ap = parser()
+    args = ap.parse_args(argv)
     try:
-        return args.func(args)
-    except mg.data.DatasetNotFoundError as exc:
+        if args.command == "search":
+            cli_search.check(args)
+            return cli_search.run(args)
+        return {"train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
+    except UsageError as exc:
+        ap.error(str(exc))
+    except (mg.data.DatasetNotFoundError, mg.data.ChecksumError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -96,35 +96,42 @@ def plot(results: S.SearchResults, space: dict[str, Any], path: str) -> None:
     plt.close(fig)
 
 
-def add_parser(sub: Any, common: Any, positive: Any) -> None:
+def add_parser(sub: Any, common: Any, number: Any) -> None:
+    """The ``search`` sub-command; ``common`` adds the shared options, ``number`` makes
+    range-checked argument types (both from cli_checks)."""
     s = sub.add_parser("search", help="random search of hyperparameters (Dask optional)")
     s.add_argument("--space", required=True, help="JSON file: hyperparameter -> range")
-    s.add_argument("--trials", type=positive(int), default=20)
+    s.add_argument("--trials", type=number(int, low=1), default=20)
     s.add_argument("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
                    help="run the trials on a Dask LocalCluster or a running scheduler "
                         "(default: one after another in this process)")
     s.add_argument("--results", default="runs/search.jsonl",
                    help="JSONL file streamed as trials finish; a rerun resumes from it")
     s.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist")
-    s.add_argument("--limit", type=positive(int), default=5000,
+    s.add_argument("--limit", type=number(int, low=1), default=5000,
                    help="training images per trial (the first N)")
-    s.add_argument("--validation-split", type=float, default=0.2)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--validation-split", type=number(float, 0, 1, low_open=True, high_open=True),
+                   default=0.2)
+    s.add_argument("--seed", type=number(int, low=0), default=0)
     s.add_argument("--plot", help="PNG of score vs each hyperparameter "
                                   "(default: next to --results)")
     common(s)
 
 
-def check(args: argparse.Namespace) -> str | None:
-    """What is wrong with the arguments, before any data or cluster is touched."""
-    if not 0.0 < args.validation_split < 1.0:
-        return f"--validation-split must be in (0, 1), got {args.validation_split}"
+def check(args: argparse.Namespace) -> None:
+    """Raise UsageError for arguments that cannot work, before any data or cluster is
+    touched."""
+    from .cli_checks import UsageError
     if args.scheduler and args.scheduler != "local" and \
             not args.scheduler.startswith("tcp://"):
-        return f"--scheduler must be 'local' or tcp://HOST:PORT, got {args.scheduler!r}"
+        raise UsageError(f"--scheduler must be 'local' or tcp://HOST:PORT, got "
+                         f"{args.scheduler!r}")
     if os.path.isdir(args.results):
-        return f"--results {args.results} is a folder; name a .jsonl file"
-    return None
+        raise UsageError(f"--results {args.results} is a folder; name a .jsonl file")
+    try:
+        parse_space(args.space)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

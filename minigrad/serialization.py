@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 import struct
-import tempfile
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -32,6 +33,9 @@ MAGIC = b"\x93MGSTATE"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sIQ")
 _DIGEST = 32
+# JSON levels a header may nest: each stored dict/list level takes 3, so this allows
+# ~80 levels of state; far below what would exhaust the stack in json or _decode.
+MAX_DEPTH = 256
 
 
 def _encode(value: Any, blobs: list[bytes], offset: list[int], where: str) -> Any:
@@ -76,16 +80,33 @@ def save(state: Any, path: str | os.PathLike) -> None:
     tree = _encode(state, blobs, [0], "state")
     header = json.dumps({"tree": tree}, separators=(",", ":")).encode("utf-8")
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)) + header + b"".join(blobs)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    atomic_write(path, [body, hashlib.sha256(body).digest()])
+
+
+def _create_temp(path: str) -> tuple[int, str]:
+    """A new file beside ``path``, opened for writing with mode 0o666 less the umask
+    (the kernel applies it: no os.umask call, which would race with other threads)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"atomic_write: no free temporary name beside {path}")
+
+
+def atomic_write(path: str | os.PathLike, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to exactly ``path``: a temporary sibling is written, fsynced and
+    renamed over ``path``, so a crash at any moment leaves the old file or the new
+    one, never a mix; the temporary file is removed on any error."""
+    path = os.fspath(path)
+    fd, tmp = _create_temp(path)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; keep usual perms
         with os.fdopen(fd, "wb") as f:
-            f.write(body)
-            f.write(hashlib.sha256(body).digest())
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -94,13 +115,38 @@ def save(state: Any, path: str | os.PathLike) -> None:
             os.remove(tmp)
         raise
     try:  # make the rename itself durable; not every platform allows it
-        dir_fd = os.open(folder, os.O_RDONLY)
+        dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text (strings skipped), found
+    without recursion, so a hostile header cannot exhaust the stack."""
+    bare = np.frombuffer(_STRING.sub(b"", text), dtype=np.uint8)
+    steps = (np.isin(bare, (ord("["), ord("{"))).astype(np.int64)
+             - np.isin(bare, (ord("]"), ord("}"))))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def loads_json(text: bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
+    """json.loads with a nesting limit; ValueError naming ``what`` when the text is
+    not UTF-8 JSON or nests deeper than ``max_depth`` (never RecursionError)."""
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise ValueError(f"{what} nests {depth} levels deep, more than the "
+                         f"{max_depth} allowed; the file is corrupted or hostile")
+    try:
+        return json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{what} is unreadable ({exc})") from None
 
 
 def _decode(node: Any, payload: memoryview, path: str) -> Any:
@@ -148,10 +194,8 @@ def load(path: str | os.PathLike) -> Any:
             or hashlib.sha256(body).digest() != digest):
         raise ValueError(f"mg.load: {path} is truncated or corrupted (size "
                          f"{len(data)} bytes, checksum mismatch)")
-    try:
-        header = json.loads(body[_PREFIX.size:_PREFIX.size + hlen].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"mg.load: {path} has an unreadable header ({exc})") from None
+    header = loads_json(bytes(body[_PREFIX.size:_PREFIX.size + hlen]),
+                        f"mg.load: the header of {path}")
     payload = memoryview(body)[_PREFIX.size + hlen:]
     try:  # a checksummed file from another writer may still be malformed
         return _decode(header["tree"], payload, path)

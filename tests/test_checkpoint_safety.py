@@ -119,9 +119,9 @@ def test_foreign_files_raise_clear_error(tmp_path, kind):
         mg.load(path)
 
 
-def _with_valid_checksum(header: dict, payload: bytes = b"") -> bytes:
+def _with_valid_checksum(header: dict | bytes, payload: bytes = b"") -> bytes:
     import hashlib
-    raw = json.dumps(header).encode()
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
     body = struct.pack("<8sIQ", serialization.MAGIC, 1, len(raw)) + raw + payload
     return body + hashlib.sha256(body).digest()
 
@@ -213,3 +213,43 @@ def test_model_checkpoint_keeps_last_good_file_when_a_write_fails(tmp_path, fake
     twin = _model(seed=5)
     twin.load_state_dict(on_disk)
     _same_state(twin.state_dict(), saved)
+
+
+# ----- hostile headers and file modes ------------------------------------------------
+@pytest.mark.parametrize("depth", [300, 100_000], ids=["deeper-than-limit", "stack-deep"])
+def test_deeply_nested_header_raises_value_error_not_recursion_error(tmp_path, depth):
+    """A checksummed header nesting far deeper than any real state (a hostile file)
+    fails with the documented ValueError before json or _decode recurse."""
+    path = tmp_path / "deep.ckpt"
+    path.write_bytes(_with_valid_checksum(_nested(depth), b""))
+    with pytest.raises(ValueError, match=r"nests \d+ levels deep"):
+        mg.load(path)
+
+
+def _nested(depth):
+    """The header text of a list in a list ... (written as text: json.dumps itself
+    would hit the recursion limit)."""
+    return (b'{"tree": ' + b'{"t": "list", "items": [' * depth + b'{"t": "json", "v": 1}'
+            + b"]}" * depth + b"}")
+
+
+def test_nesting_within_the_limit_still_loads(tmp_path):
+    value = 1
+    for _ in range(60):
+        value = [value]
+    mg.save({"v": value, "s": "[[[[{{{{" * 100}, tmp_path / "ok.ckpt")  # brackets in str
+    assert mg.load(tmp_path / "ok.ckpt")["v"] == value
+
+
+def test_save_never_changes_the_process_umask(tmp_path, monkeypatch):
+    """The file gets 0o666 less the umask from os.open's mode; os.umask (process-wide,
+    racy in threaded programs) is never called."""
+    calls = []
+    monkeypatch.setattr(os, "umask", lambda *a: calls.append(a) or 0o022)
+    mg.save({"w": np.ones(3)}, tmp_path / "m.ckpt")
+    assert calls == []
+    mode = stat.S_IMODE(os.stat(tmp_path / "m.ckpt").st_mode)
+    monkeypatch.undo()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask

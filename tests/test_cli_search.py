@@ -35,9 +35,9 @@ def test_cli_search_writes_results_and_picture(tmp_path, space, capsys):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--validation-split", "1.5"], "--validation-split must be in (0, 1)"),
+    (["--validation-split", "1.5"], "must be in (0, 1), got 1.5"),
     (["--scheduler", "cluster"], "--scheduler must be 'local' or tcp://"),
-    (["--trials", "0"], "must be > 0"),
+    (["--trials", "0"], "must be in [1, inf], got 0"),
 ], ids=["split", "scheduler", "trials"])
 def test_cli_search_bad_arguments_exit_2_with_error(space, args, words):
     proc = subprocess.run([sys.executable, "-m", "minigrad", "search", "--space", space]

@@ -1,5 +1,7 @@
 """IDX reading and writing: round trips for every IDX dtype, gzip or raw, and corrupt files."""
 import gzip
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -152,3 +154,63 @@ def test_read_idx_zero_dimensions(tmp_path):
     path.write_bytes(bytes([0, 0, 0x08, 0]))
     with pytest.raises(ValueError, match=r"z.idx: header declares 0 dimensions"):
         read_idx(path)
+
+
+# ---- decompression is capped at what the header declares ----------------------------------
+
+def _bomb(path, header, zeros=100 << 20):
+    """A gzip file: ``header`` then ``zeros`` zero bytes, compressed in 1 MB steps (so
+    the test itself never holds them): 100 MB become ~100 KB."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as f:
+        f.write(c.compress(header))
+        block = bytes(1 << 20)
+        for _ in range(zeros >> 20):
+            f.write(c.compress(block))
+        f.write(c.flush())
+
+
+def _peak(fn):
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_read_idx_gzip_bomb_stops_at_the_declared_size(tmp_path):
+    path = tmp_path / "bomb.gz"
+    _bomb(path, idx_bytes(np.arange(10, dtype=np.uint8)))
+    assert path.stat().st_size < 110_000
+
+    def read():
+        with pytest.raises(ValueError, match=r"bomb.gz: trailing bytes: header declares "
+                                             r"shape \(10,\) .*reading stopped there"):
+            read_idx(path)
+    peak = _peak(read)
+    assert peak < 3 << 20, f"peak {peak / 2**20:.1f} MB while refusing a 100 MB bomb"
+
+
+def test_read_idx_gzip_header_declaring_more_than_it_can_hold(tmp_path):
+    """A small gzip whose header declares 4 GB is refused before any allocation."""
+    path = tmp_path / "claims.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 2]) + (65536).to_bytes(4, "big") * 2
+                                   + bytes(100)))
+    peak = _peak(lambda: pytest.raises(ValueError, read_idx, path).match(
+        r"claims.gz: corrupt gzip stream or decompression bomb: header declares shape "
+        r"\(65536, 65536\)"))
+    assert peak < 3 << 20
+
+
+def test_read_idx_peak_memory_is_about_the_array(tmp_path):
+    """Streaming into the final buffer: no second copy of the content (uint8 data)."""
+    a = np.random.default_rng(0).integers(0, 256, (20000, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / "a.gz", a)
+    out = []
+    peak = _peak(lambda: out.append(read_idx(tmp_path / "a.gz")))
+    np.testing.assert_array_equal(out[0], a)
+    # a few 1 MB input/output chunks on top of the array; the old reader held the gzip
+    # bytes, the whole decompressed content and then the array (~2.5x)
+    assert peak < a.nbytes + (6 << 20), f"peak {peak} for a {a.nbytes}-byte array"

@@ -15,6 +15,7 @@ import pytest
 from minigrad.data import (ChecksumError, DatasetNotFoundError, load_fashion_mnist,
                            load_mnist, write_idx)
 from minigrad.data import mnist
+from minigrad.data import download as download_module
 from minigrad.data.download import FileSpec
 from minigrad.data.idx import idx_bytes
 
@@ -30,6 +31,9 @@ def isolated(tmp_path, monkeypatch):
     for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
                   "ALL_PROXY"):   # the local fakes on 127.0.0.1 must be reached directly
         monkeypatch.delenv(proxy, raising=False)
+    # The search-order tests use tiny fakes named like the real files: the verification of
+    # found files (tested on its own below) would rightly refuse them.
+    monkeypatch.setenv("MINIGRAD_VERIFY_DATA", "0")
     monkeypatch.setattr(mnist, "DEBIAN_FASHION_MNIST", tmp_path / "debian" / "fashion-mnist")
     for name in ("MNIST", "FASHION_MNIST"):
         monkeypatch.setattr(mnist, name, dataclasses.replace(getattr(mnist, name),
@@ -237,26 +241,38 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch, known_
     write_idx(tmp_path / "mirror" / "t10k-labels-idx1-ubyte.gz", np.full(7, 3, np.uint8))
     monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(
         info, mirrors=((tmp_path / "mirror").as_uri(),)))
-    what = "SHA-256 of the decompressed content" if known_sha else "MD5 of the gzip file"
+    # the gzip bytes are checked first, before anything is decompressed
+    what = "MD5 of the gzip file .* expected the published .* before decompressing"
     with pytest.raises(ChecksumError, match=f"t10k-labels-idx1-ubyte.gz from file:.*{what}"):
         load_mnist(split="test", progress=False)
     # The verified images were kept; the bad labels left neither a file nor a temporary.
     assert cache_files(tmp_path) == ["t10k-images-idx3-ubyte.gz"]
 
 
-def test_download_truncated_transfer_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("published_gz", [True, False], ids=["gz-md5", "content-only"])
+def test_download_truncated_transfer_leaves_nothing(tmp_path, monkeypatch, published_gz):
     info = fake_release(tmp_path / "mirror")
+    if not published_gz:   # only the content is known: the cut stream is found decompressing
+        info = _without_gz_checksums(info)
     path = tmp_path / "mirror" / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-40])
     monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(
         info, mirrors=((tmp_path / "mirror").as_uri(),)))
-    with pytest.raises(DatasetNotFoundError, match="truncated gzip stream"):
+    error, match = ((ChecksumError, "MD5 of the gzip file") if published_gz else
+                    (DatasetNotFoundError, "truncated gzip stream"))
+    with pytest.raises(error, match=match):
         load_mnist(split="test", progress=False)
     assert cache_files(tmp_path) == ["t10k-labels-idx1-ubyte.gz"]
 
 
+def _without_gz_checksums(info):
+    return dataclasses.replace(info, files={s: tuple(dataclasses.replace(sp, gz_md5=None)
+                                                     for sp in specs)
+                                            for s, specs in info.files.items()})
+
+
 def test_download_wrong_size(tmp_path, monkeypatch):
-    info = fake_release(tmp_path / "mirror")
+    info = _without_gz_checksums(fake_release(tmp_path / "mirror"))
     write_idx(tmp_path / "mirror" / "t10k-labels-idx1-ubyte.gz", np.zeros(8, np.uint8))
     monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(
         info, mirrors=((tmp_path / "mirror").as_uri(),)))
@@ -296,19 +312,33 @@ def test_real_mnist_test_only(monkeypatch):
 @pytest.mark.parametrize("name,split", [("fashion-mnist", "test"), ("fashion-mnist", "train"),
                                         ("mnist-t10k", "test")])
 def test_real_files_match_hard_coded_checksums(tmp_path, monkeypatch, name, split):
-    """Downloading the shared (recompressed) copies through file:// passes verification by
-    the decompressed SHA-256 hard-coded in mnist.py."""
-    info_name = "FASHION_MNIST" if name == "fashion-mnist" else "MNIST"
-    info = getattr(mnist, info_name)
-    monkeypatch.setattr(mnist, info_name, dataclasses.replace(
-        info, mirrors=(Path(REAL_DATA, name).as_uri(),)))
+    """The shared copies, found on disk with verification on, pass by the decompressed
+    SHA-256 hard-coded in mnist.py (Fashion-MNIST's are recompressed by Debian)."""
+    monkeypatch.delenv("MINIGRAD_VERIFY_DATA")
     loader = load_fashion_mnist if name == "fashion-mnist" else load_mnist
-    x, y = loader(split=split, progress=False)
-    n, prefix = (10000, "t10k") if split == "test" else (60000, "train")
-    assert x.shape == (n, 28, 28) and len(y) == n
-    cached = tmp_path / "home" / ".cache" / "minigrad" / info.name
-    assert sorted(p.name for p in cached.iterdir()) == [f"{prefix}-images-idx3-ubyte.gz",
-                                                         f"{prefix}-labels-idx1-ubyte.gz"]
+    x, y = loader(Path(REAL_DATA, name), download=False, split=split)
+    assert x.shape == ((10000 if split == "test" else 60000), 28, 28) and len(y) == len(x)
+
+
+@needs_real
+def test_real_downloads_check_the_published_gzip_before_decompressing(tmp_path, monkeypatch):
+    """Served as a mirror, MNIST's published t10k gzip files pass their SHA-256; Debian's
+    recompressed Fashion-MNIST files fail the published MD5 and are never decompressed."""
+    monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(
+        mnist.MNIST, mirrors=(Path(REAL_DATA, "mnist-t10k").as_uri(),)))
+    x, _ = load_mnist(split="test", progress=False)
+    assert x.shape == (10000, 28, 28)
+    monkeypatch.setattr(mnist, "FASHION_MNIST", dataclasses.replace(
+        mnist.FASHION_MNIST, mirrors=(Path(REAL_DATA, "fashion-mnist").as_uri(),)))
+    monkeypatch.setattr(download_module, "parse_idx", _must_not_decompress)
+    with pytest.raises(ChecksumError, match="MD5 of the gzip file .* before decompressing"):
+        load_fashion_mnist(split="test", progress=False)
+    assert not (tmp_path / "home" / ".cache" / "minigrad" / "fashion-mnist").exists() or \
+        not any((tmp_path / "home" / ".cache" / "minigrad" / "fashion-mnist").iterdir())
+
+
+def _must_not_decompress(*args, **kwargs):
+    raise AssertionError("an unverified download was decompressed")
 
 
 def test_found_labels_out_of_range(tmp_path):
@@ -316,3 +346,69 @@ def test_found_labels_out_of_range(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 12], np.uint8))
     with pytest.raises(ValueError, match=r"MNIST train .*labels must lie in 0..9, got 0..12"):
         load_mnist(tmp_path, download=False)
+
+
+# ---- files found on disk are verified -----------------------------------------------------
+
+def _random_release(folder: Path, n_train=60000, n_test=10000):
+    """Files of the right names, formats and shapes, but random content (cheap ones: the
+    training images are zeros with random labels, which no real release has)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) if n <= 10000 else
+                  np.zeros((n, 28, 28), np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
+                  rng.integers(0, 10, n).astype(np.uint8))
+
+
+@pytest.mark.parametrize("loader", [load_mnist, load_fashion_mnist], ids=["mnist", "fashion"])
+def test_found_random_files_are_not_accepted_as_the_dataset(tmp_path, monkeypatch, loader):
+    monkeypatch.delenv("MINIGRAD_VERIFY_DATA")
+    _random_release(tmp_path / "data", n_train=12)
+    with pytest.raises(ChecksumError, match=r"t10k-images-idx3-ubyte.gz: SHA-256 of the "
+                                            r"decompressed content is [0-9a-f]{64}, expected"):
+        loader(tmp_path / "data", download=False, split="test")
+    x, _ = loader(tmp_path / "data", download=False, split="test", verify=False)
+    assert x.shape == (10000, 28, 28)
+    monkeypatch.setenv("MINIGRAD_VERIFY_DATA", "0")   # the documented switch, for own data
+    assert loader(tmp_path / "data", download=False, split="test")[0].shape == x.shape
+
+
+def test_found_file_without_known_content_hash_must_be_the_published_gzip(tmp_path,
+                                                                           monkeypatch):
+    """MNIST's training content SHA-256 is unknown: a found copy passes only as the
+    published gzip file (its SHA-256); anything else needs verify=False."""
+    monkeypatch.delenv("MINIGRAD_VERIFY_DATA")
+    _random_release(tmp_path / "data")
+    with pytest.raises(ChecksumError, match=r"train-images-idx3-ubyte.gz: cannot be verified"
+                                            r".*pass verify=False.*MINIGRAD_VERIFY_DATA=0"):
+        load_mnist(tmp_path / "data", download=False, split="train")
+    path = tmp_path / "data" / "train-labels-idx1-ubyte.gz"
+    spec = mnist.MNIST.files["train"][1]
+    monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(mnist.MNIST, files={
+        **mnist.MNIST.files, "train": (mnist.MNIST.files["train"][0], dataclasses.replace(
+            spec, gz_sha256=hashlib.sha256(path.read_bytes()).hexdigest()))}))
+    from minigrad.data.download import verify_local
+    assert verify_local(path, mnist.MNIST.files["train"][1]).shape == (60000,)
+
+
+def test_download_is_capped_at_the_expected_size(tmp_path, monkeypatch):
+    info = fake_release(tmp_path / "mirror")
+    spec = info.files["test"][0]
+    size = (tmp_path / "mirror" / spec.name).stat().st_size
+    capped = dataclasses.replace(spec, gz_size=size - 1)
+    info = dataclasses.replace(info, mirrors=((tmp_path / "mirror").as_uri(),), files={
+        **info.files, "test": (capped, info.files["test"][1])})
+    monkeypatch.setattr(mnist, "MNIST", info)
+    with pytest.raises(ChecksumError, match=f"more than the {size - 1} (bytes )?expected"):
+        load_mnist(split="test", progress=False)
+    assert cache_files(tmp_path) == ["t10k-labels-idx1-ubyte.gz"]
+
+
+def test_real_specs_cap_downloads():
+    """MNIST: the published gzip sizes; Fashion-MNIST: what a gzip of the content can be."""
+    assert mnist.MNIST.files["train"][0].max_download == 9912422
+    assert mnist.MNIST.files["test"][1].max_download == 4542
+    assert mnist.FASHION_MNIST.files["train"][0].max_download < 47_040_016 * 1.002 + 1024

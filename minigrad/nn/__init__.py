@@ -3,6 +3,7 @@ batch-norm folding (NCHW layout, PyTorch weight layout and state-dict names)."""
 from . import functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
+from .config import register_module
 from .fusion import fuse, fuse_batchnorm
 from .keras_losses import (binary_crossentropy, categorical_crossentropy,
                            sparse_categorical_crossentropy)
@@ -32,7 +33,7 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
            "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters",
            "functional", "fuse", "fuse_batchnorm", "get_loss", "init", "loss_names",
-           "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary",
+           "register_module", "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary",
            "AdaptiveAvgPool2d", "CELU", "ConvTranspose2d", "Hardsigmoid", "Hardswish",
            "Hardtanh", "LogSigmoid", "MultiheadAttention", "ReLU6", "Softmin", "Softsign",
            "Upsample"]

@@ -85,6 +85,11 @@ class _Weighted(Module):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, with ``bias`` as it is now (fuse_batchnorm gives a
+        bias-free layer one)."""
+        return {**super().get_config(), "bias": self.bias is not None}
+
     def _activation_name(self) -> str | None:
         """The activation when it is a name (F applies it, "relu" fused), else None."""
         return self.activation if isinstance(self.activation, str) else None
@@ -326,6 +331,12 @@ class Normalization(Module):
                              f"variance >= 0, got shapes {mean.shape} and {variance.shape}")
         self.register_buffer("mean", Tensor(mean))
         self.register_buffer("variance", Tensor(variance))
+
+    def get_config(self) -> dict[str, Any]:
+        """The adapted statistics (they are the layer's state, not only arguments)."""
+        if "mean" not in self._buffer_names:
+            return {}
+        return {"mean": self.mean.data.copy(), "variance": self.variance.data.copy()}
 
     def adapt(self, x: Any) -> "Normalization":
         """Compute the per-feature mean and variance of x (..., F) over every other axis."""

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import DTypeError, add_layer_context
 from ..tensor import Tensor
+from .config import Configurable
 from .keras import KerasMixin
 from .portable import DeviceMixin
 
@@ -50,7 +51,7 @@ class RemovableHandle:
         self._hooks.pop(self._key, None)
 
 
-class Module(KerasMixin, DeviceMixin):
+class Module(Configurable, KerasMixin, DeviceMixin):
     """Base of every layer and model.
 
     Parameters (``Parameter`` attributes), buffers (registered with
@@ -321,6 +322,10 @@ class ModuleList(Module):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def get_config(self) -> dict[str, Any]:
+        """The current children (appended ones too), not the constructor's argument."""
+        return {"modules": tuple(self._items)}
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._items)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Callable
 
 from ..tensor import Tensor
+from .config import Configurable
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base: ``reg(x) -> scalar Tensor``."""
 
     def __call__(self, x: Tensor) -> Tensor:

@@ -256,7 +256,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
         batch_size: int = 32, validation_split: float = 0.0, validation_data: Any = None,
         shuffle: bool = True, class_weight: Any = None, callbacks: Sequence[Callback] = (),
         metrics: Sequence[Any] = ("accuracy",), verbose: int = 1,
-        seed: int | None = None) -> History:
+        seed: int | None = None, initial_epoch: int = 0) -> History:
     """Train ``model`` on ``x``/``y`` with mini-batches; returns the History.
 
     x: (N, ...) array or Tensor (integer images are cast per batch, so they can stay
@@ -275,7 +275,11 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     recorded only when the targets are class labels. verbose: 0 silent, 1 a
     progress bar per epoch, 2 a line per epoch. seed: fixes the shuffling of arrays
     (a DataLoader shuffles with its own seed). The model's regularization_loss() is
-    added to the loss. Training runs in train mode; validation in eval mode under
+    added to the loss. initial_epoch: epochs already trained (Keras), for resuming a
+    run: epochs initial_epoch..epochs-1 run, numbered as in the uninterrupted run; with
+    a seed the skipped epochs' shuffles are drawn and dropped, so the run continues
+    bit for bit (given the model, optimizer and minigrad RNG state of that epoch's
+    end). Training runs in train mode; validation in eval mode under
     no_grad; the model's modes are restored at the end.
 
     Under an initialised mg.distributed group of K > 1 processes (mpiexec), fit trains
@@ -289,6 +293,9 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     optimizer = by_name.get(optimizer, list(model.parameters()), "fit")
     par = parallel.plan(batch_size)
     verbose, seed = par.verbose(verbose), par.seed(seed)
+    if not isinstance(initial_epoch, (int, np.integer)) or not 0 <= initial_epoch <= epochs:
+        raise ValueError(f"fit: initial_epoch must be an int in [0, epochs={epochs}], got "
+                         f"{initial_epoch!r}")
     dtype = model_dtype(model)
     train = make_source(x, y, batch_size, dtype, "fit")
     if isinstance(train, ArraySource) and train.y is None:
@@ -305,11 +312,14 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
     hooks = _Hooks(par.callbacks(callbacks), trainer)
     net = par.wrap(model)
     rng = np.random.default_rng(seed) if seed is not None else get_rng()
+    if seed is not None and shuffle and isinstance(train, ArraySource):
+        for _ in range(initial_epoch):
+            rng.permutation(len(train))
     modes = save_modes(model)
     for hook in hooks.on_train_begin:
         hook({})
     try:
-        for epoch in range(epochs):
+        for epoch in range(initial_epoch, epochs):
             trainer.epoch = epoch
             for hook in hooks.on_epoch_begin:
                 hook(epoch, {})
