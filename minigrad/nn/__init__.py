@@ -1,6 +1,6 @@
 """Neural-network layers, activations, initializers, regularizers, losses, summary and
 batch-norm folding (NCHW layout, PyTorch weight layout and state-dict names)."""
-from . import functional, init, regularizers
+from . import constraints, functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
 from .fusion import fuse_batchnorm
@@ -17,5 +17,5 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "clone", "count_parameters", "functional", "fuse_batchnorm", "init",
+           "clone", "constraints", "count_parameters", "functional", "fuse_batchnorm", "init",
            "regularizers", "summary"]

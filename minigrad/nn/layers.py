@@ -15,7 +15,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init as initializers
-from . import regularizers
+from . import constraints, regularizers
 from .module import Module, Parameter
 
 
@@ -32,11 +32,12 @@ class Identity(Module):
 
 
 class _Weighted(Module):
-    """Shared by Linear and Conv2d: weight/bias creation and the regularizers."""
+    """Shared by Linear and Conv2d: weight/bias creation, regularizers, constraints."""
 
     def _build(self, weight_shape: tuple[int, ...], bias: bool, weight_init: Any,
                bias_init: Any, kernel_regularizer: Any, bias_regularizer: Any,
-               activity_regularizer: Any, dtype: Any) -> None:
+               activity_regularizer: Any, dtype: Any, kernel_constraint: Any = None,
+               bias_constraint: Any = None) -> None:
         self.weight = Parameter(initializers.get(weight_init)(weight_shape, dtype=dtype),
                                 dtype=dtype)
         self.bias = (Parameter(initializers.get(bias_init)((weight_shape[0],), dtype=dtype),
@@ -44,6 +45,11 @@ class _Weighted(Module):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        # on the Parameter, where every optimizer's step() applies it (constraints.py)
+        self.kernel_constraint = self.weight.constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        if self.bias is not None:
+            self.bias.constraint = self.bias_constraint
 
     def _activity(self, y: Tensor) -> Tensor:
         """Record reg(y) / batch size for regularization_loss (Keras)."""
@@ -60,14 +66,16 @@ class Linear(_Weighted):
                  weight_init: str | Callable = "glorot_uniform",
                  bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
                  bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 dtype: Any = np.float32):
+                 dtype: Any = np.float32, kernel_constraint: Any = None,
+                 bias_constraint: Any = None):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: features must be positive, got in_features="
                              f"{in_features}, out_features={out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._build((self.out_features, self.in_features), bias, weight_init, bias_init,
-                    kernel_regularizer, bias_regularizer, activity_regularizer, dtype)
+                    kernel_regularizer, bias_regularizer, activity_regularizer, dtype,
+                    kernel_constraint, bias_constraint)
 
     def forward(self, x: Any, relu: bool = False) -> Tensor:
         """relu=True: relu(forward(x)) with the bias and the ReLU fused (what
@@ -91,7 +99,8 @@ class Conv2d(_Weighted):
                  weight_init: str | Callable = "glorot_uniform",
                  bias_init: str | Callable = "zeros", kernel_regularizer: Any = None,
                  bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 dtype: Any = np.float32):
+                 dtype: Any = np.float32, kernel_constraint: Any = None,
+                 bias_constraint: Any = None):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = F._pair("Conv2d", "kernel_size", kernel_size)
@@ -106,7 +115,7 @@ class Conv2d(_Weighted):
             F._pair("Conv2d", "padding", padding)
         self._build((self.out_channels, self.in_channels) + self.kernel_size, bias,
                     weight_init, bias_init, kernel_regularizer, bias_regularizer,
-                    activity_regularizer, dtype)
+                    activity_regularizer, dtype, kernel_constraint, bias_constraint)
 
     def forward(self, x: Any, relu: bool = False) -> Tensor:
         """relu=True: relu(forward(x)) with the ReLU fused into the conv's output."""
