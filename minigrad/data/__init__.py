@@ -9,11 +9,13 @@ from .mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from .samplers import (BalancedSampler, RandomSampler, Sampler, SequentialSampler,
                        train_test_split, validation_split)
 from .standardize import Standardizer
-from .transforms import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip,
-                         RandomRotation, RandomShift)
+from .transforms import (ColorJitter, Compose, GaussianNoise, RandomAffine, RandomCrop,
+                         RandomErasing, RandomHorizontalFlip, RandomRotation, RandomShift,
+                         RandomZoom)
 
-__all__ = ["BalancedSampler", "ChecksumError", "Compose", "DataLoader", "Dataset",
-           "DatasetNotFoundError", "GaussianNoise", "RandomCrop", "RandomHorizontalFlip",
+__all__ = ["BalancedSampler", "ChecksumError", "ColorJitter", "Compose", "DataLoader",
+           "Dataset", "DatasetNotFoundError", "GaussianNoise", "RandomAffine", "RandomCrop",
+           "RandomErasing", "RandomHorizontalFlip", "RandomZoom",
            "RandomRotation", "RandomSampler", "RandomShift", "Sampler", "SequentialSampler",
            "Standardizer", "TensorDataset", "load_fashion_mnist", "load_mnist", "read_idx",
            "train_test_split", "transforms", "validation_split", "write_idx"]

@@ -12,11 +12,13 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .summary import count_parameters, summary
 
-__all__ = ["AlphaDropout", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+__all__ = ["AlphaDropout", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
+           "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss",
            "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "alpha_dropout", "clone", "constraints", "count_parameters", "functional", "fuse_batchnorm", "init",
+           "alpha_dropout", "clone", "constraints", "count_parameters", "functional",
+           "fuse_batchnorm", "init",
            "regularizers", "summary"]
