@@ -6,8 +6,8 @@ from .download import ChecksumError
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
-from .samplers import (BalancedSampler, RandomSampler, Sampler, SequentialSampler,
-                       train_test_split, validation_split)
+from .samplers import (BalancedSampler, RandomOverSampler, RandomSampler, Sampler,
+                       SequentialSampler, train_test_split, validation_split)
 from .standardize import Standardizer
 from .transforms import (ColorJitter, Compose, GaussianNoise, RandomAffine, RandomCrop,
                          RandomErasing, RandomHorizontalFlip, RandomRotation, RandomShift,
@@ -16,6 +16,7 @@ from .transforms import (ColorJitter, Compose, GaussianNoise, RandomAffine, Rand
 __all__ = ["BalancedSampler", "ChecksumError", "ColorJitter", "Compose", "DataLoader",
            "Dataset", "DatasetNotFoundError", "GaussianNoise", "RandomAffine", "RandomCrop",
            "RandomErasing", "RandomHorizontalFlip", "RandomZoom",
-           "RandomRotation", "RandomSampler", "RandomShift", "Sampler", "SequentialSampler",
+           "RandomOverSampler", "RandomRotation", "RandomSampler", "RandomShift", "Sampler",
+           "SequentialSampler",
            "Standardizer", "TensorDataset", "load_fashion_mnist", "load_mnist", "read_idx",
            "train_test_split", "transforms", "validation_split", "write_idx"]
