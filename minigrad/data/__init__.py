@@ -8,7 +8,7 @@ from .loader import DataLoader
 from .mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from .samplers import (BalancedSampler, RandomOverSampler, RandomSampler, Sampler,
                        SequentialSampler, train_test_split, validation_split)
-from .standardize import Standardizer
+from .standardize import Standardizer, Whitening
 from .transforms import (ColorJitter, Compose, GaussianNoise, RandomAffine, RandomCrop,
                          RandomErasing, RandomHorizontalFlip, RandomRotation, RandomShift,
                          RandomZoom)
@@ -18,5 +18,6 @@ __all__ = ["BalancedSampler", "ChecksumError", "ColorJitter", "Compose", "DataLo
            "RandomErasing", "RandomHorizontalFlip", "RandomZoom",
            "RandomOverSampler", "RandomRotation", "RandomSampler", "RandomShift", "Sampler",
            "SequentialSampler",
-           "Standardizer", "TensorDataset", "load_fashion_mnist", "load_mnist", "read_idx",
+           "Standardizer", "TensorDataset", "Whitening", "load_fashion_mnist", "load_mnist",
+           "read_idx",
            "train_test_split", "transforms", "validation_split", "write_idx"]
