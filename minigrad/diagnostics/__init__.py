@@ -4,6 +4,7 @@ install doctor (``python -m minigrad doctor``)."""
 from ..gradcheck import GradcheckError, gradcheck
 from .activations import ActivationMonitor, ActivationMonitorCallback
 from .explain import explain_backward
+from .filters import plot_filters
 from .flops import FlopsReport, flops
 from .graph import GraphReleasedError, render, to_dot
 from .lr_finder import LRFinderResult, lr_finder
@@ -20,5 +21,5 @@ __all__ = ["ActivationMonitor", "ActivationMonitorCallback", "Choice", "FlopsRep
            "SelfNormalizingWarning", "check_self_normalizing", "Uniform", "after_step",
            "check_init", "choice", "explain_backward", "flops", "gradcheck",
            "gradient_stats", "integer", "log_uniform", "lr_finder", "mc_dropout_predict",
-           "one_minus_log_uniform", "overfit_check", "random_search", "refine", "render",
-           "snapshot", "to_dot", "uniform"]
+           "one_minus_log_uniform", "overfit_check", "plot_filters", "random_search", "refine",
+           "render", "snapshot", "to_dot", "uniform"]
