@@ -145,3 +145,11 @@ def test_schedule_onecycle_drives_an_optimizer_and_serializes():
 def test_schedule_onecycle_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         optim.OneCycle(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [optim.Nadam, optim.Adamax, optim.Adadelta])
+def test_optim_extra_run_the_numpy_rule_and_refuse_fused(cls):
+    p = [mg.Tensor(np.zeros(2), requires_grad=True)]
+    assert cls(p).fused is False and cls(p, fused=False).fused is False
+    with pytest.raises(ValueError, match=f"{cls.__name__}: has no fused kernel"):
+        cls(p, fused=True)

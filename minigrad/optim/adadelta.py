@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .nadam import without_fused
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
 
 
@@ -19,6 +20,8 @@ class Adadelta(Optimizer):
         a <- rho * a + (1 - rho) * d^2
         p <- p - lr * d
 
+    No fused Numba kernel: fused=None/False run the numpy rule (``opt.fused`` is
+    False), fused=True raises ValueError.
     Defaults as PyTorch: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0. Raises
     ValueError for rho outside [0, 1] and for negative/NaN lr, eps or weight_decay.
     """
@@ -30,7 +33,8 @@ class Adadelta(Optimizer):
                  clipvalue: float | None = None, clipnorm: float | None = None,
                  fused: bool | None = None):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
+                                      clipvalue=clipvalue, clipnorm=clipnorm),
+                         without_fused("Adadelta", fused))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["rho"] = check_number(self._name, "rho", group["rho"], 0.0, 1.0)

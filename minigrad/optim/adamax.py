@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .nadam import check_betas
+from .nadam import check_betas, without_fused
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
 
 
@@ -19,6 +19,8 @@ class Adamax(Optimizer):
         u <- max(beta2 * u, |g| + eps)
         p <- p - lr / (1 - beta1^t) * m / u
 
+    No fused Numba kernel: fused=None/False run the numpy rule (``opt.fused`` is
+    False), fused=True raises ValueError.
     Defaults as PyTorch: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.
     Raises ValueError for betas outside [0, 1) and for negative/NaN lr, eps or
     weight_decay.
@@ -31,7 +33,8 @@ class Adamax(Optimizer):
                  weight_decay: float = 0.0, clipvalue: float | None = None,
                  clipnorm: float | None = None, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
+                                      clipvalue=clipvalue, clipnorm=clipnorm),
+                         without_fused("Adamax", fused))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["betas"] = check_betas(self._name, group["betas"])

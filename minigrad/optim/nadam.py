@@ -18,6 +18,14 @@ def check_betas(name: str, betas: Any) -> tuple[float, float]:
                  for i, b in enumerate(betas))
 
 
+def without_fused(name: str, fused: bool | None) -> bool:
+    """False, for an optimizer without a fused kernel (fused=None or False: the numpy
+    rule runs); ValueError for fused=True."""
+    if fused:
+        raise ValueError(f"{name}: has no fused kernel; pass fused=None or False")
+    return False
+
+
 class Nadam(Optimizer):
     """Nadam with PyTorch's update rule. Dozat, "Incorporating Nesterov momentum into
     Adam", ICLR 2016 workshop.
@@ -33,6 +41,8 @@ class Nadam(Optimizer):
         p <- p - lr * (1 - mu_t) / (1 - P) * g / d
                - lr * mu_{t+1} / (1 - P * mu_{t+1}) * m / d
 
+    No fused Numba kernel: fused=None/False run the numpy rule (``opt.fused`` is
+    False), fused=True raises ValueError.
     Defaults as PyTorch: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     momentum_decay=4e-3. Raises ValueError for betas outside [0, 1) and for
     negative/NaN lr, eps, weight_decay or momentum_decay.
@@ -48,7 +58,8 @@ class Nadam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      clipvalue=clipvalue, clipnorm=clipnorm), fused)
+                                      clipvalue=clipvalue, clipnorm=clipnorm),
+                         without_fused("Nadam", fused))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["betas"] = check_betas(self._name, group["betas"])
