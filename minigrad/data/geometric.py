@@ -78,21 +78,8 @@ def resample(x: np.ndarray, sy: np.ndarray, sx: np.ndarray, interpolation: str,
     xp = np.full((N, C, Hp, Wp), fill, dtype=x.dtype)
     xp[:, :, 1:H + 1, 1:W + 1] = x
     flat = xp.reshape(-1)
-    np.clip(sy, -1, H, out=sy)
-    np.clip(sx, -1, W, out=sx)
-    if interpolation == "nearest":
-        np.rint(sy, out=sy)
-        np.rint(sx, out=sx)
-    y0, x0 = np.floor(sy), np.floor(sx)
-    sy -= y0  # from here on, sy and sx hold the bilinear weights
-    sx -= x0
-    # flat index of corner (y0, x0) of image n, channel c: (N, C, H*W); in place, as
-    # each pass over the batch costs about as much as the gathers
-    y0 += 1
-    y0 *= Wp
-    y0 += x0
-    y0 += 1
-    corner = y0.astype(np.intp).reshape(N, 1, H * W) + \
+    corner = _corners(sy, sx, H, W, interpolation == "nearest")
+    corner = corner.reshape(N, 1, H * W) + \
         (np.arange(N * C, dtype=np.intp) * (Hp * Wp)).reshape(N, C, 1)
 
     def at(offset: int) -> np.ndarray:
@@ -115,6 +102,25 @@ def resample(x: np.ndarray, sy: np.ndarray, sx: np.ndarray, interpolation: str,
         info = np.iinfo(x.dtype)
         return np.clip(np.rint(top), info.min, info.max).astype(x.dtype)
     return top
+
+
+def _corners(sy: np.ndarray, sx: np.ndarray, H: int, W: int, nearest: bool) -> np.ndarray:
+    """The index of each read's top-left corner in one (H + 3, W + 3) padded image, as
+    intp (N, H, W); sy and sx become the bilinear weights (in place, as each pass over
+    the batch costs about as much as a gather)."""
+    np.clip(sy, -1, H, out=sy)
+    np.clip(sx, -1, W, out=sx)
+    if nearest:
+        np.rint(sy, out=sy)
+        np.rint(sx, out=sx)
+    y0, x0 = np.floor(sy), np.floor(sx)
+    sy -= y0
+    sx -= x0
+    y0 += 1
+    y0 *= W + 3
+    y0 += x0
+    y0 += 1
+    return y0.astype(np.intp)
 
 
 def _rotations(theta: np.ndarray) -> np.ndarray:
