@@ -14,6 +14,12 @@ trained from scratch, over several seeds.
    standard deviation over the seeds. The autoencoder is trained once and shared
    by the seeds (it never sees a label).
 
+One run with the defaults (2026-12-03, 600 labels, seeds 0-2): scratch 78.8 +- 0.2 %,
+frozen encoder 66.4 +- 2.2 %, fine-tuned 78.0 +- 0.3 % (autoencoder MSE 0.217 -> 0.112
+over 3 epochs). Here the pretrained encoder does not beat training from scratch: a
+784-256-64 MLP with He init and Adam already generalises from 600 images about as well,
+and features learned to reconstruct pixels are weaker for a linear head (frozen).
+
     MINIGRAD_DATA=/path/to/data python examples/pretrain.py              # ~minutes
     python examples/pretrain.py --unlabeled 5000 --ae-epochs 1 --seeds 2 --epochs 5
 """
