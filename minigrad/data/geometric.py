@@ -106,16 +106,16 @@ def resample(x: np.ndarray, sy: np.ndarray, sx: np.ndarray, interpolation: str,
 
 def _corners(sy: np.ndarray, sx: np.ndarray, H: int, W: int, nearest: bool) -> np.ndarray:
     """The index of each read's top-left corner in one (H + 3, W + 3) padded image, as
-    intp (N, H, W); sy and sx become the bilinear weights (in place, as each pass over
-    the batch costs about as much as a gather)."""
+    intp (N, H, W); for bilinear reads sy and sx become the weights (in place, as each
+    pass over the batch costs about as much as a gather)."""
     np.clip(sy, -1, H, out=sy)
     np.clip(sx, -1, W, out=sx)
-    if nearest:
-        np.rint(sy, out=sy)
-        np.rint(sx, out=sx)
-    y0, x0 = np.floor(sy), np.floor(sx)
-    sy -= y0
-    sx -= x0
+    if nearest:  # the rounded coordinates are the corners; no weights needed
+        y0, x0 = np.rint(sy, out=sy), np.rint(sx, out=sx)
+    else:
+        y0, x0 = np.floor(sy), np.floor(sx)
+        sy -= y0
+        sx -= x0
     y0 += 1
     y0 *= W + 3
     y0 += x0
