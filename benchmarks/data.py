@@ -6,7 +6,10 @@ the 784-300-100-10 MLP measured in the same run.
 
 --augment-only is the short case: the lectures' augmentation pipeline (RandomAffine,
 RandomZoom, ColorJitter, RandomErasing; target: under 15% of the MLP epoch) and each of
-its transforms, against one MLP epoch.
+its transforms, against one MLP epoch. On a shared machine run it with
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1: under contention, multi-threaded BLAS spins
+inflate the training epoch's wall and CPU time (4-20x was seen), which makes every
+ratio look several times smaller than it is.
 
 Wall and CPU seconds are both printed: on shared cores the wall time stretches with the
 other processes' load (and multi-threaded BLAS spins), the CPU time much less.
