@@ -230,3 +230,42 @@ def test_duck_typed_callback_with_only_some_hooks():
     h = fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=5, callbacks=[cb],
             verbose=0)
     assert cb.epochs == [0, 1] and h.history["extra"] == [1.0, 1.0]
+
+
+def test_learning_rate_scheduler_accepts_keras_one_argument_form():
+    x, y = data()
+    model, opt = model_and_opt()
+
+    def step_decay(epoch):  # the lectures' Keras function, one argument
+        return 0.2 * 0.5 ** (epoch // 2)
+
+    h = fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=4,
+            callbacks=[LearningRateScheduler(step_decay)], verbose=0)
+    assert h.history["lr"] == pytest.approx([0.2, 0.2, 0.1, 0.1])
+
+
+def test_learning_rate_scheduler_two_argument_form_sees_current_lr():
+    seen = []
+
+    def halve(epoch, lr):
+        seen.append(lr)
+        return lr / 2
+
+    model, opt = model_and_opt(lr=1.0)
+    drive(LearningRateScheduler(halve), [1, 1, 1], model=model, optimizer=opt)
+    assert seen == pytest.approx([1.0, 0.5, 0.25]) and opt.lr == pytest.approx(0.125)
+
+
+def test_learning_rate_scheduler_refuses_a_function_of_no_or_three_arguments():
+    with pytest.raises(ValueError, match=r"must take \(epoch\) or \(epoch, lr\)"):
+        LearningRateScheduler(lambda: 0.1)
+    with pytest.raises(ValueError, match=r"must take \(epoch\) or \(epoch, lr\)"):
+        LearningRateScheduler(lambda a, b, c: 0.1)
+
+
+def test_learning_rate_scheduler_keeps_a_type_error_from_the_function():
+    def broken(epoch):
+        raise TypeError("inside the schedule")
+
+    with pytest.raises(TypeError, match="inside the schedule"):
+        drive(LearningRateScheduler(broken), [1.0])

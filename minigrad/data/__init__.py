@@ -7,14 +7,18 @@ from .idx import read_idx, write_idx
 from .labels import to_categorical
 from .loader import DataLoader
 from .mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
-from .samplers import (BalancedSampler, RandomSampler, Sampler, SequentialSampler,
-                       train_test_split, validation_split)
-from .standardize import Standardizer
-from .transforms import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip,
-                         RandomRotation, RandomShift)
+from .samplers import (BalancedSampler, RandomOverSampler, RandomSampler, Sampler,
+                       SequentialSampler, train_test_split, validation_split)
+from .standardize import Standardizer, Whitening
+from .transforms import (ColorJitter, Compose, GaussianNoise, RandomAffine, RandomCrop,
+                         RandomErasing, RandomHorizontalFlip, RandomRotation, RandomShift,
+                         RandomZoom)
 
-__all__ = ["BalancedSampler", "ChecksumError", "Compose", "DataLoader", "Dataset",
-           "DatasetNotFoundError", "GaussianNoise", "RandomCrop", "RandomHorizontalFlip",
-           "RandomRotation", "RandomSampler", "RandomShift", "Sampler", "SequentialSampler",
-           "Standardizer", "TensorDataset", "load_fashion_mnist", "load_mnist", "read_idx",
+__all__ = ["BalancedSampler", "ChecksumError", "ColorJitter", "Compose", "DataLoader",
+           "Dataset", "DatasetNotFoundError", "GaussianNoise", "RandomAffine", "RandomCrop",
+           "RandomErasing", "RandomHorizontalFlip", "RandomZoom",
+           "RandomOverSampler", "RandomRotation", "RandomSampler", "RandomShift", "Sampler",
+           "SequentialSampler",
+           "Standardizer", "TensorDataset", "Whitening", "load_fashion_mnist", "load_mnist",
+           "read_idx",
            "to_categorical", "train_test_split", "transforms", "validation_split", "write_idx"]

@@ -57,6 +57,18 @@ class RandomSampler(Sampler):
         return rng.permutation(self.n)
 
 
+def _class_members(name: str, labels) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(the sorted classes, the sample indices of each class) of labels (N,) int.
+    Raises ValueError unless labels is a non-empty 1-D int array."""
+    labels = np.asarray(getattr(labels, "data", labels))
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name}: labels must be a non-empty 1-D int array, "
+                         f"got {labels.dtype} {labels.shape}")
+    classes, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return classes, np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+
+
 class BalancedSampler(Sampler):
     """Class-balanced epochs for imbalanced labels (over-/under-sampling).
 
@@ -68,15 +80,8 @@ class BalancedSampler(Sampler):
     """
 
     def __init__(self, labels, num_samples: int | None = None):
-        labels = np.asarray(getattr(labels, "data", labels))
-        if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"BalancedSampler: labels must be a non-empty 1-D int array, "
-                             f"got {labels.dtype} {labels.shape}")
-        self.classes, inverse = np.unique(labels, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        counts = np.bincount(inverse)
-        self.members = np.split(order, np.cumsum(counts)[:-1])   # sample indices per class
-        self.num_samples = len(labels) if num_samples is None else _check_n(
+        self.classes, self.members = _class_members("BalancedSampler", labels)
+        self.num_samples = sum(map(len, self.members)) if num_samples is None else _check_n(
             "BalancedSampler", num_samples)
 
     def __len__(self) -> int:
@@ -93,6 +98,28 @@ class BalancedSampler(Sampler):
             draws = np.concatenate([rng.permutation(members) for _ in range(passes)])
             out[slots] = draws[:len(slots)]
         return out
+
+
+class RandomOverSampler(Sampler):
+    """Random over-sampling (imbalanced-learn's RandomOverSampler, strategy "auto") as
+    a sampler: each epoch holds every sample once, plus, for every class smaller than
+    the largest, samples of that class drawn uniformly with replacement until it is as
+    large, all in a fresh random order. With K classes and a largest class of M samples
+    an epoch has K * M indices (a 95/5 split of N samples: 1.9 N).
+
+    labels: (N,) int class labels. Raises ValueError for anything else.
+    """
+
+    def __init__(self, labels):
+        self.classes, self.members = _class_members("RandomOverSampler", labels)
+        self.largest = max(map(len, self.members))
+
+    def __len__(self) -> int:
+        return self.largest * len(self.members)
+
+    def indices(self, rng: np.random.Generator) -> np.ndarray:
+        extra = [rng.choice(m, self.largest - len(m)) for m in self.members]
+        return rng.permutation(np.concatenate(self.members + extra).astype(np.int64))
 
 
 def _split_sizes(fn: str, n: int, test_size) -> int:

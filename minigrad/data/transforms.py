@@ -13,89 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..random import get_rng
+from ._transform import Compose, Transform, _check_prob, _pair
+from .geometric import RandomAffine, RandomRotation, RandomZoom
 
-
-class Transform:
-    """Base class: argument checks, the training flag and the random generator."""
-
-    def __init__(self, seed: int | None = None, rng: np.random.Generator | None = None):
-        self._rng = np.random.default_rng(seed) if seed is not None else rng
-        self.training = True
-
-    @property
-    def rng(self) -> np.random.Generator:
-        return get_rng(self._rng)
-
-    def train(self, mode: bool = True) -> "Transform":
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> "Transform":
-        return self.train(False)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        name = type(self).__name__
-        if x.ndim not in (3, 4):
-            raise ValueError(f"{name}: expects images (N, C, H, W) or (N, H, W), "
-                             f"got shape {x.shape}")
-        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-            raise TypeError(f"{name}: expects uint8/int or float images, got {x.dtype}")
-        if not self.training or len(x) == 0:
-            return x
-        if x.ndim == 3:
-            return self.apply(x[:, None])[:, 0]
-        return self.apply(x)
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """The augmentation of a (N, C, H, W) batch."""
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({args})"
-
-
-class Compose(Transform):
-    """Applies `transforms` in order; train()/eval() switch all of them."""
-
-    def __init__(self, transforms):
-        super().__init__()
-        self.transforms = list(transforms)
-        for t in self.transforms:
-            if not callable(t):
-                raise TypeError(f"Compose: every transform must be callable, got {t!r}")
-
-    def train(self, mode: bool = True) -> "Compose":
-        for t in self.transforms:
-            if hasattr(t, "train"):
-                t.train(mode)
-        return super().train(mode)
-
-    def __call__(self, x):
-        # No image checks here: the members check their input, and plain callables in
-        # the chain may take other shapes.
-        if not self.training:
-            return x
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-
-def _check_prob(name: str, p) -> float:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: p must lie in [0, 1], got {p!r}")
-    return float(p)
-
-
-def _pair(name: str, what: str, v, minimum: int) -> tuple[int, int]:
-    pair = (v, v) if np.isscalar(v) else tuple(v)
-    if len(pair) != 2 or any(not isinstance(a, (int, np.integer)) or a < minimum
-                             for a in pair):
-        raise ValueError(f"{name}: {what} must be an int >= {minimum} or a pair of them, "
-                         f"got {v!r}")
-    return int(pair[0]), int(pair[1])
+__all__ = ["ColorJitter", "Compose", "GaussianNoise", "RandomAffine", "RandomCrop",
+           "RandomErasing", "RandomHorizontalFlip", "RandomRotation", "RandomShift",
+           "RandomZoom", "Transform", "crop_windows"]
 
 
 class RandomHorizontalFlip(Transform):
@@ -179,73 +102,6 @@ class RandomShift(Transform):
         return crop_windows(x, (H, W), (my, mx), self.fill, oy, ox)
 
 
-class RandomRotation(Transform):
-    """Rotates each image about its centre by a random angle, counter-clockwise in
-    degrees, drawn uniformly from [-degrees, degrees] (or [lo, hi] for a pair).
-
-    interpolation: "nearest" or "bilinear" (integer images are rounded back).
-    Pixels that come from outside the image get `fill`. All images are resampled at
-    once through per-image index maps.
-    """
-
-    def __init__(self, degrees, interpolation: str = "nearest", fill=0, seed=None, rng=None):
-        super().__init__(seed, rng)
-        lo, hi = (-degrees, degrees) if np.isscalar(degrees) else tuple(degrees)
-        if not lo <= hi:
-            raise ValueError(f"RandomRotation: degrees must be >= 0 or a pair lo <= hi, "
-                             f"got {degrees!r}")
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"RandomRotation: interpolation must be 'nearest' or "
-                             f"'bilinear', got {interpolation!r}")
-        self.degrees = (float(lo), float(hi))
-        self.interpolation = interpolation
-        self.fill = fill
-
-    def _source_coords(self, n: int, H: int, W: int):
-        """Where each output pixel reads the input: sy, sx float32 (n, H, W)."""
-        theta = np.deg2rad(self.rng.uniform(*self.degrees, n))[:, None]
-        cos, sin = np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
-        cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
-        xs = np.arange(W, dtype=np.float32) - np.float32(cx)
-        ys = np.arange(H, dtype=np.float32) - np.float32(cy)
-        # Inverse map: output pixel p reads input at R(-theta) p (y axis points down).
-        # Each coordinate is a row term plus a column term: one broadcast add per map.
-        sx = (cos * xs)[:, None, :] + (np.float32(cx) - sin * ys)[:, :, None]
-        sy = (sin * xs)[:, None, :] + (np.float32(cy) + cos * ys)[:, :, None]
-        return sy, sx
-
-    def apply(self, x):
-        N, C, H, W = x.shape
-        sy, sx = self._source_coords(N, H, W)
-        # Pad by one pixel of `fill` and clamp coordinates onto that border, so reads
-        # from outside the image return fill without a mask.
-        Hp, Wp = H + 2, W + 2
-        xp = np.full((N, C, Hp, Wp), self.fill, dtype=x.dtype)
-        xp[:, :, 1:-1, 1:-1] = x
-        flat = xp.reshape(-1)
-        # Offset of image n, channel c in `flat`, broadcast against (N, 1, H*W) indices.
-        base = (np.arange(N)[:, None, None] * C + np.arange(C)[None, :, None]) * (Hp * Wp)
-
-        def gather(iy, ix):   # float32 integer-valued coordinates (N, H, W)
-            iy = np.clip(iy, -1, H) + 1
-            ix = np.clip(ix, -1, W) + 1
-            idx = (iy * Wp + ix).astype(np.intp).reshape(N, 1, H * W)
-            return np.take(flat, idx + base).reshape(N, C, H, W)
-
-        if self.interpolation == "nearest":
-            return gather(np.rint(sy), np.rint(sx))
-        y0, x0 = np.floor(sy), np.floor(sx)
-        wy, wx = (sy - y0)[:, None], (sx - x0)[:, None]
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
-        top = gather(y0, x0) * (1 - wx) + gather(y0, x0 + 1) * wx
-        bottom = gather(y0 + 1, x0) * (1 - wx) + gather(y0 + 1, x0 + 1) * wx
-        out = (top * (1 - wy) + bottom * wy).astype(dtype, copy=False)
-        if np.issubdtype(x.dtype, np.integer):
-            info = np.iinfo(x.dtype)
-            return np.clip(np.rint(out), info.min, info.max).astype(x.dtype)
-        return out
-
-
 class GaussianNoise(Transform):
     """Adds independent N(0, std^2) noise to every pixel of float images.
 
@@ -270,3 +126,100 @@ class GaussianNoise(Transform):
         noise *= draw(self.std)
         out = x + noise.astype(x.dtype, copy=False)
         return out if self.clip is None else np.clip(out, *self.clip).astype(x.dtype)
+
+
+def _value_range(x: np.ndarray, value_range) -> tuple[float, float]:
+    """The range pixel values are clipped to: value_range, else (0, 1) for float images
+    and (0, 255) for uint8 (torchvision's convention), else the integer dtype's range."""
+    if value_range is not None:
+        return value_range
+    if np.issubdtype(x.dtype, np.floating):
+        return 0.0, 1.0
+    info = np.iinfo(x.dtype)
+    return float(info.min), float(info.max)
+
+
+class ColorJitter(Transform):
+    """torchvision's brightness and contrast jitter, one factor of each per image.
+
+    brightness b: x <- x * f_b, f_b ~ U(max(0, 1 - b), 1 + b);
+    contrast c: x <- f_c * x + (1 - f_c) * mean(gray(x)), f_c ~ U(max(0, 1 - c), 1 + c),
+    gray the ITU-R 601 luma of 3-channel images (the image itself for 1 channel),
+    each followed by a clip to the value range (``value_range``, default (0, 1) for
+    float images and (0, 255) for uint8). Brightness is applied before contrast
+    (torchvision picks the order at random). Integer images are rounded back.
+    Raises ValueError for a negative factor or a value range with lo >= hi.
+    """
+
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, value_range=None,
+                 seed=None, rng=None):
+        super().__init__(seed, rng)
+        for key, v in (("brightness", brightness), ("contrast", contrast)):
+            if not (np.isscalar(v) and v >= 0):
+                raise ValueError(f"ColorJitter: {key} must be a number >= 0, got {v!r}")
+        if value_range is not None and not value_range[0] < value_range[1]:
+            raise ValueError(f"ColorJitter: value_range must be (lo, hi) with lo < hi, "
+                             f"got {value_range!r}")
+        self.brightness, self.contrast = float(brightness), float(contrast)
+        self.value_range = value_range
+
+    def _factors(self, amount: float, n: int) -> np.ndarray:
+        f = self.rng.uniform(max(0.0, 1.0 - amount), 1.0 + amount, n)
+        return f.astype(np.float32)[:, None, None, None]
+
+    def apply(self, x):
+        lo, hi = _value_range(x, self.value_range)
+        out = x.astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
+        if self.brightness:
+            out = np.clip(out * self._factors(self.brightness, len(x)), lo, hi)
+        if self.contrast:
+            gray = out if out.shape[1] != 3 else np.tensordot(
+                out, np.array([0.299, 0.587, 0.114], out.dtype), axes=([1], [0]))
+            mean = gray.reshape(len(x), -1).mean(axis=1)[:, None, None, None]
+            f = self._factors(self.contrast, len(x))
+            out = np.clip(f * out + (1 - f) * mean, lo, hi)
+        if np.issubdtype(x.dtype, np.integer):
+            return np.rint(out).astype(x.dtype)
+        return out.astype(x.dtype, copy=False)
+
+
+class RandomErasing(Transform):
+    """torchvision's RandomErasing (Zhong et al., "Random erasing data augmentation",
+    AAAI 2020): with probability p, a rectangle of each image, of area a * H * W with
+    a ~ U(scale) and aspect ratio r (log-uniform in ``ratio``), h = round(sqrt(a H W r)),
+    w = round(sqrt(a H W / r)), at a uniform position, is set to ``value`` in every
+    channel. As torchvision, up to 10 draws are tried until the rectangle fits, else
+    the image is left alone; all images draw at once. Raises ValueError for p outside
+    [0, 1] or ranges with lo > hi (scale within (0, 1], ratio > 0).
+    """
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0,
+                 seed=None, rng=None):
+        super().__init__(seed, rng)
+        self.p = _check_prob("RandomErasing", p)
+        for key, (lo, hi), low in (("scale", scale, 0.0), ("ratio", ratio, 0.0)):
+            if not low < lo <= hi or (key == "scale" and hi > 1):
+                raise ValueError(f"RandomErasing: {key} must be (lo, hi) with "
+                                 f"{low:g} < lo <= hi{' <= 1' if key == 'scale' else ''}, "
+                                 f"got {(lo, hi)!r}")
+        self.scale, self.ratio = (float(scale[0]), float(scale[1])), \
+            (float(ratio[0]), float(ratio[1]))
+        self.value = value
+
+    def apply(self, x):
+        N, _, H, W = x.shape
+        rng, tries = self.rng, 10
+        area = H * W * rng.uniform(*self.scale, (N, tries))
+        r = np.exp(rng.uniform(*np.log(self.ratio), (N, tries)))
+        h, w = np.rint(np.sqrt(area * r)).astype(int), np.rint(np.sqrt(area / r)).astype(int)
+        fits = (h < H) & (w < W)
+        first = fits.argmax(axis=1)  # the first draw that fits, as torchvision's loop
+        rows = np.arange(N)
+        h, w = h[rows, first], w[rows, first]
+        erase = fits.any(axis=1) & (rng.random(N) < self.p)
+        top = (rng.random(N) * (H - h + 1)).astype(int)
+        left = (rng.random(N) * (W - w + 1)).astype(int)
+        ys, xs = np.arange(H), np.arange(W)
+        inside = ((ys >= top[:, None]) & (ys < (top + h)[:, None]))[:, None, :, None] & \
+            ((xs >= left[:, None]) & (xs < (left + w)[:, None]))[:, None, None, :]
+        return np.where(inside & erase[:, None, None, None], x.dtype.type(self.value), x)

@@ -11,6 +11,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from ._common import as_array, inputs, loss_fn, make_optimizer
 from ..nn.module import leaf_modules
+from .selu import check_self_normalizing
 
 _HE = ("ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "GELU", "SiLU", "Swish", "Mish")
 _GLOROT = ("Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Softplus")
@@ -190,10 +191,13 @@ def check_init(model: Any, x: Any, factor: float = 10.0, verbose: bool = False) 
     than ``factor`` or shrinks below 1/factor, the verdict names that layer and the
     initializer matching the model's activation (He for ReLU-like, Glorot for
     tanh/sigmoid/softmax, LeCun for SELU). Batch norm runs on batch statistics
-    (its running statistics are restored) and dropout is off.
+    (its running statistics are restored) and dropout is off. A model with SELU is
+    first checked for the self-normalizing conditions (``check_self_normalizing``:
+    a SelfNormalizingWarning per broken one).
     """
     if factor <= 1:
         raise ValueError(f"check_init: factor must be > 1, got {factor}")
+    check_self_normalizing(model)  # a SELU network: warns about broken conditions
     leaves = [(n, m) for n, m in leaf_modules(model)
               if type(m).__name__ not in _SHAPE_ONLY and not _is_dropout(m)]
     outputs: dict[str, float] = {}

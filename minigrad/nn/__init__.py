@@ -1,8 +1,9 @@
 """Neural-network layers, activations, initializers, regularizers, losses, summary and
 batch-norm folding (NCHW layout, PyTorch weight layout and state-dict names)."""
-from . import functional, init, regularizers
+from . import constraints, functional, init, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, RReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Swish, Tanh)
+from .alpha_dropout import AlphaDropout, alpha_dropout
 from .config import register_module
 from .fusion import fuse, fuse_batchnorm
 from .keras_losses import (binary_crossentropy, categorical_crossentropy,
@@ -25,15 +26,17 @@ from .conv_extra import ConvTranspose2d
 from .pool_extra import AdaptiveAvgPool2d
 from .upsample import Upsample
 
-__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+__all__ = ["AlphaDropout", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
+           "BatchNorm2d",
            "Conv2d", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "HuberLoss",
            "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
-           "binary_crossentropy", "categorical_crossentropy", "clone", "count_parameters",
-           "functional", "fuse", "fuse_batchnorm", "get_loss", "init", "loss_names",
-           "register_module", "regularizers", "set_default_init", "sparse_categorical_crossentropy", "summary",
+           "alpha_dropout", "binary_crossentropy", "categorical_crossentropy", "clone",
+           "constraints", "count_parameters", "functional", "fuse", "fuse_batchnorm",
+           "get_loss", "init", "loss_names", "register_module", "regularizers",
+           "set_default_init", "sparse_categorical_crossentropy", "summary",
            "AdaptiveAvgPool2d", "CELU", "ConvTranspose2d", "Hardsigmoid", "Hardswish",
            "Hardtanh", "LogSigmoid", "MultiheadAttention", "ReLU6", "Softmin", "Softsign",
            "Upsample"]

@@ -197,3 +197,121 @@ def get(name_or_callable: str | Callable) -> Callable:
         return _BY_NAME[name_or_callable.lower()]
     raise ValueError(f"init.get: unknown initializer {name_or_callable!r}; expected a "
                      f"callable or one of {sorted(_BY_NAME)}")
+
+
+# ----- PyTorch's in-place initializers ------------------------------------------------
+# torch.nn.init's names, signatures and defaults: each fills the Tensor (or ndarray)
+# it is given, in place, and returns it. ``generator`` is an np.random.Generator; by
+# default the draws come from mg.manual_seed's generator.
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """PyTorch's recommended gain: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2)
+    for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (slope = param, default 0.01),
+    3/4 for selu. Raises ValueError for another name or a non-numeric slope."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+              "conv_transpose2d", "conv_transpose3d", "sigmoid")
+    if nonlinearity in linear:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ValueError(f"calculate_gain: negative_slope {slope!r} is not a number")
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _fill(name: str, tensor: Any, values: Callable[[tuple[int, ...]], np.ndarray]) -> Any:
+    """Write values(shape) into tensor's array (a Tensor's .data or an ndarray)."""
+    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
+    if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
+        what = f"dtype {data.dtype}" if isinstance(data, np.ndarray) else type(tensor).__name__
+        raise TypeError(f"{name}: expected a float Tensor or ndarray, got {what}")
+    np.copyto(data, values(data.shape), casting="same_kind")
+    return tensor
+
+
+def _torch_fans(name: str, tensor: Any) -> tuple[int, int]:
+    shape = getattr(tensor, "shape", ())
+    if len(shape) < 2:
+        raise ValueError(f"{name}: fan in and fan out need a tensor of 2 or more "
+                         f"dimensions, got shape {tuple(shape)}")
+    return compute_fans(shape)
+
+
+def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Any:
+    """Fill with U(a, b)."""
+    return _fill("uniform_", tensor, lambda s: get_rng(generator).uniform(a, b, s))
+
+
+def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Any:
+    """Fill with N(mean, std^2)."""
+    return _fill("normal_", tensor,
+                 lambda s: mean + std * get_rng(generator).standard_normal(s))
+
+
+def constant_(tensor: Any, val: float) -> Any:
+    """Fill with val."""
+    return _fill("constant_", tensor, lambda s: np.full(s, val))
+
+
+def zeros_(tensor: Any) -> Any:
+    """Fill with 0."""
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: Any) -> Any:
+    """Fill with 1."""
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor: Any, gain: float = 1.0, generator: Any = None) -> Any:
+    """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _torch_fans("xavier_uniform_", tensor)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor: Any, gain: float = 1.0, generator: Any = None) -> Any:
+    """Glorot & Bengio (2010): N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _torch_fans("xavier_normal_", tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def _kaiming_std(name: str, tensor: Any, a: float, mode: str, nonlinearity: str) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{name}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _torch_fans(name, tensor)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in"
+                                                       else fan_out)
+
+
+def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Any:
+    """He et al. (2015): U(-b, b), b = sqrt(3) * gain / sqrt(fan), gain =
+    calculate_gain(nonlinearity, a) (a: the leaky_relu slope)."""
+    bound = math.sqrt(3.0) * _kaiming_std("kaiming_uniform_", tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator: Any = None) -> Any:
+    """He et al. (2015): N(0, std^2), std = gain / sqrt(fan)."""
+    std = _kaiming_std("kaiming_normal_", tensor, a, mode, nonlinearity)
+    return normal_(tensor, 0.0, std, generator)
+
+
+def orthogonal_(tensor: Any, gain: float = 1.0, generator: Any = None) -> Any:
+    """Saxe et al. (2014): a (semi-)orthogonal matrix over (shape[0], prod(shape[1:]))
+    times gain. Raises ValueError for fewer than 2 dimensions."""
+    shape = tuple(getattr(tensor, "shape", ()))
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_: needs a tensor of 2 or more dimensions, got "
+                         f"shape {shape}")
+    return _fill("orthogonal_", tensor,
+                 lambda s: Orthogonal(gain).sample(s, get_rng(generator)))

@@ -17,7 +17,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init as initializers
-from . import regularizers
+from . import constraints, regularizers
 from .module import Module, Parameter
 
 
@@ -71,11 +71,12 @@ def _initial(weight_shape: tuple[int, ...], weight_init: Any, bias_init: Any
 
 class _Weighted(Module):
     """Shared by Linear and Conv2d: weight/bias creation, the activation applied after
-    the bias, and the regularizers."""
+    the bias, the regularizers and the constraints."""
 
     def _build(self, weight_shape: tuple[int, ...], bias: bool, weight_init: Any,
                bias_init: Any, activation: Any, kernel_regularizer: Any,
-               bias_regularizer: Any, activity_regularizer: Any, dtype: Any) -> None:
+               bias_regularizer: Any, activity_regularizer: Any, dtype: Any,
+               kernel_constraint: Any = None, bias_constraint: Any = None) -> None:
         w_init, b_init = _initial(weight_shape, weight_init, bias_init)
         self.weight = Parameter(w_init(weight_shape, dtype=dtype), dtype=dtype)
         self.bias = (Parameter(b_init((weight_shape[0],), dtype=dtype), dtype=dtype)
@@ -84,6 +85,11 @@ class _Weighted(Module):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        # on the Parameter, where every optimizer's step() applies it (constraints.py)
+        self.kernel_constraint = self.weight.constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        if self.bias is not None:
+            self.bias.constraint = self.bias_constraint
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, with ``bias`` as it is now (fuse_batchnorm gives a
@@ -125,13 +131,16 @@ class Linear(_Weighted):
     three). weight_init / bias_init: an initializer or its name; None takes the default
     of set_default_init (Keras: Glorot-uniform weight, zero bias); "pytorch" is
     PyTorch's U(+-1/sqrt(in_features)) for weight and bias. activation: None, a name
-    ("relu" runs fused with the bias, one op LinearReLU) or a Module."""
+    ("relu" runs fused with the bias, one op LinearReLU) or a Module.
+    kernel_constraint / bias_constraint: nn.constraints applied after every optimizer
+    step (Keras)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  weight_init: str | Callable | None = None,
                  bias_init: str | Callable | None = None, activation: Any = None,
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, dtype: Any = np.float32):
+                 activity_regularizer: Any = None, dtype: Any = np.float32,
+                 kernel_constraint: Any = None, bias_constraint: Any = None):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError(f"Linear: features must be positive, got in_features="
@@ -139,7 +148,7 @@ class Linear(_Weighted):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._build((self.out_features, self.in_features), bias, weight_init, bias_init,
                     activation, kernel_regularizer, bias_regularizer, activity_regularizer,
-                    dtype)
+                    dtype, kernel_constraint, bias_constraint)
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)
@@ -164,7 +173,8 @@ class Conv2d(_Weighted):
                  weight_init: str | Callable | None = None,
                  bias_init: str | Callable | None = None, activation: Any = None,
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, dtype: Any = np.float32):
+                 activity_regularizer: Any = None, dtype: Any = np.float32,
+                 kernel_constraint: Any = None, bias_constraint: Any = None):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size)
@@ -179,7 +189,8 @@ class Conv2d(_Weighted):
             _pair("Conv2d", "padding", padding)
         self._build((self.out_channels, self.in_channels) + self.kernel_size, bias,
                     weight_init, bias_init, activation, kernel_regularizer,
-                    bias_regularizer, activity_regularizer, dtype)
+                    bias_regularizer, activity_regularizer, dtype, kernel_constraint,
+                    bias_constraint)
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)

@@ -141,6 +141,13 @@ class Module(Configurable, KerasMixin, DeviceMixin):
         for _, b in self.named_buffers():
             yield b
 
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """fn(m) on every child (recursively), then on self; returns self (PyTorch)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     # ----- modes and gradients ----------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Training mode (batch statistics, dropout on) for this module and below."""

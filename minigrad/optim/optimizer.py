@@ -66,7 +66,9 @@ class Optimizer:
          g * clipnorm / max(||g||_2, clipnorm) (Keras: each tensor by its own norm;
          one of the two at most);
       2. weight decay (coupled ``g += wd * p``, or decoupled for AdamW);
-      3. the optimizer's rule.
+      3. the optimizer's rule;
+      4. the parameter's ``constraint`` attribute, if any: p <- constraint(p)
+         (mg.nn.constraints, set by a layer's kernel_constraint= / bias_constraint=).
     No gradient is checked for NaN/inf here (that would cost a full extra pass per
     step): ``clip_grad_norm_`` returns the global norm, inf/nan when a gradient is
     not finite, which is the place to notice it and skip the step.
@@ -192,6 +194,9 @@ class Optimizer:
                 if self._kernels is None or not self._fused_update(
                         i, data, g, state, group, lr):
                     self._update(data, g, state, group, lr, self._buffers(i, data))
+                constraint = getattr(p, "constraint", None)  # nn.constraints (Keras)
+                if constraint is not None:
+                    np.copyto(data, constraint(data))
                 p._version += 1  # an in-place write: backward through p's old value raises
         self.iterations += 1
         return loss

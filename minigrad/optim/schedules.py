@@ -1,7 +1,7 @@
 """Learning-rate schedules: callables from the optimizer step (counted from 0; the
 first update uses schedule(0)) to a learning rate. Keras semantics where Keras has
 the schedule (ExponentialDecay, PiecewiseConstant, CosineDecay), PyTorch's StepLR for
-StepDecay; pass one as an optimizer's ``lr``."""
+StepDecay and OneCycleLR for OneCycle; pass one as an optimizer's ``lr``."""
 from __future__ import annotations
 
 import bisect
@@ -175,6 +175,56 @@ class CosineDecay(LearningRateSchedule):
         return self._decayed(step - self.warmup_steps, self.warmup_target)
 
 
+class OneCycle(LearningRateSchedule):
+    """The learning rate of PyTorch's OneCycleLR (Smith & Topin, "Super-convergence",
+    2018; two phases, momentum not cycled). With T = total_steps, lr0 = max_lr /
+    div_factor, lr_min = lr0 / final_div_factor and E = pct_start * T - 1:
+        lr(t) = anneal(lr0, max_lr, t / E)                      for t <= E
+        lr(t) = anneal(max_lr, lr_min, (t - E) / (T - 1 - E))   otherwise
+    where anneal(a, b, u) = b + (a - b) / 2 * (1 + cos(pi * u)) ("cos") or
+    a + (b - a) * u ("linear"). Steps past T - 1 keep lr(T - 1) (PyTorch raises).
+    Raises ValueError for total_steps < 2, pct_start outside [0, 1] or with
+    pct_start * total_steps == 1 (a warm-up of zero length), an unknown
+    anneal_strategy, or non-positive factors.
+    """
+
+    def __init__(self, max_lr: float, total_steps: int, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", div_factor: float = 25.0,
+                 final_div_factor: float = 1e4):
+        n = "OneCycle"
+        self.max_lr = _number(n, "max_lr", max_lr)
+        if isinstance(total_steps, bool) or not isinstance(
+                total_steps, (int, np.integer)) or total_steps < 2:
+            raise ValueError(f"{n}: total_steps must be an int >= 2, got {total_steps!r}")
+        self.total_steps = int(total_steps)
+        self.pct_start = _number(n, "pct_start", pct_start, high=1.0)
+        if self.pct_start * self.total_steps == 1:
+            raise ValueError(f"{n}: pct_start * total_steps must not be 1 (a warm-up of "
+                             f"zero length), got {pct_start!r} * {total_steps!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"{n}: anneal_strategy must be 'cos' or 'linear', got "
+                             f"{anneal_strategy!r}")
+        self.anneal_strategy = anneal_strategy
+        self.div_factor = _number(n, "div_factor", div_factor, strict=True)
+        self.final_div_factor = _number(n, "final_div_factor", final_div_factor,
+                                        strict=True)
+
+    def _anneal(self, start: float, end: float, u: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * u) + 1)
+        return (end - start) * u + start
+
+    def _value(self, step: float) -> float:
+        step = min(step, self.total_steps - 1)
+        initial = self.max_lr / self.div_factor
+        warm_end = self.pct_start * self.total_steps - 1
+        if step <= warm_end:
+            return self._anneal(initial, self.max_lr, step / warm_end)
+        last = self.total_steps - 1
+        return self._anneal(self.max_lr, initial / self.final_div_factor,
+                            (step - warm_end) / (last - warm_end))
+
+
 class LambdaSchedule(LearningRateSchedule):
     """lr(t) = fn(t) for any callable fn; its result is checked to be a finite
     number >= 0 (ValueError naming the step otherwise)."""
@@ -189,5 +239,6 @@ class LambdaSchedule(LearningRateSchedule):
 
 
 # The schedules that are plain data (all but LambdaSchedule), by class and by name.
-SERIALIZABLE = (ExponentialDecay, PowerDecay, StepDecay, PiecewiseConstant, CosineDecay)
+SERIALIZABLE = (ExponentialDecay, PowerDecay, StepDecay, PiecewiseConstant, CosineDecay,
+                OneCycle)
 _SERIALIZABLE = {cls.__name__: cls for cls in SERIALIZABLE}

@@ -10,6 +10,7 @@ batch logs hold "loss" and "size".
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import warnings
@@ -179,22 +180,45 @@ class ReduceLROnPlateau(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """At each epoch's start set ``optimizer.lr = schedule(epoch, lr)`` (epoch from 0)."""
+    """At each epoch's start set ``optimizer.lr = schedule(epoch)`` or
+    ``schedule(epoch, lr)`` (epoch from 0, lr the current rate), whichever the
+    function's signature takes (Keras accepts both). Raises ValueError at
+    construction for a non-callable or a function that takes neither."""
 
-    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0):
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0):
         if not callable(schedule):
             raise ValueError(f"LearningRateScheduler: schedule must be callable, "
                              f"got {schedule!r}")
         self.schedule, self.verbose = schedule, verbose
+        self._with_lr = _takes_lr(schedule)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        lr = self.schedule(epoch, float(self.optimizer.lr))
+        args = (epoch, float(self.optimizer.lr)) if self._with_lr else (epoch,)
+        lr = self.schedule(*args)
         if not isinstance(lr, (float, int, np.floating, np.integer)) or not math.isfinite(lr):
-            raise ValueError(f"LearningRateScheduler: schedule({epoch}, lr) must return a "
-                             f"finite number, got {lr!r}")
+            call = "schedule(epoch, lr)" if self._with_lr else "schedule(epoch)"
+            raise ValueError(f"LearningRateScheduler: {call} at epoch {epoch} must return "
+                             f"a finite number, got {lr!r}")
         self.optimizer.lr = float(lr)
         if self.verbose:
             print(f"LearningRateScheduler: epoch {epoch + 1}: lr = {float(lr):.3g}")
+
+
+def _takes_lr(fn: Callable[..., Any]) -> bool:
+    """Whether fn is called as fn(epoch, lr) (True) or fn(epoch) (False), read from its
+    signature, not by catching a TypeError that fn itself might raise."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature: Keras's form
+        return True
+    for args, takes_lr in (((0, 0.0), True), ((0,), False)):
+        try:
+            sig.bind(*args)
+        except TypeError:
+            continue
+        return takes_lr
+    raise ValueError(f"LearningRateScheduler: schedule must take (epoch) or (epoch, lr), "
+                     f"got {fn!r} with signature {sig}")
 
 
 class ModelCheckpoint(Callback):

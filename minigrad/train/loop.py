@@ -396,11 +396,23 @@ def evaluate(model: Any, x: Any, y: Any = None, *, loss: Any,
                             _regularized(model) and loss is not None)
 
 
-def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
+def predict(model: Any, x: Any, batch_size: int = 256, tta: Callable | None = None,
+            tta_rounds: int = 8) -> np.ndarray:
     """The model's outputs ``(N, ...)`` for ``x`` (array, Tensor or a DataLoader whose
-    first array is the input), batch by batch in eval mode under no_grad."""
+    first array is the input), batch by batch in eval mode under no_grad.
+
+    tta: test-time augmentation, a callable on an input batch (numpy, e.g. a
+    ``mg.data`` transform in training mode); the output for each batch is then the
+    mean of the model's outputs over ``tta_rounds`` augmented copies (of the outputs
+    as the model returns them: logits stay logits). Raises ValueError for bad
+    arguments."""
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"predict: batch_size must be an int >= 1, got {batch_size!r}")
+    if tta is not None and not callable(tta):
+        raise ValueError(f"predict: tta must be None or a callable, got {tta!r}")
+    if isinstance(tta_rounds, bool) or not isinstance(tta_rounds, (int, np.integer)) \
+            or tta_rounds < 1:
+        raise ValueError(f"predict: tta_rounds must be an int >= 1, got {tta_rounds!r}")
     dtype = model_dtype(model)
     if is_loader(x):
         source: Any = LoaderSource(x, dtype)
@@ -408,6 +420,7 @@ def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     else:
         source = make_source(x, None, batch_size, dtype, "predict")
         batches = lambda: source.batches(None)
+    run = lambda xb: np.array(getattr(out := model(tensor(xb)), "data", out))  # noqa: E731
     outputs: list[np.ndarray] = []
     modes = save_modes(model)
     if hasattr(model, "eval"):
@@ -415,7 +428,9 @@ def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     try:
         with no_grad():
             for xb, _ in batches():
-                outputs.append(np.array(getattr(out := model(tensor(xb)), "data", out)))
+                outputs.append(run(xb) if tta is None else np.mean(
+                    [run(np.asarray(tta(xb), dtype=xb.dtype)) for _ in range(tta_rounds)],
+                    axis=0))
     finally:
         restore_modes(modes)
     return np.concatenate(outputs) if outputs else np.empty((0,))
