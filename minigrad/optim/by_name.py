@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .nadam import Nadam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -21,6 +24,9 @@ KERAS_DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
     "adamw": (AdamW, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.004)),
     "rmsprop": (RMSprop, dict(lr=1e-3, alpha=0.9, eps=1e-7)),
     "adagrad": (Adagrad, dict(lr=1e-3, eps=1e-7, initial_accumulator_value=0.1)),
+    "adadelta": (Adadelta, dict(lr=1e-3, rho=0.95, eps=1e-7)),
+    "adamax": (Adamax, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7)),
+    "nadam": (Nadam, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7)),
 }
 
 
