@@ -138,10 +138,18 @@ static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
     }
 }
 
+/* Positive sizes whose product in bytes, and the 6 per-channel doubles of the
+   workspace, fit in a long. */
+static int FN(sizes_ok_)(long n, long c, long s) {
+    long t;
+    return n >= 1 && c >= 1 && s >= 1 && !MG_PRODUCT(&t, n, c, s, (long)sizeof(T)) &&
+           !MG_PRODUCT(&t, 6, c, (long)sizeof(double));
+}
+
 int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *running_mean,
                               T *running_var, int training, double momentum, double eps,
                               T *y, T *mean, T *invstd, long n, long c, long s) {
-    if (n < 1 || c < 1 || s < 1 || !x || !gamma || !beta || !running_mean ||
+    if (!FN(sizes_ok_)(n, c, s) || !x || !gamma || !beta || !running_mean ||
         !running_var || !y || !mean || !invstd || (training && n * s < 2) || eps < 0)
         return MG_EINVAL;
     double *buf = mg_workspace(MG_WS_TILE, (size_t)5 * c * sizeof(double));
@@ -180,7 +188,7 @@ int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *runn
 int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T *mean,
                                const T *invstd, int training, T *dx, T *dgamma, T *dbeta,
                                long n, long c, long s) {
-    if (n < 1 || c < 1 || s < 1 || !dy || !x || !gamma || !mean || !invstd || !dx ||
+    if (!FN(sizes_ok_)(n, c, s) || !dy || !x || !gamma || !mean || !invstd || !dx ||
         !dgamma || !dbeta)
         return MG_EINVAL;
     double *buf = mg_workspace(MG_WS_TILE, (size_t)6 * c * sizeof(double));

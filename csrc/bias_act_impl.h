@@ -4,7 +4,8 @@
 #define FN(name) MG_CAT(name, SFX)
 
 static int FN(bias_act_sizes_ok_)(long n, long f, long s) {
-    return n >= 0 && f >= 0 && s >= 0;
+    long t;
+    return !MG_PRODUCT(&t, n, f, s, (long)sizeof(T));  /* negative factors too */
 }
 
 int FN(mg_bias_relu_forward_)(T *z, const T *b, long n, long f, long s) {

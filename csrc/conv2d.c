@@ -29,26 +29,41 @@
 #endif
 
 
-typedef struct {
-    long n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow;
-} conv_dims;
-
-static int conv_dims_init(conv_dims *d, long n, long c, long h, long w, long f, long kh,
-                          long kw, long sh, long sw, long ph, long pw) {
-    if (n < 1 || c < 1 || h < 1 || w < 1 || f < 1 || kh < 1 || kw < 1 || sh < 1 ||
-        sw < 1 || ph < 0 || pw < 0 || h + 2 * ph < kh || w + 2 * pw < kw)
-        return MG_EINVAL;
-    d->n = n; d->c = c; d->h = h; d->w = w; d->f = f; d->kh = kh; d->kw = kw;
-    d->sh = sh; d->sw = sw; d->ph = ph; d->pw = pw;
-    d->oh = (h + 2 * ph - kh) / sh + 1;
-    d->ow = (w + 2 * pw - kw) / sw + 1;
-    return 0;
-}
-
 /* Direct kernels: outputs per register block along a row, and the most taps
    (C*KH*KW) for which they beat im2col + GEMM (measured: 1->32 3x3 on 28x28). */
 #define DB 32
 #define MG_DIRECT_TAPS 32
+
+typedef struct {
+    long n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow;
+} conv_dims;
+
+/* Fills d, or returns MG_EINVAL for non-positive sizes, a kernel larger than the
+   padded input, or a size product that does not fit in a long. Every buffer any path
+   may touch is counted in bytes of the widest element (double): x, y and w, the
+   zero-padded image plus DB of slack, one image's im2col matrix and the implicit
+   path's F x OH*wp product; so no index below can wrap. */
+static int conv_dims_init(conv_dims *d, long n, long c, long h, long w, long f, long kh,
+                          long kw, long sh, long sw, long ph, long pw) {
+    const long e = (long)sizeof(double);
+    long hp, wp, t;
+    if (n < 1 || c < 1 || h < 1 || w < 1 || f < 1 || kh < 1 || kw < 1 || sh < 1 ||
+        sw < 1 || ph < 0 || pw < 0)
+        return MG_EINVAL;
+    if (MG_PRODUCT(&t, 2, ph) || mg_sum(&hp, h, t) || MG_PRODUCT(&t, 2, pw) ||
+        mg_sum(&wp, w, t) || hp < kh || wp < kw)
+        return MG_EINVAL;
+    d->n = n; d->c = c; d->h = h; d->w = w; d->f = f; d->kh = kh; d->kw = kw;
+    d->sh = sh; d->sw = sw; d->ph = ph; d->pw = pw;
+    d->oh = (hp - kh) / sh + 1;
+    d->ow = (wp - kw) / sw + 1;
+    if (MG_PRODUCT(&t, n, c, h, w, e) || MG_PRODUCT(&t, n, f, d->oh, d->ow, e) ||
+        MG_PRODUCT(&t, f, c, kh, kw, e) || MG_PRODUCT(&t, c, hp, wp) ||
+        mg_sum(&t, t, DB) || MG_PRODUCT(&t, t, e) ||
+        MG_PRODUCT(&t, c, kh, kw, d->oh, d->ow, e) || MG_PRODUCT(&t, f, d->oh, wp, e))
+        return MG_EINVAL;
+    return 0;
+}
 
 static int is_direct(const conv_dims *d) {
     return d->sh == 1 && d->sw == 1 && d->c * d->kh * d->kw <= MG_DIRECT_TAPS;
@@ -69,11 +84,11 @@ static int is_implicit(const conv_dims *d) {
 }
 
 /* The dims of dx as a stride-1 convolution of dy ("full" correlation): dy's F channels
-   padded by KH-1-ph, KW-1-pw, and C filters of the flipped, transposed weights. */
-static conv_dims dx_as_conv(const conv_dims *d) {
-    conv_dims t = {d->n, d->f, d->oh, d->ow, d->c, d->kh, d->kw, 1, 1,
-                   d->kh - 1 - d->ph, d->kw - 1 - d->pw, d->h, d->w};
-    return t;
+   padded by KH-1-ph, KW-1-pw, and C filters of the flipped, transposed weights.
+   MG_EINVAL when its buffers would not fit (checked once per call, before the images). */
+static int dx_as_conv(const conv_dims *d, conv_dims *t) {
+    return conv_dims_init(t, d->n, d->f, d->oh, d->ow, d->c, d->kh, d->kw, 1, 1,
+                          d->kh - 1 - d->ph, d->kw - 1 - d->pw);
 }
 
 #define T float

@@ -268,7 +268,8 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
         if (dw_acc != NULL) err |= FN(dw_implicit_)(d, x, dy, dw_acc, first);
         if (db_acc != NULL) FN(bias_grad_)(d, dy, db_acc, first);
         if (dx != NULL && w2 != NULL) {
-            conv_dims t = dx_as_conv(d);
+            conv_dims t;
+            dx_as_conv(d, &t);   /* validated by the caller */
             return err | FN(forward_implicit_)(&t, dy, w2, NULL, dx);
         }
         if (dx == NULL) return err;
@@ -316,6 +317,8 @@ int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T
     /* dx as a convolution of dy has C output rows: worth it only for enough of them
        (a first layer with C = 1 keeps w^T @ dy and col2im). */
     if (dx != NULL && gemm_nt == 1 && is_implicit(&d) && c >= 16) {
+        conv_dims t;
+        if (dx_as_conv(&d, &t)) return MG_EINVAL;
         w2 = FN(flipped_weights_)(&d, w);
         if (w2 == NULL) return MG_ENOMEM;
     }
@@ -327,8 +330,10 @@ int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T
     }
     /* Thread t > 0 sums into partial t; thread 0 writes dw/db directly. */
     T *part = NULL;
+    long part_bytes;
+    if (MG_PRODUCT(&part_bytes, nt - 1, nw + f, (long)sizeof(T))) return MG_EINVAL;
     if (dw != NULL || db != NULL) {
-        part = mg_workspace(MG_WS_PARTIAL, (size_t)(nt - 1) * (nw + f) * sizeof(T));
+        part = mg_workspace(MG_WS_PARTIAL, (size_t)part_bytes);
         if (part == NULL) return MG_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) reduction(| : err)

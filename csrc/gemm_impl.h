@@ -210,11 +210,17 @@ int FN(mg_gemm_threaded_)(int nt, int ta, int tb, long m, long n, long k, T alph
     return err ? MG_ENOMEM : 0;
 }
 
+/* MG_EINVAL for negative sizes, row strides shorter than a row, NULL operands, or an
+   operand whose extent in bytes (rows * row stride) does not fit in a long. */
 static int FN(check_)(int ta, int tb, long m, long n, long k, const T *a, long lda,
                       const T *b, long ldb, const T *c, long ldc) {
+    long t, e = (long)sizeof(T);
     if (m < 0 || n < 0 || k < 0) return MG_EINVAL;
     if (ldc < (n > 1 ? n : 1) || lda < ((ta ? m : k) > 1 ? (ta ? m : k) : 1) ||
         ldb < ((tb ? k : n) > 1 ? (tb ? k : n) : 1))
+        return MG_EINVAL;
+    if (MG_PRODUCT(&t, ta ? k : m, lda, e) || MG_PRODUCT(&t, tb ? n : k, ldb, e) ||
+        MG_PRODUCT(&t, m, ldc, e))
         return MG_EINVAL;
     if ((m && n && c == NULL) || (m && n && k && (a == NULL || b == NULL)))
         return MG_EINVAL;
@@ -233,7 +239,11 @@ int FN(mg_gemm_batch_)(int trans_a, int trans_b, long batch, long m, long n, lon
                        T alpha, const T *a, long lda, long stride_a, const T *b, long ldb,
                        long stride_b, T beta, T *c, long ldc, long stride_c) {
     int err = FN(check_)(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
-    if (err || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0) return MG_EINVAL;
+    long t, e = (long)sizeof(T);
+    if (err || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0 ||
+        MG_PRODUCT(&t, batch, stride_a, e) || MG_PRODUCT(&t, batch, stride_b, e) ||
+        MG_PRODUCT(&t, batch, stride_c, e))
+        return MG_EINVAL;
     int nt = mg_threads_avail();
     /* Many small products: one whole product per thread beats splitting each one. */
     if (nt > 1 && batch >= nt && (double)m * n * k < 4194304.0) {

@@ -12,6 +12,27 @@
 #define MG_EINVAL (-1)
 #define MG_ENOMEM (-2)
 
+/* Every size a kernel derives (a padded image, an im2col matrix, an output, a byte
+   count) is formed here, so a product that does not fit in a long is an error
+   (MG_EINVAL) before anything is allocated or written, never a wrapped index.
+   *out = f[0] * ... * f[n-1]; MG_EINVAL when a factor is negative or the product
+   overflows. MG_PRODUCT(&out, a, b, c) passes its arguments as the list. */
+static inline int mg_product(long *out, int n, const long *f) {
+    long p = 1;
+    for (int i = 0; i < n; i++)
+        if (f[i] < 0 || __builtin_mul_overflow(p, f[i], &p)) return MG_EINVAL;
+    *out = p;
+    return 0;
+}
+#define MG_PRODUCT(out, ...) \
+    mg_product((out), (int)(sizeof((long[]){__VA_ARGS__}) / sizeof(long)), \
+               (long[]){__VA_ARGS__})
+
+/* *out = a + b, or MG_EINVAL when either is negative or the sum overflows. */
+static inline int mg_sum(long *out, long a, long b) {
+    return a < 0 || b < 0 || __builtin_add_overflow(a, b, out) ? MG_EINVAL : 0;
+}
+
 enum {
     MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PAD, MG_WS_PARTIAL, MG_WS_TILE,
     MG_WS_OFFSETS, MG_WS_WEIGHTS, MG_WS_SLOTS
@@ -24,6 +45,10 @@ void *mg_workspace(int slot, size_t bytes);
 /* Threads an OpenMP kernel may use right now: 1 inside a parallel region (no nested
    teams), else the count set by mg_set_num_threads. */
 int mg_threads_avail(void);
+
+/* The bytes of one thread's GEMM packing buffers at full blocking (an MC x KC block of
+   A, a KC x NC block of B; gemm.c), which mg_warmup reserves. */
+void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b);
 
 /* GEMM on one thread (the caller may already be an OpenMP worker), and the threaded
    one; same contract as mg_gemm_f32/_f64 in gemm.c, arguments already validated.

@@ -40,7 +40,7 @@ int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c,
         int64_t *ap = argmax + pl * oh * ow;
         if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
 #ifdef MG_MAXPOOL_2X2_F32
-            if (sizeof(T) == sizeof(float)) {
+            if (sizeof(T) == sizeof(float) && w < MG_AVX2_MAX_W) {
                 MG_MAXPOOL_2X2_F32((const float *)xp, (float *)yp, ap, w, oh, ow);
                 continue;
             }
@@ -95,7 +95,10 @@ static int FN(maxpool_tiled_plane_)(const T *dyp, const int64_t *ap, T *dxp, lon
 
 int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n, long c,
                                long h, long w, long oh, long ow) {
-    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx)
+    long t;
+    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx ||
+        MG_PRODUCT(&t, n, c, h, w, (long)sizeof(double)) ||
+        MG_PRODUCT(&t, n, c, oh, ow, (long)sizeof(int64_t)))
         return MG_EINVAL;
     long planes = n * c, per = oh * ow;
     uint64_t size = (uint64_t)(h * w);
@@ -108,7 +111,7 @@ int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n
         const T *dyp = dy + pl * per;
         const int64_t *ap = argmax + pl * per;
 #ifdef MG_MAXPOOL_2X2_BWD_F32
-        if (sizeof(T) == sizeof(float) && k_h == 2 && k_w == 2 &&
+        if (sizeof(T) == sizeof(float) && k_h == 2 && k_w == 2 && w < MG_AVX2_MAX_W &&
             MG_MAXPOOL_2X2_BWD_F32((const float *)dyp, ap, (float *)dxp, w, oh, ow))
             continue;
 #endif
