@@ -1,7 +1,19 @@
-/* Batch norm for one element type, included twice by batchnorm.c (T, SFX). */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
+/* Batch norm for one element type T, included by batchnorm.c once per type (T, SFX,
+   and the names BATCHNORM_FORWARD, BATCHNORM_BACKWARD).
+
+   Contract: batchnorm.c's header. x, y, dy, dx (N, C, S) contiguous; per-channel
+   vectors (C,). y, mean, invstd, dx, dgamma, dbeta are overwritten; running_mean and
+   running_var are updated in place in training. Sums are shifted by a per-channel
+   reference (a value of the channel, or its mean) and accumulated in double.
+   Loop nests:
+     channel_sums_   S == 1: contiguous channel ranges per thread, rows in runs of 64
+                     summed in T along C (row_sums_); S > 1: channels over threads,
+                     then n, then the S values of the plane (SIMD).
+     affine_         the one elementwise pass of both directions: out = (in - sub[c])
+                     * mul[c] + add[c] (+ extra[c] * other); rows (S == 1) or (n, c)
+                     planes over threads.
+   Edges: training needs N*S >= 2 (the unbiased running variance); a negative variance
+   from rounding is clamped to 0. */
 
 /* Sums over the rows of (N, C) data for channels [lo, hi): runs of 64 rows are summed
    in T along C (vectorised, restrict pointers), then added to the double totals. */
@@ -146,7 +158,7 @@ static int FN(sizes_ok_)(long n, long c, long s) {
            !MG_PRODUCT(&t, 6, c, (long)sizeof(double));
 }
 
-int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *running_mean,
+int BATCHNORM_FORWARD(const T *x, const T *gamma, const T *beta, T *running_mean,
                               T *running_var, int training, double momentum, double eps,
                               T *y, T *mean, T *invstd, long n, long c, long s) {
     if (!FN(sizes_ok_)(n, c, s) || !x || !gamma || !beta || !running_mean ||
@@ -185,7 +197,7 @@ int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *runn
     return 0;
 }
 
-int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T *mean,
+int BATCHNORM_BACKWARD(const T *dy, const T *x, const T *gamma, const T *mean,
                                const T *invstd, int training, T *dx, T *dgamma, T *dbeta,
                                long n, long c, long s) {
     if (!FN(sizes_ok_)(n, c, s) || !dy || !x || !gamma || !mean || !invstd || !dx ||
@@ -217,6 +229,5 @@ int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T 
     return 0;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef BATCHNORM_FORWARD
+#undef BATCHNORM_BACKWARD

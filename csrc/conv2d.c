@@ -1,25 +1,34 @@
 /* conv2d forward and backward (cross-correlation, zero padding, as PyTorch).
 
-   Layouts (row-major, contiguous): x (N, C, H, W); w (F, C, KH, KW); b (F,) or NULL;
-   y and dy (N, F, OH, OW) with OH = (H + 2*ph - KH) / sh + 1, OW likewise.
-   Method: im2col + GEMM per image. cols (C*KH*KW, OH*OW) holds the input window of
-   every output pixel (zeros where the window covers padding), then
-     forward   y[n]  = w (F, CKK) @ cols (+ b)                    overwrites y
-     dW        dw    = sum_n dy[n] (F, OHOW) @ cols^T             overwrites dw
-     dX        dcols = w^T @ dy[n], scattered back by col2im       overwrites dx
-               (measured faster here than dx = conv(dy, flipped w) for 32->64 3x3:
-               that im2col of dy, F*9 rows, no longer fits in L2)
-     db        db    = dy summed over N, OH, OW                   overwrites db
-   A 1x1 kernel with stride 1 and no padding uses x itself as cols. With stride 1
-   and at most MG_DIRECT_TAPS taps (C*KH*KW, e.g. a first layer on 1-channel images)
-   the forward runs a direct loop over a zero-padded copy of the image instead (a
-   direct dW was measured slower than im2col + GEMM and is not used). cols lives in the
-   thread's workspace (no allocation per call). Images are spread over OpenMP threads
-   (static schedule); each thread sums its own partial dw/db, and the partials are
+   Layouts (row-major, contiguous): x and dx (N, C, H, W); w and dw (F, C, KH, KW);
+   b and db (F,) or NULL; y and dy (N, F, OH, OW) with OH = (H + 2*ph - KH) / sh + 1,
+   OW likewise. Every output is overwritten (dw and db are sums over the batch, formed
+   in the kernel); dx, dw, db may each be NULL (not computed).
+
+   Each image is a GEMM against B = its im2col matrix (C*KH*KW, OH*OW): the input window
+   of every output pixel, zeros where it covers padding. Which way B is formed:
+     implicit GEMM (the main path: stride 1, padding < kernel, C*KH*KW >= 64, one
+       thread per image; conv2d_impl.h): the GEMM packs B straight from a zero-padded
+       copy of the image (mg_gemm_implicit_b), so B is never written.
+         forward  y  = w (F, CKK) @ B (+ b)
+         dW       dw = sum_n dy[n] @ B^T
+         dX       dx = the stride-1 convolution of dy, padded by KH-1-ph, KW-1-pw, with
+                  the flipped, transposed weights (C >= 16; else as below)
+     direct loop (forward, stride 1, at most MG_DIRECT_TAPS taps, e.g. a first layer
+       on 1-channel images): y accumulated in registers from the padded image.
+     1x1, stride 1, no padding: B is x itself.
+     im2col + GEMM otherwise (strided convolutions, and the threaded GEMM used when
+       there are fewer images than threads): B is written to the thread's workspace;
+       dX = col2im(w^T @ dy[n]).
+   db = dy summed over N, OH, OW.
+   Threads: with at least as many images as threads, images are spread over OpenMP
+   threads (static schedule), each summing its own partial dw/db; the partials are
    added in thread order, so results are repeatable for a given thread count. With
-   fewer images than threads the GEMM itself is threaded instead.
-   Errors: MG_EINVAL (-1) for non-positive sizes or a kernel larger than the padded
-   input, MG_ENOMEM (-2). dx, dw, db may each be NULL (not computed). */
+   fewer images the GEMM itself is threaded. Scratch buffers are the thread's
+   workspaces (mg_workspace): no allocation per call in steady state.
+   Errors: MG_EINVAL (-1) for non-positive sizes, a kernel larger than the padded
+   input, or a derived size (padded image, im2col matrix, output) whose byte count
+   overflows a long, before anything is written; MG_ENOMEM (-2). */
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
@@ -93,9 +102,17 @@ static int dx_as_conv(const conv_dims *d, conv_dims *t) {
 
 #define T float
 #define SFX f32
+#define CONV2D_FORWARD mg_conv2d_forward_f32
+#define CONV2D_BACKWARD mg_conv2d_backward_f32
+#define GEMM_THREADED mg_gemm_threaded_f32
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
 #include "conv2d_impl.h"
 #undef T
 #undef SFX
 #define T double
 #define SFX f64
+#define CONV2D_FORWARD mg_conv2d_forward_f64
+#define CONV2D_BACKWARD mg_conv2d_backward_f64
+#define GEMM_THREADED mg_gemm_threaded_f64
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
 #include "conv2d_impl.h"

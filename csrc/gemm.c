@@ -178,6 +178,11 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 
 #define T float
 #define SFX f32
+#define GEMM mg_gemm_f32
+#define GEMM_BATCH mg_gemm_batch_f32
+#define GEMM_SERIAL mg_gemm_serial_f32
+#define GEMM_THREADED mg_gemm_threaded_f32
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
 #define MR MR_F32
 #define NR NR_F32
 #define MC MC_F32
@@ -196,6 +201,11 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 
 #define T double
 #define SFX f64
+#define GEMM mg_gemm_f64
+#define GEMM_BATCH mg_gemm_batch_f64
+#define GEMM_SERIAL mg_gemm_serial_f64
+#define GEMM_THREADED mg_gemm_threaded_f64
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
 #define MR MR_F64
 #define NR NR_F64
 #define MC MC_F64

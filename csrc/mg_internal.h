@@ -1,10 +1,12 @@
 /* Internal helpers shared by the kernel files (not part of the cffi interface).
 
-   Workspaces: every thread owns a few grow-only, 64-byte aligned buffers, one per
-   slot. A kernel asks for the bytes it needs; the buffer is reallocated only when it
-   must grow, so in steady state no kernel call allocates or page-faults. The buffers
-   are thread-local (OpenMP workers and Python threads each get their own), which makes
-   concurrent calls from several Python threads safe (cffi releases the GIL). */
+   Workspaces: every thread owns a few grow-only, page-aligned buffers, one per slot. A
+   kernel asks for the bytes it needs; the buffer is remapped only when it must grow,
+   so in steady state no kernel call allocates or page-faults. The buffers are
+   thread-local (OpenMP workers and Python threads each get their own), which makes
+   concurrent calls from several Python threads safe (cffi releases the GIL). They are
+   unmapped when their thread exits, or on demand by mg_release_workspaces
+   (threads.c). */
 #ifndef MG_INTERNAL_H
 #define MG_INTERNAL_H
 #include <stddef.h>
@@ -76,6 +78,15 @@ int mg_gemm_implicit_b_f32(int tb, long m, long n, long k, const float *a, long 
 int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long lda,
                            const double *src, const long *koff, double beta, double *c,
                            long ldc);
+
+/* The *_impl.h templates are included once per element type, with T (float or double)
+   and SFX (f32 or f64) defined. Their exported functions are named by macros the
+   including .c file defines next to the #include (e.g. CONV2D_FORWARD is
+   mg_conv2d_forward_f32), so grep finds every symbol of minigrad_api.h there; their
+   static helpers get the suffix: FN(pad_image_) is pad_image_f32 or pad_image_f64. */
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+#define FN(name) MG_CAT(name, SFX)
 
 /* GCC turns short copy loops into calls to memmove; for runs of 14-16 floats the call
    costs more than the copy, so the packing and im2col loops stay inline. */

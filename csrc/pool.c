@@ -158,9 +158,17 @@ static int maxpool_2x2_backward_avx2(const float *dyp, const int64_t *ap, float 
 
 #define T float
 #define SFX f32
+#define MAXPOOL2D_FORWARD mg_maxpool2d_forward_f32
+#define MAXPOOL2D_BACKWARD mg_maxpool2d_backward_f32
+#define AVGPOOL2D_FORWARD mg_avgpool2d_forward_f32
+#define AVGPOOL2D_BACKWARD mg_avgpool2d_backward_f32
 #include "pool_impl.h"
 #undef T
 #undef SFX
 #define T double
 #define SFX f64
+#define MAXPOOL2D_FORWARD mg_maxpool2d_forward_f64
+#define MAXPOOL2D_BACKWARD mg_maxpool2d_backward_f64
+#define AVGPOOL2D_FORWARD mg_avgpool2d_forward_f64
+#define AVGPOOL2D_BACKWARD mg_avgpool2d_backward_f64
 #include "pool_impl.h"
