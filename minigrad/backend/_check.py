@@ -2,6 +2,8 @@
 before any compiled code sees a bad shape or dtype."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
@@ -16,19 +18,25 @@ FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_BYTES = 2**48
 
 
-def check_size(op: str, what: str, dims, itemsize: int, context: str) -> int:
+def check_size(op: str, what: str, dims, itemsize: int, context) -> int:
     """The element count prod(dims) of a buffer an op needs; raises ValueError naming
-    the op, the buffer and ``context`` (the shapes and arguments it came from) when
+    the op, the buffer and ``context`` (the shapes and arguments it came from: a str,
+    or a function returning it, so the hot path formats nothing) when
     prod(dims) * itemsize exceeds MAX_BYTES."""
-    count = 1
-    for d in dims:
-        count *= int(d)
+    count = math.prod(dims)
     if count * itemsize > MAX_BYTES:
         shape = " x ".join(str(int(d)) for d in dims)
+        context = context() if callable(context) else context
         raise ValueError(f"{op}: {context} needs {what} of {shape} = {count} elements "
                          f"({count * itemsize} bytes), more than a kernel buffer may "
                          f"hold (2**48 bytes)")
     return count
+
+
+def check_sizes(op: str, buffers, itemsize: int, context) -> None:
+    """check_size for each (what, dims) of buffers."""
+    for what, dims in buffers:
+        check_size(op, what, dims, itemsize, context)
 
 
 def check_float(op: str, **arrays) -> np.dtype:
@@ -62,10 +70,14 @@ def check_matmul(a, b, trans_a: bool, trans_b: bool) -> tuple[int, int, int]:
     if a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]:
         raise ShapeError(f"matmul: batch sizes differ, got a{a.shape} @ b{b.shape}")
     batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
-    context = f"a{a.shape} @ b{b.shape}"
-    for what, dims in (("an operand a", a.shape), ("an operand b", b.shape),
-                       ("an output", (batch, m, n))):
-        check_size("matmul", what, dims, a.itemsize, context)
+    if max(a.nbytes, b.nbytes, batch * m * n * a.itemsize) <= MAX_BYTES:
+        return m, n, ka   # the common case, without building the list below
+
+    def context():
+        return f"a{a.shape} @ b{b.shape}"
+
+    check_sizes("matmul", (("an operand a", a.shape), ("an operand b", b.shape),
+                           ("an output", (batch, m, n))), a.itemsize, context)
     return m, n, ka
 
 
@@ -113,13 +125,19 @@ def check_conv2d_sizes(x, w, stride, padding) -> None:
     f, _, kh, kw = w.shape
     hp, wp = h + 2 * ph, wd + 2 * pw
     oh, ow = conv_out_shape(x.shape, w.shape, stride, padding)
-    context = (f"x{x.shape}, w{w.shape} with stride {tuple(stride)}, padding "
-               f"{tuple(padding)}")
-    for what, dims in (("an input", x.shape), ("a weight", w.shape),
-                       ("an output", (n, f, oh, ow)), ("a padded input", (n, c, hp, wp)),
-                       ("an im2col matrix", (n, c, kh, kw, oh, ow)),
-                       ("a row step", (sh, wp)), ("a column step", (sw,))):
-        check_size("conv2d", what, dims, x.itemsize, context)
+    largest = max(x.size, w.size, n * f * oh * ow, n * c * hp * wp, n * c * kh * kw * oh * ow,
+                  sh * wp, sw)
+    if largest * x.itemsize <= MAX_BYTES:
+        return   # the common case, without building the list below
+
+    def context():
+        return f"x{x.shape}, w{w.shape} with stride {tuple(stride)}, padding {tuple(padding)}"
+
+    check_sizes("conv2d", (("an input", x.shape), ("a weight", w.shape),
+                           ("an output", (n, f, oh, ow)), ("a padded input", (n, c, hp, wp)),
+                           ("an im2col matrix", (n, c, kh, kw, oh, ow)),
+                           ("a row step", (sh, wp)), ("a column step", (sw,))),
+                x.itemsize, context)
 
 
 def pool_out_shape(x_shape, kernel, stride) -> tuple[int, int]:
@@ -144,10 +162,14 @@ def check_pool(op: str, x, kernel, stride) -> None:
 def check_pool_sizes(op: str, x_shape, itemsize: int, kernel, stride) -> None:
     """x (given by its shape, as the backward kernels are) and the steps between
     windows fit MAX_BYTES."""
-    context = f"x{tuple(x_shape)} with kernel_size {tuple(kernel)}, stride {tuple(stride)}"
-    for what, dims in (("an input", x_shape), ("a row step", (stride[0], x_shape[3])),
-                       ("a column step", (stride[1],))):
-        check_size(op, what, dims, itemsize, context)
+    if max(math.prod(x_shape), stride[0] * x_shape[3], stride[1]) * itemsize <= MAX_BYTES:
+        return   # the common case, without building the list below
+
+    def context():
+        return f"x{tuple(x_shape)} with kernel_size {tuple(kernel)}, stride {tuple(stride)}"
+
+    check_sizes(op, (("an input", x_shape), ("a row step", (stride[0], x_shape[3])),
+                     ("a column step", (stride[1],))), itemsize, context)
 
 
 def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
