@@ -25,9 +25,13 @@
 
 #define T float
 #define SFX f32
+#define BATCHNORM_FORWARD mg_batchnorm_forward_f32
+#define BATCHNORM_BACKWARD mg_batchnorm_backward_f32
 #include "batchnorm_impl.h"
 #undef T
 #undef SFX
 #define T double
 #define SFX f64
+#define BATCHNORM_FORWARD mg_batchnorm_forward_f64
+#define BATCHNORM_BACKWARD mg_batchnorm_backward_f64
 #include "batchnorm_impl.h"

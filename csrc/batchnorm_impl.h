@@ -1,7 +1,19 @@
-/* Batch norm for one element type, included twice by batchnorm.c (T, SFX). */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
+/* Batch norm for one element type T, included by batchnorm.c once per type (T, SFX,
+   and the names BATCHNORM_FORWARD, BATCHNORM_BACKWARD).
+
+   Contract: batchnorm.c's header. x, y, dy, dx (N, C, S) contiguous; per-channel
+   vectors (C,). y, mean, invstd, dx, dgamma, dbeta are overwritten; running_mean and
+   running_var are updated in place in training. Sums are shifted by a per-channel
+   reference (a value of the channel, or its mean) and accumulated in double.
+   Loop nests:
+     channel_sums_   S == 1: contiguous channel ranges per thread, rows in runs of 64
+                     summed in T along C (row_sums_); S > 1: channels over threads,
+                     then n, then the S values of the plane (SIMD).
+     affine_         the one elementwise pass of both directions: out = (in - sub[c])
+                     * mul[c] + add[c] (+ extra[c] * other); rows (S == 1) or (n, c)
+                     planes over threads.
+   Edges: training needs N*S >= 2 (the unbiased running variance); a negative variance
+   from rounding is clamped to 0. */
 
 /* Sums over the rows of (N, C) data for channels [lo, hi): runs of 64 rows are summed
    in T along C (vectorised, restrict pointers), then added to the double totals. */
@@ -138,10 +150,18 @@ static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
     }
 }
 
-int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *running_mean,
+/* Positive sizes whose product in bytes, and the 6 per-channel doubles of the
+   workspace, fit in a long. */
+static int FN(sizes_ok_)(long n, long c, long s) {
+    long t;
+    return n >= 1 && c >= 1 && s >= 1 && !MG_PRODUCT(&t, n, c, s, (long)sizeof(T)) &&
+           !MG_PRODUCT(&t, 6, c, (long)sizeof(double));
+}
+
+int BATCHNORM_FORWARD(const T *x, const T *gamma, const T *beta, T *running_mean,
                               T *running_var, int training, double momentum, double eps,
                               T *y, T *mean, T *invstd, long n, long c, long s) {
-    if (n < 1 || c < 1 || s < 1 || !x || !gamma || !beta || !running_mean ||
+    if (!FN(sizes_ok_)(n, c, s) || !x || !gamma || !beta || !running_mean ||
         !running_var || !y || !mean || !invstd || (training && n * s < 2) || eps < 0)
         return MG_EINVAL;
     double *buf = mg_workspace(MG_WS_TILE, (size_t)5 * c * sizeof(double));
@@ -177,10 +197,10 @@ int FN(mg_batchnorm_forward_)(const T *x, const T *gamma, const T *beta, T *runn
     return 0;
 }
 
-int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T *mean,
+int BATCHNORM_BACKWARD(const T *dy, const T *x, const T *gamma, const T *mean,
                                const T *invstd, int training, T *dx, T *dgamma, T *dbeta,
                                long n, long c, long s) {
-    if (n < 1 || c < 1 || s < 1 || !dy || !x || !gamma || !mean || !invstd || !dx ||
+    if (!FN(sizes_ok_)(n, c, s) || !dy || !x || !gamma || !mean || !invstd || !dx ||
         !dgamma || !dbeta)
         return MG_EINVAL;
     double *buf = mg_workspace(MG_WS_TILE, (size_t)6 * c * sizeof(double));
@@ -209,6 +229,5 @@ int FN(mg_batchnorm_backward_)(const T *dy, const T *x, const T *gamma, const T 
     return 0;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef BATCHNORM_FORWARD
+#undef BATCHNORM_BACKWARD

@@ -20,9 +20,13 @@
 
 #define T float
 #define SFX f32
+#define BIAS_RELU_FORWARD mg_bias_relu_forward_f32
+#define BIAS_RELU_BACKWARD mg_bias_relu_backward_f32
 #include "bias_act_impl.h"
 #undef T
 #undef SFX
 #define T double
 #define SFX f64
+#define BIAS_RELU_FORWARD mg_bias_relu_forward_f64
+#define BIAS_RELU_BACKWARD mg_bias_relu_backward_f64
 #include "bias_act_impl.h"

@@ -1,13 +1,20 @@
-/* Fused bias + ReLU for one element type, included twice by bias_act.c (T, SFX). */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
+/* Fused bias + ReLU for one element type T, included by bias_act.c once per type (T,
+   SFX, and the names BIAS_RELU_FORWARD, BIAS_RELU_BACKWARD).
+
+   Contract: bias_act.c's header. z, y, dy, dz (N, F, S) contiguous, b and db (F,) or
+   NULL. forward overwrites z in place; backward overwrites dz and db.
+   Loop nests: S == 1 (Linear): rows i over threads, then f; db in a second sweep by
+   64-column blocks over threads (no two threads add into one entry). S > 1 (conv):
+   channels f over threads, then images n, then the S pixels of the plane, so each
+   thread owns its db entries. Edges: any N, F, S >= 0 (nothing to do when one is 0);
+   a NaN propagates through relu. */
 
 static int FN(bias_act_sizes_ok_)(long n, long f, long s) {
-    return n >= 0 && f >= 0 && s >= 0;
+    long t;
+    return !MG_PRODUCT(&t, n, f, s, (long)sizeof(T));  /* negative factors too */
 }
 
-int FN(mg_bias_relu_forward_)(T *z, const T *b, long n, long f, long s) {
+int BIAS_RELU_FORWARD(T *z, const T *b, long n, long f, long s) {
     if (!FN(bias_act_sizes_ok_)(n, f, s) || !z) return MG_EINVAL;
     long total = n * f * s;
     int nt = total >= MG_ACT_PARALLEL_MIN ? mg_threads_avail() : 1;
@@ -36,7 +43,7 @@ int FN(mg_bias_relu_forward_)(T *z, const T *b, long n, long f, long s) {
     return 0;
 }
 
-int FN(mg_bias_relu_backward_)(const T *dy, const T *y, T *dz, T *db, long n, long f,
+int BIAS_RELU_BACKWARD(const T *dy, const T *y, T *dz, T *db, long n, long f,
                                long s) {
     if (!FN(bias_act_sizes_ok_)(n, f, s) || !dy || !y || !dz) return MG_EINVAL;
     long total = n * f * s;
@@ -81,6 +88,5 @@ int FN(mg_bias_relu_backward_)(const T *dy, const T *y, T *dz, T *db, long n, lo
     return 0;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef BIAS_RELU_FORWARD
+#undef BIAS_RELU_BACKWARD

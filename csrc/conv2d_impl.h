@@ -1,7 +1,21 @@
-/* conv2d for one element type, included twice by conv2d.c (T, SFX). */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
+/* conv2d for one element type T, included by conv2d.c once per type (T, SFX, and the
+   names CONV2D_FORWARD, CONV2D_BACKWARD, GEMM_THREADED, GEMM_IMPLICIT_B).
+
+   Contract: conv2d.c's header (layouts, outputs, paths). Operands are contiguous and
+   validated by conv_dims_init, so every offset below fits in a long.
+   Loop nests:
+     CONV2D_FORWARD  images n (OpenMP threads, or one at a time with a threaded GEMM)
+                       forward_image_: forward_direct_ (f pairs, oh, DB-wide ow blocks, taps)
+                       | forward_implicit_ (one GEMM over padded-width rows)
+                       | im2col_ (c, i, j, oh, ow) + GEMM
+     CONV2D_BACKWARD images n split into one contiguous range per thread
+                       backward_image_: dW (implicit or im2col GEMM, accumulated into
+                       the thread's partial from its second image on), db (f, pixels),
+                       dX (implicit convolution of dy, or w^T @ dy + col2im_)
+                     then the partials are added to dw/db in thread order.
+   Edges: padding is explicit zeros in the padded copy (pad_image_), which also carries
+   DB elements of slack so full-width row blocks may read past the last row; columns
+   computed past a row's end on the padded-width paths are dropped. */
 
 static size_t FN(padded_bytes_)(const conv_dims *d) {
     return ((size_t)d->c * (d->h + 2 * d->ph) * (d->w + 2 * d->pw) + DB) * sizeof(T);
@@ -147,7 +161,7 @@ static int FN(forward_implicit_)(const conv_dims *d, const T *x, const T *w, con
     long wp = d->w + 2 * d->pw, np = d->oh * wp, ckk = d->c * d->kh * d->kw, *koff;
     T *out, *xp = FN(implicit_operands_)(d, x, &koff, &out);
     if (xp == NULL) return MG_ENOMEM;
-    int err = FN(mg_gemm_implicit_b_)(0, d->f, np, ckk, w, ckk, xp, koff, 0, out, np);
+    int err = GEMM_IMPLICIT_B(0, d->f, np, ckk, w, ckk, xp, koff, 0, out, np);
     for (long f = 0; f < d->f; f++) {
         T bias = b ? b[f] : 0;
         for (long oh = 0; oh < d->oh; oh++) {
@@ -174,7 +188,7 @@ static int FN(dw_implicit_)(const conv_dims *d, const T *x, const T *dy, T *dw_a
             for (; ow < d->ow; ow++) dst[ow] = src[ow];
             for (; ow < wp; ow++) dst[ow] = 0;
         }
-    return FN(mg_gemm_implicit_b_)(1, d->f, ckk, np, dyp, np, xp, koff, first ? 0 : 1,
+    return GEMM_IMPLICIT_B(1, d->f, ckk, np, dyp, np, xp, koff, first ? 0 : 1,
                                    dw_acc, ckk);
 }
 
@@ -222,7 +236,7 @@ static int FN(forward_image_)(const conv_dims *d, int nt, const T *x, const T *w
         FN(im2col_)(d, xp, buf);
         cols = buf;
     }
-    int err = FN(mg_gemm_threaded_)(nt, 0, 0, d->f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y,
+    int err = GEMM_THREADED(nt, 0, 0, d->f, ohw, ckk, 1, w, ckk, cols, ohw, 0, y,
                                     ohw);
     if (b != NULL)
         for (long f = 0; f < d->f; f++)
@@ -247,7 +261,7 @@ static int FN(forward_batch_)(const conv_dims *d, const T *x, const T *w, const 
     return err ? MG_ENOMEM : 0;
 }
 
-int FN(mg_conv2d_forward_)(const T *x, const T *w, const T *b, T *y, long n, long c,
+int CONV2D_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c,
                            long h, long wd, long f, long kh, long kw, long sh, long sw,
                            long ph, long pw) {
     conv_dims d;
@@ -268,7 +282,8 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
         if (dw_acc != NULL) err |= FN(dw_implicit_)(d, x, dy, dw_acc, first);
         if (db_acc != NULL) FN(bias_grad_)(d, dy, db_acc, first);
         if (dx != NULL && w2 != NULL) {
-            conv_dims t = dx_as_conv(d);
+            conv_dims t;
+            dx_as_conv(d, &t);   /* validated by the caller */
             return err | FN(forward_implicit_)(&t, dy, w2, NULL, dx);
         }
         if (dx == NULL) return err;
@@ -287,22 +302,22 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
             FN(im2col_)(d, xp, buf);
             cols = buf;
         }
-        err |= FN(mg_gemm_threaded_)(nt, 0, 1, d->f, ckk, ohw, 1, dy, ohw, cols, ohw,
+        err |= GEMM_THREADED(nt, 0, 1, d->f, ckk, ohw, 1, dy, ohw, cols, ohw,
                                      first ? 0 : 1, dw_acc, ckk);
     }
     if (db_acc != NULL) FN(bias_grad_)(d, dy, db_acc, first);
     if (dx != NULL) {
         if (pointwise)
-            return err | FN(mg_gemm_threaded_)(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw,
+            return err | GEMM_THREADED(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw,
                                                0, dx, ohw);
-        err |= FN(mg_gemm_threaded_)(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw, 0, buf,
+        err |= GEMM_THREADED(nt, 1, 0, ckk, ohw, d->f, 1, w, ckk, dy, ohw, 0, buf,
                                      ohw);
         FN(col2im_)(d, buf, xp, dx);  /* xp is free again: the padded dx */
     }
     return err;
 }
 
-int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db,
+int CONV2D_BACKWARD(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db,
                             long n, long c, long h, long wd, long f, long kh, long kw,
                             long sh, long sw, long ph, long pw) {
     conv_dims d;
@@ -316,6 +331,8 @@ int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T
     /* dx as a convolution of dy has C output rows: worth it only for enough of them
        (a first layer with C = 1 keeps w^T @ dy and col2im). */
     if (dx != NULL && gemm_nt == 1 && is_implicit(&d) && c >= 16) {
+        conv_dims t;
+        if (dx_as_conv(&d, &t)) return MG_EINVAL;
         w2 = FN(flipped_weights_)(&d, w);
         if (w2 == NULL) return MG_ENOMEM;
     }
@@ -327,8 +344,10 @@ int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T
     }
     /* Thread t > 0 sums into partial t; thread 0 writes dw/db directly. */
     T *part = NULL;
+    long part_bytes;
+    if (MG_PRODUCT(&part_bytes, nt - 1, nw + f, (long)sizeof(T))) return MG_EINVAL;
     if (dw != NULL || db != NULL) {
-        part = mg_workspace(MG_WS_PARTIAL, (size_t)(nt - 1) * (nw + f) * sizeof(T));
+        part = mg_workspace(MG_WS_PARTIAL, (size_t)part_bytes);
         if (part == NULL) return MG_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) reduction(| : err)
@@ -355,6 +374,7 @@ int FN(mg_conv2d_backward_)(const T *x, const T *w, const T *dy, T *dx, T *dw, T
     return err ? MG_ENOMEM : 0;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef CONV2D_FORWARD
+#undef CONV2D_BACKWARD
+#undef GEMM_THREADED
+#undef GEMM_IMPLICIT_B

@@ -32,6 +32,12 @@
 #define NR_F32 16
 #define MR_F64 6
 #define NR_F64 8
+/* Cache blocks (BLIS's Zen values): a KC x NR panel of B stays in L1 (16 KB), an
+   MC x KC block of A in L2 (144 KB float, 144 KB double), the KC x NC block of B in L3. */
+#define MC_F32 144
+#define MC_F64 72
+#define KC_ALL 256
+#define NC_ALL 4080
 
 /* The portable micro-kernel: C[MR x NR] (= or +=) packed A panel @ packed B panel. */
 #define DEFINE_REF_UKR(NAME, T, MR, NR)                                                \
@@ -170,15 +176,18 @@ DEFINE_REF_UKR(ukr_f32, float, MR_F32, NR_F32)
 DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #endif
 
-/* Cache blocks (BLIS's Zen values): a KC x NR panel of B stays in L1 (16 KB), an
-   MC x KC block of A in L2 (144 KB float, 144 KB double), the KC x NC block of B in L3. */
 #define T float
 #define SFX f32
+#define GEMM mg_gemm_f32
+#define GEMM_BATCH mg_gemm_batch_f32
+#define GEMM_SERIAL mg_gemm_serial_f32
+#define GEMM_THREADED mg_gemm_threaded_f32
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
 #define MR MR_F32
 #define NR NR_F32
-#define MC 144
-#define KC 256
-#define NC 4080
+#define MC MC_F32
+#define KC KC_ALL
+#define NC NC_ALL
 #define UKR ukr_f32
 #include "gemm_impl.h"
 #undef T
@@ -192,10 +201,21 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 
 #define T double
 #define SFX f64
+#define GEMM mg_gemm_f64
+#define GEMM_BATCH mg_gemm_batch_f64
+#define GEMM_SERIAL mg_gemm_serial_f64
+#define GEMM_THREADED mg_gemm_threaded_f64
+#define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
 #define MR MR_F64
 #define NR NR_F64
-#define MC 72
-#define KC 256
-#define NC 4080
+#define MC MC_F64
+#define KC KC_ALL
+#define NC NC_ALL
 #define UKR ukr_f64
 #include "gemm_impl.h"
+
+void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b) {
+    /* float32's blocks: the larger of the two types' (f64 has half the MC rows) */
+    *bytes_a = (size_t)MC_F32 * KC_ALL * sizeof(float);
+    *bytes_b = (size_t)KC_ALL * NC_ALL * sizeof(float);
+}

@@ -1,13 +1,17 @@
-/* The GEMM driver for one element type, included twice by gemm.c.
+/* The GEMM driver for one element type T, included by gemm.c once per type.
    Template parameters: T, SFX (f32/f64), MR NR (micro-tile), MC KC NC (cache blocks),
-   UKR (the micro-kernel, see gemm.c). Loop order and blocking follow BLIS:
+   UKR (the micro-kernel, see gemm.c), and the names GEMM, GEMM_BATCH, GEMM_SERIAL,
+   GEMM_THREADED, GEMM_IMPLICIT_B (mg_gemm_f32 ...).
+   Contract: gemm.c's header. C = alpha * op(A) @ op(B) + beta * C, row-major with row
+   strides; C overwritten (never read) when beta == 0, else scaled and accumulated
+   into; only the (m, n) window of C is touched; partial tiles are zero-padded in the
+   packed panels and written back through a local tile. The implicit B of a conv is
+   packed from an image through tap offsets (pack_b_implicit_).
+   Loop order and blocking follow BLIS:
      jc (NC columns of C; the packed B block lives in L3)
        pc (KC of the reduction; B packed once per (jc, pc) into NR-column panels)
          ic (MC rows; A packed into MR-row panels, the block stays in L2)
            jr, ir: one MR x NR tile of C per micro-kernel call, the B micro-panel in L1. */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
 
 /* Packs the mc x kc block of op(A) at `a` into MR-row panels, p-major inside a panel,
    scaled by alpha, zero-padding the last panel so the micro-kernel never branches. */
@@ -167,12 +171,12 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
     return 0;
 }
 
-int FN(mg_gemm_serial_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
+int GEMM_SERIAL(int ta, int tb, long m, long n, long k, T alpha, const T *a,
                         long lda, const T *b, long ldb, T beta, T *c, long ldc) {
     return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
-int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda,
+int GEMM_IMPLICIT_B(int tb, long m, long n, long k, const T *a, long lda,
                             const T *src, const long *koff, T beta, T *c, long ldc) {
     return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc);
 }
@@ -181,12 +185,12 @@ int FN(mg_gemm_implicit_b_)(int tb, long m, long n, long k, const T *a, long lda
    runs the serial GEMM on its strip with its own packing buffers, so there is no
    barrier. The operand on the short side is packed by every thread: its cost is one
    pass over it per thread against a strip's m*n*k/nt multiply-adds. */
-int FN(mg_gemm_threaded_)(int nt, int ta, int tb, long m, long n, long k, T alpha,
+int GEMM_THREADED(int nt, int ta, int tb, long m, long n, long k, T alpha,
                           const T *a, long lda, const T *b, long ldb, T beta, T *c,
                           long ldc) {
     /* Below ~64^3 multiply-adds a parallel region costs more than it saves. */
     if (nt <= 1 || (double)m * n * k < 262144.0 || (m < 2 * MR && n < 2 * NR))
-        return FN(mg_gemm_serial_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return GEMM_SERIAL(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     int by_rows = m >= n;
     long len = by_rows ? m : n, step = by_rows ? MR : NR;
     long chunk = FN(round_up_)((len + nt - 1) / nt, step);
@@ -200,56 +204,68 @@ int FN(mg_gemm_threaded_)(int nt, int ta, int tb, long m, long n, long k, T alph
 #endif
         long lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
         if (lo < hi && by_rows)
-            err |= FN(mg_gemm_serial_)(ta, tb, hi - lo, n, k, alpha,
+            err |= GEMM_SERIAL(ta, tb, hi - lo, n, k, alpha,
                                        ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
                                        c + lo * ldc, ldc);
         else if (lo < hi)
-            err |= FN(mg_gemm_serial_)(ta, tb, m, hi - lo, k, alpha, a, lda,
+            err |= GEMM_SERIAL(ta, tb, m, hi - lo, k, alpha, a, lda,
                                        tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
     }
     return err ? MG_ENOMEM : 0;
 }
 
+/* MG_EINVAL for negative sizes, row strides shorter than a row, NULL operands, or an
+   operand whose extent in bytes (rows * row stride) does not fit in a long. */
 static int FN(check_)(int ta, int tb, long m, long n, long k, const T *a, long lda,
                       const T *b, long ldb, const T *c, long ldc) {
+    long t, e = (long)sizeof(T);
     if (m < 0 || n < 0 || k < 0) return MG_EINVAL;
     if (ldc < (n > 1 ? n : 1) || lda < ((ta ? m : k) > 1 ? (ta ? m : k) : 1) ||
         ldb < ((tb ? k : n) > 1 ? (tb ? k : n) : 1))
+        return MG_EINVAL;
+    if (MG_PRODUCT(&t, ta ? k : m, lda, e) || MG_PRODUCT(&t, tb ? n : k, ldb, e) ||
+        MG_PRODUCT(&t, m, ldc, e))
         return MG_EINVAL;
     if ((m && n && c == NULL) || (m && n && k && (a == NULL || b == NULL)))
         return MG_EINVAL;
     return 0;
 }
 
-int FN(mg_gemm_)(int trans_a, int trans_b, long m, long n, long k, T alpha, const T *a,
+int GEMM(int trans_a, int trans_b, long m, long n, long k, T alpha, const T *a,
                  long lda, const T *b, long ldb, T beta, T *c, long ldc) {
     int err = FN(check_)(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (err) return err;
-    return FN(mg_gemm_threaded_)(mg_threads_avail(), trans_a, trans_b, m, n, k, alpha, a,
+    return GEMM_THREADED(mg_threads_avail(), trans_a, trans_b, m, n, k, alpha, a,
                                  lda, b, ldb, beta, c, ldc);
 }
 
-int FN(mg_gemm_batch_)(int trans_a, int trans_b, long batch, long m, long n, long k,
+int GEMM_BATCH(int trans_a, int trans_b, long batch, long m, long n, long k,
                        T alpha, const T *a, long lda, long stride_a, const T *b, long ldb,
                        long stride_b, T beta, T *c, long ldc, long stride_c) {
     int err = FN(check_)(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
-    if (err || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0) return MG_EINVAL;
+    long t, e = (long)sizeof(T);
+    if (err || batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0 ||
+        MG_PRODUCT(&t, batch, stride_a, e) || MG_PRODUCT(&t, batch, stride_b, e) ||
+        MG_PRODUCT(&t, batch, stride_c, e))
+        return MG_EINVAL;
     int nt = mg_threads_avail();
     /* Many small products: one whole product per thread beats splitting each one. */
     if (nt > 1 && batch >= nt && (double)m * n * k < 4194304.0) {
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
         for (long i = 0; i < batch; i++)
-            err |= FN(mg_gemm_serial_)(trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
+            err |= GEMM_SERIAL(trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
                                        lda, b + i * stride_b, ldb, beta, c + i * stride_c,
                                        ldc);
         return err ? MG_ENOMEM : 0;
     }
     for (long i = 0; i < batch && !err; i++)
-        err = FN(mg_gemm_threaded_)(nt, trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
+        err = GEMM_THREADED(nt, trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
                                     lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
     return err;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef GEMM
+#undef GEMM_BATCH
+#undef GEMM_SERIAL
+#undef GEMM_THREADED
+#undef GEMM_IMPLICIT_B

@@ -1,16 +1,39 @@
 /* Internal helpers shared by the kernel files (not part of the cffi interface).
 
-   Workspaces: every thread owns a few grow-only, 64-byte aligned buffers, one per
-   slot. A kernel asks for the bytes it needs; the buffer is reallocated only when it
-   must grow, so in steady state no kernel call allocates or page-faults. The buffers
-   are thread-local (OpenMP workers and Python threads each get their own), which makes
-   concurrent calls from several Python threads safe (cffi releases the GIL). */
+   Workspaces: every thread owns a few grow-only, page-aligned buffers, one per slot. A
+   kernel asks for the bytes it needs; the buffer is remapped only when it must grow,
+   so in steady state no kernel call allocates or page-faults. The buffers are
+   thread-local (OpenMP workers and Python threads each get their own), which makes
+   concurrent calls from several Python threads safe (cffi releases the GIL). They are
+   unmapped when their thread exits, or on demand by mg_release_workspaces
+   (threads.c). */
 #ifndef MG_INTERNAL_H
 #define MG_INTERNAL_H
 #include <stddef.h>
 
 #define MG_EINVAL (-1)
 #define MG_ENOMEM (-2)
+
+/* Every size a kernel derives (a padded image, an im2col matrix, an output, a byte
+   count) is formed here, so a product that does not fit in a long is an error
+   (MG_EINVAL) before anything is allocated or written, never a wrapped index.
+   *out = f[0] * ... * f[n-1]; MG_EINVAL when a factor is negative or the product
+   overflows. MG_PRODUCT(&out, a, b, c) passes its arguments as the list. */
+static inline int mg_product(long *out, int n, const long *f) {
+    long p = 1;
+    for (int i = 0; i < n; i++)
+        if (f[i] < 0 || __builtin_mul_overflow(p, f[i], &p)) return MG_EINVAL;
+    *out = p;
+    return 0;
+}
+#define MG_PRODUCT(out, ...) \
+    mg_product((out), (int)(sizeof((long[]){__VA_ARGS__}) / sizeof(long)), \
+               (long[]){__VA_ARGS__})
+
+/* *out = a + b, or MG_EINVAL when either is negative or the sum overflows. */
+static inline int mg_sum(long *out, long a, long b) {
+    return a < 0 || b < 0 || __builtin_add_overflow(a, b, out) ? MG_EINVAL : 0;
+}
 
 enum {
     MG_WS_PACK_A, MG_WS_PACK_B, MG_WS_COLS, MG_WS_PAD, MG_WS_PARTIAL, MG_WS_TILE,
@@ -24,6 +47,10 @@ void *mg_workspace(int slot, size_t bytes);
 /* Threads an OpenMP kernel may use right now: 1 inside a parallel region (no nested
    teams), else the count set by mg_set_num_threads. */
 int mg_threads_avail(void);
+
+/* The bytes of one thread's GEMM packing buffers at full blocking (an MC x KC block of
+   A, a KC x NC block of B; gemm.c), which mg_warmup reserves. */
+void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b);
 
 /* GEMM on one thread (the caller may already be an OpenMP worker), and the threaded
    one; same contract as mg_gemm_f32/_f64 in gemm.c, arguments already validated.
@@ -51,6 +78,15 @@ int mg_gemm_implicit_b_f32(int tb, long m, long n, long k, const float *a, long 
 int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long lda,
                            const double *src, const long *koff, double beta, double *c,
                            long ldc);
+
+/* The *_impl.h templates are included once per element type, with T (float or double)
+   and SFX (f32 or f64) defined. Their exported functions are named by macros the
+   including .c file defines next to the #include (e.g. CONV2D_FORWARD is
+   mg_conv2d_forward_f32), so grep finds every symbol of minigrad_api.h there; their
+   static helpers get the suffix: FN(pad_image_) is pad_image_f32 or pad_image_f64. */
+#define MG_CAT_(a, b) a##b
+#define MG_CAT(a, b) MG_CAT_(a, b)
+#define FN(name) MG_CAT(name, SFX)
 
 /* GCC turns short copy loops into calls to memmove; for runs of 14-16 floats the call
    costs more than the copy, so the packing and im2col loops stay inline. */

@@ -5,8 +5,12 @@
 int mg_num_threads(void);
 void mg_set_num_threads(int n);
 const char *mg_build_info(void);
-/* Starts the thread pool and reserves (touches) each thread's GEMM packing buffers. */
-int mg_warmup(long bytes_a, long bytes_b);
+/* Starts the thread pool and reserves (touches) each thread's GEMM packing buffers,
+   sized from gemm.c's cache blocks. */
+int mg_warmup(void);
+/* Unmaps the workspaces of the calling thread and of its OpenMP workers (a thread's
+   are also unmapped when it exits); the next kernel call maps them again. */
+void mg_release_workspaces(void);
 
 int mg_gemm_f32(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta,

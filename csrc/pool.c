@@ -20,11 +20,17 @@
 #include "mg_internal.h"
 #include <string.h>
 
+/* Positive sizes, a window inside the input, and x and y whose sizes in bytes (of the
+   widest element) fit in a long, so no plane offset can wrap. */
 static int pool_sizes_ok(long n, long c, long h, long w, long kh, long kw, long sh,
                          long sw) {
+    long t, e = (long)sizeof(double);
     return n >= 1 && c >= 1 && h >= 1 && w >= 1 && kh >= 1 && kw >= 1 && sh >= 1 &&
-           sw >= 1 && kh <= h && kw <= w;
+           sw >= 1 && kh <= h && kw <= w && !MG_PRODUCT(&t, n, c, h, w, e);
 }
+
+/* The AVX2 2x2 paths keep in-plane offsets in 32-bit lanes. */
+#define MG_AVX2_MAX_W (1L << 29)
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -152,9 +158,17 @@ static int maxpool_2x2_backward_avx2(const float *dyp, const int64_t *ap, float 
 
 #define T float
 #define SFX f32
+#define MAXPOOL2D_FORWARD mg_maxpool2d_forward_f32
+#define MAXPOOL2D_BACKWARD mg_maxpool2d_backward_f32
+#define AVGPOOL2D_FORWARD mg_avgpool2d_forward_f32
+#define AVGPOOL2D_BACKWARD mg_avgpool2d_backward_f32
 #include "pool_impl.h"
 #undef T
 #undef SFX
 #define T double
 #define SFX f64
+#define MAXPOOL2D_FORWARD mg_maxpool2d_forward_f64
+#define MAXPOOL2D_BACKWARD mg_maxpool2d_backward_f64
+#define AVGPOOL2D_FORWARD mg_avgpool2d_forward_f64
+#define AVGPOOL2D_BACKWARD mg_avgpool2d_backward_f64
 #include "pool_impl.h"

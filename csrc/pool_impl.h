@@ -1,7 +1,15 @@
-/* Pooling for one element type, included twice by pool.c (T, SFX). */
-#define MG_CAT_(a, b) a##b
-#define MG_CAT(a, b) MG_CAT_(a, b)
-#define FN(name) MG_CAT(name, SFX)
+/* Max and average pooling for one element type T, included by pool.c once per type
+   (T, SFX, and the names MAXPOOL2D_FORWARD, MAXPOOL2D_BACKWARD, AVGPOOL2D_FORWARD,
+   AVGPOOL2D_BACKWARD).
+
+   Contract: pool.c's header. x/dx (N, C, H, W), y/dy/argmax (N, C, OH, OW), contiguous;
+   no padding, floor mode, so every window lies inside its plane and needs no bounds
+   test. y, argmax and dx are overwritten (dx zeroed, then accumulated into where
+   windows overlap).
+   Loop nest: (n, c) planes over OpenMP threads; in a plane, outputs (i, j) row-major,
+   then the window (a, b) row-major, which fixes the first-maximum rule. Fast paths per
+   plane: 2x2 stride 2 (AVX2 in pool.c, or maxpool_2x2_plane_), and for backward,
+   windows that tile the plane (each input written once, no memset). */
 
 /* The common 2x2 window, stride 2, with the same first-maximum / NaN rule written as
    straight-line selects the compiler can vectorise along the row. */
@@ -28,7 +36,7 @@ static void FN(maxpool_2x2_plane_)(const T *xp, T *yp, int64_t *ap, long w, long
     }
 }
 
-int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c, long h,
+int MAXPOOL2D_FORWARD(const T *x, T *y, int64_t *argmax, long n, long c, long h,
                               long w, long kh, long kw, long sh, long sw) {
     if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y || !argmax)
         return MG_EINVAL;
@@ -40,7 +48,7 @@ int FN(mg_maxpool2d_forward_)(const T *x, T *y, int64_t *argmax, long n, long c,
         int64_t *ap = argmax + pl * oh * ow;
         if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
 #ifdef MG_MAXPOOL_2X2_F32
-            if (sizeof(T) == sizeof(float)) {
+            if (sizeof(T) == sizeof(float) && w < MG_AVX2_MAX_W) {
                 MG_MAXPOOL_2X2_F32((const float *)xp, (float *)yp, ap, w, oh, ow);
                 continue;
             }
@@ -93,9 +101,12 @@ static int FN(maxpool_tiled_plane_)(const T *dyp, const int64_t *ap, T *dxp, lon
     return 1;
 }
 
-int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n, long c,
+int MAXPOOL2D_BACKWARD(const T *dy, const int64_t *argmax, T *dx, long n, long c,
                                long h, long w, long oh, long ow) {
-    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx)
+    long t;
+    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx ||
+        MG_PRODUCT(&t, n, c, h, w, (long)sizeof(double)) ||
+        MG_PRODUCT(&t, n, c, oh, ow, (long)sizeof(int64_t)))
         return MG_EINVAL;
     long planes = n * c, per = oh * ow;
     uint64_t size = (uint64_t)(h * w);
@@ -108,7 +119,7 @@ int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n
         const T *dyp = dy + pl * per;
         const int64_t *ap = argmax + pl * per;
 #ifdef MG_MAXPOOL_2X2_BWD_F32
-        if (sizeof(T) == sizeof(float) && k_h == 2 && k_w == 2 &&
+        if (sizeof(T) == sizeof(float) && k_h == 2 && k_w == 2 && w < MG_AVX2_MAX_W &&
             MG_MAXPOOL_2X2_BWD_F32((const float *)dyp, ap, (float *)dxp, w, oh, ow))
             continue;
 #endif
@@ -128,7 +139,7 @@ int FN(mg_maxpool2d_backward_)(const T *dy, const int64_t *argmax, T *dx, long n
     return bad ? MG_EINVAL : 0;
 }
 
-int FN(mg_avgpool2d_forward_)(const T *x, T *y, long n, long c, long h, long w, long kh,
+int AVGPOOL2D_FORWARD(const T *x, T *y, long n, long c, long h, long w, long kh,
                               long kw, long sh, long sw) {
     if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y) return MG_EINVAL;
     long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
@@ -150,7 +161,7 @@ int FN(mg_avgpool2d_forward_)(const T *x, T *y, long n, long c, long h, long w, 
     return 0;
 }
 
-int FN(mg_avgpool2d_backward_)(const T *dy, T *dx, long n, long c, long h, long w, long kh,
+int AVGPOOL2D_BACKWARD(const T *dy, T *dx, long n, long c, long h, long w, long kh,
                                long kw, long sh, long sw) {
     if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !dy || !dx) return MG_EINVAL;
     long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
@@ -182,6 +193,7 @@ int FN(mg_avgpool2d_backward_)(const T *dy, T *dx, long n, long c, long h, long 
     return 0;
 }
 
-#undef FN
-#undef MG_CAT
-#undef MG_CAT_
+#undef MAXPOOL2D_FORWARD
+#undef MAXPOOL2D_BACKWARD
+#undef AVGPOOL2D_FORWARD
+#undef AVGPOOL2D_BACKWARD

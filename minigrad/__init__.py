@@ -1,9 +1,5 @@
 """minigrad: a tape-based reverse-mode autodiff mini-framework over numpy arrays,
 with its hot kernels in C (cffi) and Numba behind one backend switch."""
-from ._malloc import tune_malloc as _tune_malloc
-
-_tune_malloc()  # before any array is allocated: see minigrad/_malloc.py
-
 from . import backend, data, errors, ops
 from .devices import accelerator, cuda, device, mps
 from .tape import GradientTape

@@ -2,11 +2,41 @@
 before any compiled code sees a bad shape or dtype."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# The most bytes one kernel buffer (an output, a padded image, an im2col matrix) or one
+# index step may span: 2**48 (256 TiB) is more than any 64-bit machine today can map
+# (x86-64 user space is 2**47) and far below 2**63, so every offset a kernel forms in
+# a signed 64-bit integer (C long, numpy intp, Numba int64) is exact. Sizes are Python
+# ints here, which cannot overflow, and are checked before any backend allocates.
+MAX_BYTES = 2**48
+
+
+def check_size(op: str, what: str, dims, itemsize: int, context) -> int:
+    """The element count prod(dims) of a buffer an op needs; raises ValueError naming
+    the op, the buffer and ``context`` (the shapes and arguments it came from: a str,
+    or a function returning it, so the hot path formats nothing) when
+    prod(dims) * itemsize exceeds MAX_BYTES."""
+    count = math.prod(dims)
+    if count * itemsize > MAX_BYTES:
+        shape = " x ".join(str(int(d)) for d in dims)
+        context = context() if callable(context) else context
+        raise ValueError(f"{op}: {context} needs {what} of {shape} = {count} elements "
+                         f"({count * itemsize} bytes), more than a kernel buffer may "
+                         f"hold (2**48 bytes)")
+    return count
+
+
+def check_sizes(op: str, buffers, itemsize: int, context) -> None:
+    """check_size for each (what, dims) of buffers."""
+    for what, dims in buffers:
+        check_size(op, what, dims, itemsize, context)
 
 
 def check_float(op: str, **arrays) -> np.dtype:
@@ -39,6 +69,15 @@ def check_matmul(a, b, trans_a: bool, trans_b: bool) -> tuple[int, int, int]:
                          f"b{b.shape}{tb}")
     if a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]:
         raise ShapeError(f"matmul: batch sizes differ, got a{a.shape} @ b{b.shape}")
+    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
+    if max(a.nbytes, b.nbytes, batch * m * n * a.itemsize) <= MAX_BYTES:
+        return m, n, ka   # the common case, without building the list below
+
+    def context():
+        return f"a{a.shape} @ b{b.shape}"
+
+    check_sizes("matmul", (("an operand a", a.shape), ("an operand b", b.shape),
+                           ("an output", (batch, m, n))), a.itemsize, context)
     return m, n, ka
 
 
@@ -75,6 +114,30 @@ def check_conv2d(x, w, b, stride, padding) -> None:
     if min(x.shape[2] + 2 * ph - w.shape[2], x.shape[3] + 2 * pw - w.shape[3]) < 0:
         raise ShapeError(f"conv2d: kernel {w.shape[2:]} is larger than the padded input "
                          f"x{x.shape} with padding {padding}")
+    check_conv2d_sizes(x, w, (sh, sw), (ph, pw))
+
+
+def check_conv2d_sizes(x, w, stride, padding) -> None:
+    """Every buffer a conv2d backend may form fits MAX_BYTES: the output, the zero-padded
+    batch, the batch's im2col matrix (N, C*KH*KW, OH*OW) and a window row's step."""
+    (sh, sw), (ph, pw) = stride, padding
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    oh, ow = conv_out_shape(x.shape, w.shape, stride, padding)
+    largest = max(x.size, w.size, n * f * oh * ow, n * c * hp * wp, n * c * kh * kw * oh * ow,
+                  sh * wp, sw)
+    if largest * x.itemsize <= MAX_BYTES:
+        return   # the common case, without building the list below
+
+    def context():
+        return f"x{x.shape}, w{w.shape} with stride {tuple(stride)}, padding {tuple(padding)}"
+
+    check_sizes("conv2d", (("an input", x.shape), ("a weight", w.shape),
+                           ("an output", (n, f, oh, ow)), ("a padded input", (n, c, hp, wp)),
+                           ("an im2col matrix", (n, c, kh, kw, oh, ow)),
+                           ("a row step", (sh, wp)), ("a column step", (sw,))),
+                x.itemsize, context)
 
 
 def pool_out_shape(x_shape, kernel, stride) -> tuple[int, int]:
@@ -93,6 +156,20 @@ def check_pool(op: str, x, kernel, stride) -> None:
                          f"{kernel}, stride {stride}")
     if kh > x.shape[2] or kw > x.shape[3]:
         raise ShapeError(f"{op}: kernel_size {kernel} is larger than the input x{x.shape}")
+    check_pool_sizes(op, x.shape, x.itemsize, (kh, kw), (sh, sw))
+
+
+def check_pool_sizes(op: str, x_shape, itemsize: int, kernel, stride) -> None:
+    """x (given by its shape, as the backward kernels are) and the steps between
+    windows fit MAX_BYTES."""
+    if max(math.prod(x_shape), stride[0] * x_shape[3], stride[1]) * itemsize <= MAX_BYTES:
+        return   # the common case, without building the list below
+
+    def context():
+        return f"x{tuple(x_shape)} with kernel_size {tuple(kernel)}, stride {tuple(stride)}"
+
+    check_sizes(op, (("an input", x_shape), ("a row step", (stride[0], x_shape[3])),
+                     ("a column step", (stride[1],))), itemsize, context)
 
 
 def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
@@ -102,6 +179,7 @@ def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
     c = x.shape[1]
     if c == 0:
         raise ShapeError(f"batchnorm: x{x.shape} has no channels")
+    check_size("batchnorm", "an input", x.shape, x.itemsize, f"x{x.shape}")
     for name, a in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if a.shape != (c,):

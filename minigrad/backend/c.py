@@ -15,15 +15,13 @@ import numpy as np
 from .. import _C  # ImportError here makes the registry fall back, with one warning
 from . import numpy_ref
 from ._check import (_pair, check_batchnorm, check_bias_relu, check_conv2d, check_float,
-                     check_matmul, check_pool, conv_out_shape, pool_out_shape)
+                     check_matmul, check_pool, check_size, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
 
-# Reserve each OpenMP thread's SGEMM packing buffers (an MC x KC block of A and a
-# KC x NC block of B, the blocking of csrc/gemm.c) when the backend loads, so the first
-# products of a process run at full speed instead of page-faulting.
-_WARM_A, _WARM_B = 144 * 256 * 4, 256 * 4080 * 4
-if lib.mg_warmup(_WARM_A, _WARM_B) != 0:
+# Reserve each OpenMP thread's GEMM packing buffers when the backend loads, so the
+# first products of a process run at full speed instead of page-faulting.
+if lib.mg_warmup() != 0:
     raise ImportError("minigrad._C: cannot reserve the GEMM workspaces (out of memory)")
 
 
@@ -34,6 +32,13 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return int(lib.mg_num_threads())
+
+
+def release_workspaces() -> None:
+    """Unmap the C kernels' scratch buffers (im2col matrices, packed GEMM panels,
+    padded images) of the calling thread and of its OpenMP workers. A thread's buffers
+    are also released when it exits; the next kernel call maps them again."""
+    lib.mg_release_workspaces()
 
 
 # cffi types resolved once: from_buffer with a type object is the cheapest pointer.
@@ -173,6 +178,7 @@ def _x_shape(op: str, dy: np.ndarray, x_shape) -> tuple[int, int, int, int]:
     shape = tuple(int(s) for s in x_shape)
     if len(shape) != 4 or dy.ndim != 4 or dy.shape[:2] != shape[:2] or min(shape) < 0:
         raise ValueError(f"{op}: dy{dy.shape} does not fit x_shape {tuple(x_shape)}")
+    check_size(op, "an input gradient", shape, dy.itemsize, f"x_shape {shape}")
     return shape  # type: ignore[return-value]
 
 
@@ -211,7 +217,8 @@ def avgpool2d_forward(x, kernel, stride):
 def avgpool2d_backward(dy, x_shape, kernel, stride):
     """dx of x_shape: each dy / (KH * KW) spread over its window."""
     shape = _x_shape("avgpool2d_backward", dy, x_shape)
-    check_pool("avgpool2d_backward", np.empty(shape, dy.dtype), kernel, stride)
+    # a zero-stride stand-in for x: the checks read only its shape and dtype
+    check_pool("avgpool2d_backward", np.broadcast_to(dy.dtype.type(0), shape), kernel, stride)
     (kh, kw), (sh, sw) = _pair("pool", "kernel_size", kernel), _pair("pool", "stride", stride)
     if dy.shape[2:] != pool_out_shape(shape, (kh, kw), (sh, sw)):
         raise ValueError(f"avgpool2d_backward: dy{dy.shape} does not match x_shape {shape} "
@@ -265,6 +272,7 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, training):
     if x.ndim not in (2, 4) or dy.shape != x.shape:
         raise ValueError(f"batchnorm_backward: expects dy and x of one shape (N, C) or "
                          f"(N, C, H, W), got dy{dy.shape}, x{x.shape}")
+    check_size("batchnorm_backward", "an input", x.shape, x.itemsize, f"x{x.shape}")
     for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
         if a.shape != (x.shape[1],):
             raise ValueError(f"batchnorm_backward: {name} must have shape "

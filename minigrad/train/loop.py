@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .._malloc import tuned_allocator
 from ..autograd import no_grad
 from ..metrics import confusion_from_labels, scores_from_confusion
 from ..optim import by_name
@@ -252,6 +253,7 @@ def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: 
             break
 
 
+@tuned_allocator()  # freed activations are reused, not re-faulted: see minigrad/_malloc.py
 def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs: int = 1,
         batch_size: int = 32, validation_split: float = 0.0, validation_data: Any = None,
         shuffle: bool = True, class_weight: Any = None, callbacks: Sequence[Callback] = (),
