@@ -250,6 +250,15 @@ def get_num_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
 
 
+def release_workspaces() -> None:
+    """Free the C kernels' per-thread scratch buffers now, in this thread and its OpenMP
+    workers (they are also freed when a thread exits); nothing to do without the C
+    backend. The next kernel call allocates them again."""
+    table = _load("c")
+    if table is not None:
+        table.module.release_workspaces()
+
+
 __all__ = ["Kernels", "available", "current", "get_backend", "get_num_threads",
-           "kernel_table", "register", "set_backend", "set_num_threads", "unregister",
-           "use"]
+           "kernel_table", "register", "release_workspaces", "set_backend",
+           "set_num_threads", "unregister", "use"]
