@@ -14,7 +14,7 @@ from typing import Iterator
 
 from .interface import KERNELS
 
-_MODULES = {"numpy": "numpy_ref", "c": "c", "numba": "numba_jit"}
+_MODULES = {"numpy": "numpy_ref", "c": "c", "numba": "numba"}
 _loaded: dict[str, ModuleType] = {}
 _errors: dict[str, str] = {}
 _active: ModuleType | None = None
