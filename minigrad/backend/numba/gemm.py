@@ -1,7 +1,22 @@
-"""Numba GEMM: c += op(a) @ op(b), blocked for the caches; the twin of csrc/gemm.c.
+"""Numba GEMM: c += op(a) @ op(b), packed and blocked for the caches; the twin of
+csrc/gemm.c.
 
-``gemm_accumulate`` is the single-thread building block (the convolutions call it
-too); ``matmul`` is the kernel of the interface, split over threads by rows of c.
+Loop nest of ``gemm_accumulate`` (one thread, rows [row_start, row_stop) of c):
+    j0: NC columns of c
+      k0: KC of the reduction; the KC x NC block of op(b) packed once into b_pack
+        i: MR rows of c; their KC values of op(a) packed into a_pack, then the
+           micro-kernel adds a_pack @ b_pack to those rows.
+Packing makes every operand contiguous whatever its transpose flag, and pads the
+reduction to a multiple of K_STEP with zeros on both sides (0 * 0 adds nothing, even
+next to an inf), so the micro-kernel never branches.
+
+Why the micro-kernel reads the way it does: Numba does not tell LLVM that two array
+arguments never overlap, and with a dozen rows to check LLVM gives up vectorizing.
+The accumulator tile is therefore a fresh local array (its allocation is known not to
+alias anything), updated by a loop over contiguous columns that LLVM turns into FMA
+vectors (vfmadd...ps on ymm; checked with inspect_asm in tests/test_numba_gemm.py).
+Each step reads MR x K_STEP scalars of a once (24 broadcast registers) and K_STEP
+rows of b once: 24 FMAs per 4 loads of b and 6 loads and stores of the tile.
 """
 from __future__ import annotations
 
@@ -12,74 +27,74 @@ from .._check import check_matmul
 from .jit import fma_jit, jit, parallel_jit
 from .threads import get_num_threads
 
-# A KC x NC block of op(b) (at most 256 x 512 floats, 512 KB in float32) stays in L2
-# while the rows of a stream through it, and the few rows of c being updated stay in
-# L1. Sizes are split evenly (300 = 2 x 150, not 256 + 44).
-KC, NC = 256, 512
+MR, K_STEP = 6, 4     # micro-tile: 6 rows of c, 4 steps of the reduction per pass
+KC, NC = 256, 512     # cache blocks: KC x NC of op(b) (512 KB in float32) in L2
 
 
 @jit
-def _a_value(a, trans_a, i, k, k_stop, zero):
-    """op(a)[i, k], or a zero of c's dtype at k >= k_stop (a float64 literal 0.0 would
-    promote the whole float32 update to float64)."""
-    if k >= k_stop:
-        return zero[0]
-    return a[k, i] if trans_a else a[i, k]
+def _pack_a(a, trans_a, first_row, k_range, a_pack):
+    """a_pack[r, k] = op(a)[first_row + r, k0 + k] for rows inside op(a) and k0 + k in
+    k_range = (k0, k1), else 0; a_pack is (MR, KP), KP >= k1 - k0."""
+    k0, k1 = k_range
+    rows = a.shape[1] if trans_a else a.shape[0]
+    a_pack[:] = 0
+    for r in range(min(MR, rows - first_row)):
+        for k in range(k1 - k0):
+            if trans_a:
+                a_pack[r, k] = a[k0 + k, first_row + r]
+            else:
+                a_pack[r, k] = a[first_row + r, k0 + k]
 
 
 @jit
-def _a_four(a, trans_a, i, k, k_stop, zero):
-    """op(a)[i, k:k+4], zero-padded at k_stop."""
-    if k + 3 < k_stop:  # every step but the last of a block
-        if trans_a:
-            return a[k, i], a[k + 1, i], a[k + 2, i], a[k + 3, i]
-        return a[i, k], a[i, k + 1], a[i, k + 2], a[i, k + 3]
-    return (_a_value(a, trans_a, i, k, k_stop, zero),
-            _a_value(a, trans_a, i, k + 1, k_stop, zero),
-            _a_value(a, trans_a, i, k + 2, k_stop, zero),
-            _a_value(a, trans_a, i, k + 3, k_stop, zero))
+def _pack_b(b, trans_b, k_range, j0, b_pack):
+    """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1), zero rows
+    after; b_pack is (KP, NB), KP >= k1 - k0."""
+    k0, k1 = k_range
+    valid = k1 - k0
+    for k in range(valid):
+        for j in range(b_pack.shape[1]):
+            b_pack[k, j] = b[j0 + j, k0 + k] if trans_b else b[k0 + k, j0 + j]
+    b_pack[valid:] = 0
+
+
+@jit
+def _four(row, k):
+    """row[k:k+4] as a tuple of scalars (they stay in registers)."""
+    return row[k], row[k + 1], row[k + 2], row[k + 3]
 
 
 @fma_jit
-def _update_rows(a, trans_a, rows, k0, b_block, c_block, zero, spare):
-    """c_block[i] += op(a)[i, k0:k0+KB] @ b_block for i in range(*rows), b_block
-    (KB, NB). Four rows of c and four k per step share every load of b, and the inner
-    loop runs over contiguous j, so LLVM vectorizes it (no reduction there). One loop
-    body serves every case, which keeps compile time down: past the last k the row of
-    b is `zero` with weight 0, and missing last rows write to `spare`."""
-    first, stop = rows
-    kb, nb = b_block.shape
-    k_stop = k0 + kb
-    for i in range(first, stop, 4):
-        r1, r2, r3 = min(i + 1, stop - 1), min(i + 2, stop - 1), min(i + 3, stop - 1)
-        c0 = c_block[i]
-        c1 = c_block[r1] if i + 1 < stop else spare[0, :nb]
-        c2 = c_block[r2] if i + 2 < stop else spare[1, :nb]
-        c3 = c_block[r3] if i + 3 < stop else spare[2, :nb]
-        for k in range(0, kb, 4):
-            b0 = b_block[k]
-            b1 = b_block[k + 1] if k + 1 < kb else zero[:nb]
-            b2 = b_block[k + 2] if k + 2 < kb else zero[:nb]
-            b3 = b_block[k + 3] if k + 3 < kb else zero[:nb]
-            p0, p1, p2, p3 = _a_four(a, trans_a, i, k0 + k, k_stop, zero)
-            q0, q1, q2, q3 = _a_four(a, trans_a, r1, k0 + k, k_stop, zero)
-            s0, s1, s2, s3 = _a_four(a, trans_a, r2, k0 + k, k_stop, zero)
-            t0, t1, t2, t3 = _a_four(a, trans_a, r3, k0 + k, k_stop, zero)
-            for j in range(nb):
-                x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
-                c0[j] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
-                c1[j] += q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
-                c2[j] += s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3
-                c3[j] += t0 * x0 + t1 * x1 + t2 * x2 + t3 * x3
+def _fma4(total, a, x):
+    """total + a[0] * x[0] + ... + a[3] * x[3], in that order, each step an FMA."""
+    total += a[0] * x[0]
+    total += a[1] * x[1]
+    total += a[2] * x[2]
+    total += a[3] * x[3]
+    return total
 
 
-@jit
-def _pack_transposed(b, k0, j0, panel):
-    """panel[k, j] = b[j0 + j, k0 + k] over the panel's shape: a block of a transposed
-    b made row-readable."""
-    for k in range(panel.shape[0]):
-        for j in range(panel.shape[1]):
-            panel[k, j] = b[j0 + j, k0 + k]
+@fma_jit
+def _micro_kernel(a_pack, b_pack, c_rows):
+    """c_rows (R <= MR, NB) += (a_pack (MR, KP) @ b_pack (KP, NB))[:R]."""
+    depth, width = b_pack.shape
+    acc = np.zeros((MR, width), dtype=c_rows.dtype)
+    acc0, acc1, acc2, acc3, acc4, acc5 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]
+    for k in range(0, depth, K_STEP):
+        a0, a1, a2 = _four(a_pack[0], k), _four(a_pack[1], k), _four(a_pack[2], k)
+        a3, a4, a5 = _four(a_pack[3], k), _four(a_pack[4], k), _four(a_pack[5], k)
+        b0, b1, b2, b3 = b_pack[k], b_pack[k + 1], b_pack[k + 2], b_pack[k + 3]
+        for j in range(width):
+            x = (b0[j], b1[j], b2[j], b3[j])
+            acc0[j] = _fma4(acc0[j], a0, x)
+            acc1[j] = _fma4(acc1[j], a1, x)
+            acc2[j] = _fma4(acc2[j], a2, x)
+            acc3[j] = _fma4(acc3[j], a3, x)
+            acc4[j] = _fma4(acc4[j], a4, x)
+            acc5[j] = _fma4(acc5[j], a5, x)
+    for r in range(c_rows.shape[0]):
+        for j in range(width):
+            c_rows[r, j] += acc[r, j]
 
 
 @jit
@@ -93,26 +108,26 @@ def _even_block(size, limit):
 
 @jit
 def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
-    """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, in
-    KC x NC blocks of op(b); a transposed b is packed block by block into a private
-    panel. a: (M, K) or (K, M); b: (K, N) or (N, K); c: (M, N), all of one dtype."""
+    """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread.
+    a: (M, K) or (K, M); b: (K, N) or (N, K); c: (M, N), all of one dtype."""
     n, depth = c.shape[1], (b.shape[1] if trans_b else b.shape[0])
-    if n == 0 or row_stop <= row_start:
+    if n == 0 or depth == 0 or row_stop <= row_start:
         return
     nb, kb = _even_block(n, NC), _even_block(depth, KC)
-    panel = np.empty((kb if trans_b else 0, nb), dtype=c.dtype)
-    zero, spare = np.zeros(nb, dtype=c.dtype), np.empty((3, nb), dtype=c.dtype)
+    kp_max = -(-kb // K_STEP) * K_STEP
+    b_buffer = np.empty(kp_max * nb, dtype=c.dtype)
+    a_buffer = np.empty(MR * kp_max, dtype=c.dtype)
     for j0 in range(0, n, nb):
-        j1 = min(n, j0 + nb)
+        width = min(nb, n - j0)
         for k0 in range(0, depth, kb):
-            k1 = min(depth, k0 + kb)
-            if trans_b:
-                block = panel[:k1 - k0, :j1 - j0]
-                _pack_transposed(b, k0, j0, block)
-            else:
-                block = b[k0:k1, j0:j1]
-            _update_rows(a, trans_a, (row_start, row_stop), k0, block, c[:, j0:j1], zero,
-                         spare)
+            k_range = (k0, min(depth, k0 + kb))
+            kp = -(-(k_range[1] - k0) // K_STEP) * K_STEP
+            b_pack = b_buffer[:kp * width].reshape(kp, width)
+            a_pack = a_buffer[:MR * kp].reshape(MR, kp)
+            _pack_b(b, trans_b, k_range, j0, b_pack)
+            for i in range(row_start, row_stop, MR):
+                _pack_a(a, trans_a, i, k_range, a_pack)
+                _micro_kernel(a_pack, b_pack, c[i:min(i + MR, row_stop), j0:j0 + width])
 
 
 @parallel_jit
@@ -142,8 +157,8 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
     batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
     c = np.zeros((batch, m, n), dtype=a.dtype)
     if batch and m and n:
-        # Enough tasks for every thread, in multiples of the four-row update.
+        # Enough tasks for every thread, in multiples of the micro-tile's rows.
         split = -(-get_num_threads() // batch)
-        rows = 4 * -(-m // (4 * split))
+        rows = MR * -(-m // (MR * split))
         _matmul_impl(a3, b3, bool(trans_a), bool(trans_b), rows, c)
     return c[0] if a.ndim == 2 and b.ndim == 2 else c
