@@ -15,61 +15,74 @@ from .jit import jit, parallel_jit
 
 
 @jit
-def _channel_stats(x2):
-    """Mean and biased variance of x2 (N, L), one channel, in float64. Sums run over n
-    into a row of L partial sums (a vectorizable loop), shifted by the first value."""
-    shift = np.float64(x2[0, 0])
-    s1 = np.zeros(x2.shape[1], dtype=np.float64)
-    s2 = np.zeros(x2.shape[1], dtype=np.float64)
-    for n in range(x2.shape[0]):
-        for i in range(x2.shape[1]):
-            d = np.float64(x2[n, i]) - shift
+def _channel_stats(x3, c):
+    """Mean and biased variance of channel c of x3 (N, C, L), in float64. Each plane
+    x3[n, c] (contiguous) is added into L partial sums (a vectorizable loop), shifted
+    by the channel's first value."""
+    shift = np.float64(x3[0, c, 0])
+    s1 = np.zeros(x3.shape[2], dtype=np.float64)
+    s2 = np.zeros(x3.shape[2], dtype=np.float64)
+    for n in range(x3.shape[0]):
+        plane = x3[n, c]
+        for i in range(plane.shape[0]):
+            d = np.float64(plane[i]) - shift
             s1[i] += d
             s2[i] += d * d
-    m = s1.sum() / x2.size
-    return shift + m, max(s2.sum() / x2.size - m * m, 0.0)
+    count = x3.shape[0] * x3.shape[2]
+    m = s1.sum() / count
+    return shift + m, max(s2.sum() / count - m * m, 0.0)
 
 
 @jit
-def _channel_apply(x2, mean, scale, beta, y2):
-    """y = (x - mean) * scale + beta for one channel, scale = gamma * invstd."""
-    for n in range(x2.shape[0]):
-        for i in range(x2.shape[1]):
-            y2[n, i] = (x2[n, i] - mean) * scale + beta
+def _channel_apply(x3, c, mean, scale, beta, y3):
+    """y = (x - mean) * scale + beta on channel c, scale = gamma * invstd."""
+    for n in range(x3.shape[0]):
+        src, dst = x3[n, c], y3[n, c]
+        for i in range(src.shape[0]):
+            dst[i] = (src[i] - mean) * scale + beta
 
 
 @jit
-def _channel_backward(dy2, x2, gamma, mean, invstd, training, dx2):
-    """One channel: (dgamma, dbeta) = (sum dy * xhat, sum dy); dx through the batch
-    statistics when training, else gamma * invstd * dy."""
-    s1 = np.zeros(x2.shape[1], dtype=np.float64)
-    s2 = np.zeros(x2.shape[1], dtype=np.float64)
-    for n in range(x2.shape[0]):
-        for i in range(x2.shape[1]):
-            g = np.float64(dy2[n, i])
+def _channel_backward(dy3, x3, c, stats, training, dx3):
+    """Channel c: (dgamma, dbeta) = (sum dy * xhat, sum dy); dx through the batch
+    statistics when training, else gamma * invstd * dy. stats = (gamma, mean, invstd)
+    of this channel, float64."""
+    gamma, mean, invstd = stats
+    s1 = np.zeros(x3.shape[2], dtype=np.float64)
+    s2 = np.zeros(x3.shape[2], dtype=np.float64)
+    for n in range(x3.shape[0]):
+        g_plane, x_plane = dy3[n, c], x3[n, c]
+        for i in range(x_plane.shape[0]):
+            g = np.float64(g_plane[i])
             s1[i] += g
-            s2[i] += g * (np.float64(x2[n, i]) - mean) * invstd
-    dbeta, dgamma = s1.sum(), s2.sum()
-    mean_dy, mean_dy_xhat = ((dbeta / x2.size, dgamma / x2.size) if training
-                             else (0.0, 0.0))
+            s2[i] += g * (np.float64(x_plane[i]) - mean)
+    count = x3.shape[0] * x3.shape[2]
+    dbeta, dgamma = s1.sum(), s2.sum() * invstd
+    mean_dy, mean_dy_xhat = ((dbeta / count, dgamma / count) if training else (0.0, 0.0))
+    # dx = scale * (dy - mean_dy - xhat * mean_dy_xhat), xhat = (x - mean) * invstd,
+    # as dy * scale + x * slope + offset in x's dtype: one FMA-friendly pass.
     scale = gamma * invstd
-    for n in range(x2.shape[0]):
-        for i in range(x2.shape[1]):
-            xhat = (np.float64(x2[n, i]) - mean) * invstd
-            dx2[n, i] = scale * (np.float64(dy2[n, i]) - mean_dy - xhat * mean_dy_xhat)
+    slope = -scale * invstd * mean_dy_xhat
+    offset = -scale * mean_dy - slope * mean
+    dtype_scale, dtype_slope = dx3.dtype.type(scale), dx3.dtype.type(slope)
+    dtype_offset = dx3.dtype.type(offset)
+    for n in range(x3.shape[0]):
+        g_plane, x_plane, out = dy3[n, c], x3[n, c], dx3[n, c]
+        for i in range(x_plane.shape[0]):
+            out[i] = g_plane[i] * dtype_scale + x_plane[i] * dtype_slope + dtype_offset
     return dgamma, dbeta
 
 
 @parallel_jit
 def _batchnorm_stats_impl(x3, mean, var):
     for c in prange(x3.shape[1]):
-        mean[c], var[c] = _channel_stats(x3[:, c, :])
+        mean[c], var[c] = _channel_stats(x3, c)
 
 
 @parallel_jit
 def _batchnorm_apply_impl(x3, mean, scale, beta, y3):
     for c in prange(x3.shape[1]):
-        _channel_apply(x3[:, c, :], mean[c], scale[c], beta[c], y3[:, c, :])
+        _channel_apply(x3, c, mean[c], scale[c], beta[c], y3)
 
 
 @parallel_jit
@@ -78,8 +91,7 @@ def _batchnorm_backward_impl(dy3, x3, stats, training, dx3, dgamma, dbeta):
     gamma, mean, invstd = stats
     for c in prange(x3.shape[1]):
         dgamma[c], dbeta[c] = _channel_backward(
-            dy3[:, c, :], x3[:, c, :], np.float64(gamma[c]), mean[c], invstd[c], training,
-            dx3[:, c, :])
+            dy3, x3, c, (np.float64(gamma[c]), mean[c], invstd[c]), training, dx3)
 
 
 @jit
