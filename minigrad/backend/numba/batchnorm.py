@@ -60,16 +60,16 @@ def _channel_backward(dy3, x3, c, stats, training, dx3):
     dbeta, dgamma = s1.sum(), s2.sum() * invstd
     mean_dy, mean_dy_xhat = ((dbeta / count, dgamma / count) if training else (0.0, 0.0))
     # dx = scale * (dy - mean_dy - xhat * mean_dy_xhat), xhat = (x - mean) * invstd,
-    # as dy * scale + x * slope + offset in x's dtype: one FMA-friendly pass.
+    # as (x - mean) * slope + offset + dy * scale in x's dtype (C's affine pass); x - mean
+    # comes first so that nothing cancels.
     scale = gamma * invstd
-    slope = -scale * invstd * mean_dy_xhat
-    offset = -scale * mean_dy - slope * mean
-    dtype_scale, dtype_slope = dx3.dtype.type(scale), dx3.dtype.type(slope)
-    dtype_offset = dx3.dtype.type(offset)
+    to_dtype = dx3.dtype.type
+    slope, offset = to_dtype(-scale * invstd * mean_dy_xhat), to_dtype(-scale * mean_dy)
+    center, dy_scale = to_dtype(mean), to_dtype(scale)
     for n in range(x3.shape[0]):
         g_plane, x_plane, out = dy3[n, c], x3[n, c], dx3[n, c]
         for i in range(x_plane.shape[0]):
-            out[i] = g_plane[i] * dtype_scale + x_plane[i] * dtype_slope + dtype_offset
+            out[i] = (x_plane[i] - center) * slope + offset + g_plane[i] * dy_scale
     return dgamma, dbeta
 
 
