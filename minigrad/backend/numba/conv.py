@@ -1,4 +1,5 @@
-"""Numba conv2d: im2col + GEMM per image, the images split over threads."""
+"""Numba conv2d, one image per step, the images split over threads: at stride 1 the
+implicit GEMM of ``conv_implicit`` (as csrc/conv2d_impl.h), otherwise im2col + GEMM."""
 from __future__ import annotations
 
 from collections import namedtuple
@@ -7,13 +8,15 @@ import numpy as np
 from numba import prange
 
 from .._check import _pair, check_conv2d, check_conv2d_backward, conv_out_shape
+from .conv_implicit import (flipped_weights, implicit_conv_image, implicit_dw_image,
+                            usable)
 from .gemm import gemm_accumulate
 from .jit import jit, parallel_jit
 from .threads import threads_for
 
 # Kernel size, stride, padding and output size of one convolution (numba passes a
 # namedtuple to compiled code as a tuple with field names).
-Geometry = namedtuple("Geometry", "kh kw sh sw ph pw oh ow")
+Geometry = namedtuple("Geometry", "kh kw sh sw ph pw oh ow implicit")
 
 
 @jit
@@ -79,13 +82,33 @@ def _col2im(dcols, n, geo, dx):
 @jit
 def _forward_images(x, w2, b, has_bias, geo, images, y3):
     """y3[n] (F, OH*OW) = w2 (F, C*KH*KW) @ im2col(x[n]) (+ b) for n in range(*images)."""
-    cols = np.empty((w2.shape[1], geo.oh * geo.ow), dtype=x.dtype)
+    cols = np.empty((0 if geo.implicit else w2.shape[1], geo.oh * geo.ow), dtype=x.dtype)
     for n in range(images[0], images[1]):
-        _im2col(x, n, geo, cols)
-        gemm_accumulate(w2, False, cols, False, y3[n], 0, w2.shape[0])
         if has_bias:
             for f in range(y3.shape[1]):
-                y3[n, f] += b[f]
+                y3[n, f] = b[f]
+        if geo.implicit:
+            implicit_conv_image(x, n, w2, (geo.kh, geo.kw), (geo.ph, geo.pw),
+                                y3[n].reshape(y3.shape[1], geo.oh, geo.ow))
+        else:
+            _im2col(x, n, geo, cols)
+            gemm_accumulate(w2, False, cols, False, y3[n], 0, w2.shape[0])
+
+
+@jit
+def _backward_images_implicit(x, flipped, dy3, geo, need, images, dx, dw):
+    """For n in range(*images): dw += dy[n] @ im2col(x[n]).T (dw (C*KH*KW, F),
+    transposed, when it has fewer columns than rows) and dx[n] = the convolution of
+    dy[n] with the flipped kernel."""
+    need_dx, need_dw = need
+    dy4 = dy3.reshape(dy3.shape[0], dy3.shape[1], geo.oh, geo.ow)
+    kernel, transposed = (geo.kh, geo.kw), dw.shape[0] != dy3.shape[1]
+    for n in range(images[0], images[1]):
+        if need_dw:
+            implicit_dw_image(x, n, dy4, kernel, (geo.ph, geo.pw), dw, transposed)
+        if need_dx:
+            implicit_conv_image(dy4, n, flipped, kernel,
+                                (geo.kh - 1 - geo.ph, geo.kw - 1 - geo.pw), dx[n])
 
 
 @jit
@@ -116,12 +139,16 @@ def _conv2d_forward_impl(x, w2, b, has_bias, geo, threads, y3):
 
 
 @parallel_jit
-def _conv2d_backward_impl(x, w2, dy3, geo, need, threads, dx, dw_part):
-    """Each thread owns its images of dx and its slice dw_part[t], so nothing races."""
+def _conv2d_backward_impl(x, weights, dy3, geo, need, threads, dx, dw_part):
+    """Each thread owns its images of dx and its slice dw_part[t], so nothing races.
+    weights: w2 (F, C*KH*KW), or on the implicit path the flipped (C, F*KH*KW)."""
     n = x.shape[0]
     for t in prange(threads):
-        _backward_images(x, w2, dy3, geo, need, (t * n // threads, (t + 1) * n // threads),
-                         dx, dw_part[t])
+        images = (t * n // threads, (t + 1) * n // threads)
+        if geo.implicit:
+            _backward_images_implicit(x, weights, dy3, geo, need, images, dx, dw_part[t])
+        else:
+            _backward_images(x, weights, dy3, geo, need, images, dx, dw_part[t])
 
 
 @jit
@@ -147,8 +174,9 @@ def _setup(x, w, stride, padding):
     ph, pw = _pair("conv2d", "padding", padding)
     oh, ow = conv_out_shape(x.shape, w.shape, (sh, sw), (ph, pw))
     w2 = np.ascontiguousarray(w).reshape(w.shape[0], w.shape[1] * w.shape[2] * w.shape[3])
+    implicit = usable((sh, sw), (ph, pw), w.shape[2:])
     return np.ascontiguousarray(x), w2, Geometry(w.shape[2], w.shape[3], sh, sw, ph, pw,
-                                                 oh, ow)
+                                                 oh, ow, implicit)
 
 
 def conv2d_forward(x, w, b, stride, padding):
@@ -173,15 +201,21 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     x, w2, geo = _setup(x, w, stride, padding)
     n, f, pixels = x.shape[0], w2.shape[0], geo.oh * geo.ow
     dy3 = np.ascontiguousarray(dy).reshape(n, f, pixels)
-    threads = threads_for(n)
+    threads, patch = threads_for(n), w2.shape[1]
+    # The implicit dw is computed transposed when that makes its rows longer.
+    transposed = geo.implicit and patch < f
     dx = np.zeros(x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
-    dw_part = np.zeros((threads, f, w2.shape[1]) if need_dw else (threads, 0, 0),
-                       dtype=x.dtype)
-    if (need_dx or need_dw) and n and f and pixels and w2.shape[1]:
-        _conv2d_backward_impl(x, w2, dy3, geo, (bool(need_dx), bool(need_dw)), threads,
-                              dx, dw_part)
+    dw_shape = (patch, f) if transposed else (f, patch)
+    dw_part = np.zeros((threads, *dw_shape) if need_dw else (threads, 0, 0), dtype=x.dtype)
+    weights = flipped_weights(w) if geo.implicit else w2
+    if (need_dx or need_dw) and n and f and pixels and patch:
+        _conv2d_backward_impl(x, weights, dy3, geo, (bool(need_dx), bool(need_dw)),
+                              threads, dx, dw_part)
     db = np.zeros(f, dtype=x.dtype) if need_db else None
     if need_db and n:
         _channel_sum_impl(dy3, db)
-    dw = dw_part.sum(axis=0).reshape(w.shape) if need_dw else None
+    dw = None
+    if need_dw:
+        dw = dw_part.sum(axis=0)
+        dw = np.ascontiguousarray(dw.T if transposed else dw).reshape(w.shape)
     return (dx if need_dx else None), dw, db

@@ -1,7 +1,15 @@
 """Numba GEMM: c += op(a) @ op(b), packed and blocked for the caches; the twin of
 csrc/gemm.c.
 
-Loop nest of ``gemm_accumulate`` (one thread, rows [row_start, row_stop) of c):
+Operands are given as (src, offsets, trans): row r of the matrix starts at
+src[offsets[r]] (src flat), and trans reads it transposed:
+    op(a)[i, k] = src[offsets[i] + k], or src[offsets[k] + i] when trans.
+A dense matrix has offsets = arange(rows) * columns (``dense``); a convolution's
+im2col matrix is the zero-padded image with one offset per kernel tap, so the
+convolutions multiply by it without writing it out (the implicit GEMM of
+csrc/conv2d_impl.h).
+
+Loop nest of ``gemm_operands`` (one thread, rows [row_start, row_stop) of c):
     j0: NC columns of c
       k0: KC of the reduction; the KC x NC block of op(b) packed once into b_pack
         i: MR rows of c; their KC values of op(a) packed into a_pack, then the
@@ -32,29 +40,48 @@ KC, NC = 256, 512     # cache blocks: KC x NC of op(b) (512 KB in float32) in L2
 
 
 @jit
-def _pack_a(a, trans_a, first_row, k_range, a_pack):
-    """a_pack[r, k] = op(a)[first_row + r, k0 + k] for rows inside op(a) and k0 + k in
-    k_range = (k0, k1), else 0; a_pack is (MR, KP), KP >= k1 - k0."""
-    k0, k1 = k_range
-    rows = a.shape[1] if trans_a else a.shape[0]
-    a_pack[:] = 0
-    for r in range(min(MR, rows - first_row)):
-        for k in range(k1 - k0):
-            if trans_a:
-                a_pack[r, k] = a[k0 + k, first_row + r]
-            else:
-                a_pack[r, k] = a[first_row + r, k0 + k]
+def dense(a, trans):
+    """The operand (src, offsets, trans) of a C-contiguous matrix a, read as a.T when
+    trans."""
+    return a.reshape(a.size), np.arange(a.shape[0]) * a.shape[1], trans
 
 
 @jit
-def _pack_b(b, trans_b, k_range, j0, b_pack):
+def _pack_a(a, rows, k_range, a_pack):
+    """a_pack[r, k] = op(a)[r0 + r, k0 + k] for r0 + r in rows = (r0, r1) and k0 + k
+    in k_range = (k0, k1), else 0; a_pack is (MR, KP), KP >= k1 - k0."""
+    src, offsets, trans = a
+    (r0, r1), (k0, k1) = rows, k_range
+    a_pack[:] = 0
+    for r in range(min(MR, r1 - r0)):
+        for k in range(k1 - k0):
+            if trans:
+                a_pack[r, k] = src[offsets[k0 + k] + r0 + r]
+            else:
+                a_pack[r, k] = src[offsets[r0 + r] + k0 + k]
+
+
+@jit
+def _pack_b(b, k_range, j0, b_pack):
     """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1), zero rows
     after; b_pack is (KP, NB), KP >= k1 - k0."""
+    src, offsets, trans = b
     k0, k1 = k_range
     valid = k1 - k0
-    for k in range(valid):
-        for j in range(b_pack.shape[1]):
-            b_pack[k, j] = b[j0 + j, k0 + k] if trans_b else b[k0 + k, j0 + j]
+    if trans:  # 16 rows of src at a time, so that both sides stream
+        width = b_pack.shape[1]
+        for j1 in range(0, width, 16):
+            group = offsets[j0 + j1:j0 + min(width, j1 + 16)] + k0
+            for k in range(valid):
+                row = b_pack[k]
+                for j in range(group.shape[0]):
+                    row[j1 + j] = src[group[j] + k]
+    else:
+        for k in range(valid):
+            start = offsets[k0 + k] + j0
+            row = b_pack[k]
+            for j in range(b_pack.shape[1]):
+                row[j] = src[start + j]
     b_pack[valid:] = 0
 
 
@@ -109,8 +136,17 @@ def _even_block(size, limit):
 @jit
 def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
     """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread.
-    a: (M, K) or (K, M); b: (K, N) or (N, K); c: (M, N), all of one dtype."""
-    n, depth = c.shape[1], (b.shape[1] if trans_b else b.shape[0])
+    a: (M, K) or (K, M); b: (K, N) or (N, K), both C-contiguous; c: (M, N), all of
+    one dtype."""
+    depth = b.shape[1] if trans_b else b.shape[0]
+    gemm_operands(dense(a, trans_a), dense(b, trans_b), depth, c, row_start, row_stop)
+
+
+@jit
+def gemm_operands(a, b, depth, c, row_start, row_stop):
+    """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, a and
+    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N)."""
+    n = c.shape[1]
     if n == 0 or depth == 0 or row_stop <= row_start:
         return
     nb, kb = _even_block(n, NC), _even_block(depth, KC)
@@ -124,9 +160,9 @@ def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
             kp = -(-(k_range[1] - k0) // K_STEP) * K_STEP
             b_pack = b_buffer[:kp * width].reshape(kp, width)
             a_pack = a_buffer[:MR * kp].reshape(MR, kp)
-            _pack_b(b, trans_b, k_range, j0, b_pack)
+            _pack_b(b, k_range, j0, b_pack)
             for i in range(row_start, row_stop, MR):
-                _pack_a(a, trans_a, i, k_range, a_pack)
+                _pack_a(a, (i, row_stop), k_range, a_pack)
                 _micro_kernel(a_pack, b_pack, c[i:min(i + MR, row_stop), j0:j0 + width])
 
 
