@@ -3,7 +3,8 @@ loops and jitted lazily (compiled on first use, cached on disk), one module per 
 family as minitorch splits its fast_ops:
 
     gemm       matmul, and the single-thread GEMM the convolutions share
-    conv       conv2d forward / backward (im2col + GEMM)
+    conv       conv2d forward / backward: im2col + GEMM, or at stride 1
+    conv_implicit  the implicit GEMM (and the direct kernel for few taps) of one image
     pool       max- and average-pooling
     batchnorm  batch norm over (N, C) and (N, C, H, W)
     bias_act   the fused bias + ReLU epilogue

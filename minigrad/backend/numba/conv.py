@@ -8,8 +8,8 @@ import numpy as np
 from numba import prange
 
 from .._check import _pair, check_conv2d, check_conv2d_backward, conv_out_shape
-from .conv_implicit import (flipped_weights, implicit_conv_image, implicit_dw_image,
-                            usable)
+from .conv_implicit import (DIRECT_TAPS, direct_conv_image, flipped_weights,
+                            implicit_conv_image, implicit_dw_image, usable)
 from .gemm import gemm_accumulate
 from .jit import jit, parallel_jit
 from .threads import threads_for
@@ -87,7 +87,10 @@ def _forward_images(x, w2, b, has_bias, geo, images, y3):
         if has_bias:
             for f in range(y3.shape[1]):
                 y3[n, f] = b[f]
-        if geo.implicit:
+        if geo.implicit and w2.shape[1] <= DIRECT_TAPS:
+            direct_conv_image(x, n, w2, (geo.kh, geo.kw), (geo.ph, geo.pw),
+                              y3[n].reshape(y3.shape[1], geo.oh, geo.ow))
+        elif geo.implicit:
             implicit_conv_image(x, n, w2, (geo.kh, geo.kw), (geo.ph, geo.pw),
                                 y3[n].reshape(y3.shape[1], geo.oh, geo.ow))
         else:
@@ -152,12 +155,14 @@ def _conv2d_backward_impl(x, weights, dy3, geo, need, threads, dx, dw_part):
 
 
 @jit
-def _plane_sum(a2):
-    """Sum of a 2-d block in float64, by columns first (a vectorizable loop)."""
-    acc = np.zeros(a2.shape[1], dtype=np.float64)
-    for n in range(a2.shape[0]):
-        for p in range(a2.shape[1]):
-            acc[p] += a2[n, p]
+def _channel_sum(dy3, f):
+    """Sum of dy3[:, f, :] in float64: the contiguous rows dy3[n, f] are added into
+    partial sums per position (a vectorizable loop), then those are summed."""
+    acc = np.zeros(dy3.shape[2], dtype=np.float64)
+    for n in range(dy3.shape[0]):
+        row = dy3[n, f]
+        for p in range(row.shape[0]):
+            acc[p] += row[p]
     return acc.sum()
 
 
@@ -165,7 +170,7 @@ def _plane_sum(a2):
 def _channel_sum_impl(dy3, out):
     """out[f] = sum of dy3[:, f, :]."""
     for f in prange(dy3.shape[1]):
-        out[f] = _plane_sum(dy3[:, f, :])
+        out[f] = _channel_sum(dy3, f)
 
 
 def _setup(x, w, stride, padding):

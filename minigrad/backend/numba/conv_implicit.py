@@ -6,6 +6,10 @@ column p*WP + q of a product over padded-width rows: the WP - OW columns past ea
 row's end are computed and dropped (16 for 14 on the MNIST CNN: 14 % more
 multiply-adds, against a 9x larger matrix written and read back once more).
 
+With few taps (C*KH*KW <= DIRECT_TAPS, a first layer on 1-channel images) a GEMM
+would spend its time packing and storing tiles, so the forward runs direct: each
+output row is the sum over taps of a weight times a shifted row of the padded image.
+
 dx is the same forward convolution of dy, padded by (KH-1-ph, KW-1-pw), with the
 kernel flipped and its two channel axes swapped, so stride 1 and padding < kernel
 size are required (``usable``).
@@ -16,6 +20,9 @@ import numpy as np
 
 from .gemm import dense, gemm_operands
 from .jit import jit
+
+
+DIRECT_TAPS = 32
 
 
 def usable(stride, padding, kernel) -> bool:
@@ -73,6 +80,30 @@ def implicit_conv_image(x, n, w2, kernel, pad, y):
             src, dst = wide[f, p * wp:p * wp + ow], y[f, p]
             for q in range(ow):
                 dst[q] += src[q]
+
+
+@jit
+def direct_conv_image(x, n, w2, kernel, pad, y):
+    """implicit_conv_image for few taps: for each filter, the sum over taps of the
+    tap's weight times the padded image read from the tap's offset, over padded-width
+    rows (one long loop per tap, accumulated in a fresh buffer that LLVM knows aliases
+    nothing, so it vectorizes)."""
+    channels, h, w = x.shape[1], x.shape[2], x.shape[3]
+    hp, wp = h + 2 * pad[0], w + 2 * pad[1]
+    oh, ow = y.shape[1], y.shape[2]
+    flat = _padded(x, n, pad, kernel[1])
+    offsets = _tap_offsets(channels, kernel, (hp, wp))
+    wide = np.empty(oh * wp, dtype=y.dtype)
+    for f in range(y.shape[0]):
+        wide[:] = 0
+        for tap in range(offsets.shape[0]):
+            v, src = w2[f, tap], flat[offsets[tap]:offsets[tap] + oh * wp]
+            for t in range(oh * wp):
+                wide[t] += v * src[t]
+        for p in range(oh):
+            dst = y[f, p]
+            for q in range(ow):
+                dst[q] += wide[p * wp + q]
 
 
 @jit
