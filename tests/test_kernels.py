@@ -334,9 +334,9 @@ def test_c_thread_count_survives_numba_starting_its_pool():
     # pool; the C kernels must keep the count minigrad was given (they once ran on
     # every core after set_num_threads(1)). A fresh process: the pool starts once.
     code = ("import numpy as np, minigrad as mg\n"
-            "from minigrad.backend import c, numba_jit\n"
+            "from minigrad.backend import c, numba as nb\n"
             "mg.set_num_threads(1)\n"
-            "numba_jit.matmul(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))\n"
+            "nb.matmul(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))\n"
             "print(c.lib.mg_num_threads(), mg.get_num_threads())")
     if not {"c", "numba"} <= set(mg.backend.available()):
         pytest.skip("needs the C and Numba backends")

@@ -28,7 +28,7 @@ from .interface import KERNELS
 REFERENCE = "numpy"
 # The one list of backends: name -> module (relative to this package, or a module
 # object given to register()), in the order the default is picked.
-_BACKENDS: dict[str, str | ModuleType] = {"c": ".c", "numba": ".numba_jit",
+_BACKENDS: dict[str, str | ModuleType] = {"c": ".c", "numba": ".numba",
                                           "numpy": ".numpy_ref"}
 _loaded: dict[str, "Kernels"] = {}
 _errors: dict[str, str] = {}

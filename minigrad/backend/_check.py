@@ -145,18 +145,26 @@ def pool_out_shape(x_shape, kernel, stride) -> tuple[int, int]:
     return (x_shape[2] - kh) // sh + 1, (x_shape[3] - kw) // sw + 1
 
 
-def check_pool(op: str, x, kernel, stride) -> None:
+def check_pool(op: str, x, kernel, stride) -> tuple[tuple[int, int], tuple[int, int]]:
+    """x (N, C, H, W) and a window that fits it; returns ((KH, KW), (SH, SW))."""
     check_float(op, x=x)
     if x.ndim != 4:
         raise ShapeError(f"{op}: expects x (N, C, H, W), got x{x.shape}")
+    return _pool_window(op, x.shape, kernel, stride, x.itemsize)
+
+
+def _pool_window(op: str, x_shape, kernel, stride, itemsize: int):
+    """The window ((KH, KW), (SH, SW)) after checking it fits x and its sizes fit."""
     kh, kw = _pair(op, "kernel_size", kernel)
     sh, sw = _pair(op, "stride", stride)
     if kh < 1 or kw < 1 or sh < 1 or sw < 1:
         raise ValueError(f"{op}: kernel_size and stride must be >= 1, got kernel_size "
                          f"{kernel}, stride {stride}")
-    if kh > x.shape[2] or kw > x.shape[3]:
-        raise ShapeError(f"{op}: kernel_size {kernel} is larger than the input x{x.shape}")
-    check_pool_sizes(op, x.shape, x.itemsize, (kh, kw), (sh, sw))
+    if kh > x_shape[2] or kw > x_shape[3]:
+        raise ShapeError(f"{op}: kernel_size {kernel} is larger than the input "
+                         f"x{tuple(x_shape)}")
+    check_pool_sizes(op, x_shape, itemsize, (kh, kw), (sh, sw))
+    return (kh, kw), (sh, sw)
 
 
 def check_pool_sizes(op: str, x_shape, itemsize: int, kernel, stride) -> None:
@@ -203,3 +211,83 @@ def check_bias_relu(op: str, z, b=None, y=None, inplace=False) -> tuple[int, int
         raise ShapeError(f"{op}: bias must have shape ({z.shape[1]},) for {z.shape}, "
                          f"got b{b.shape}")
     return z.shape[0], z.shape[1], int(np.prod(z.shape[2:], dtype=np.int64))
+
+
+# ------------------------------------------------------------- backward kernels
+# The backward kernels write where their inputs point (argmax) and size their outputs
+# from x_shape, so every backend checks these before it allocates or indexes.
+
+def check_x_shape(op: str, dy, x_shape) -> tuple[int, int, int, int]:
+    """dy (N, C, OH, OW) float and x_shape (N, C, H, W) of the same N and C; returns
+    x_shape as a tuple of ints."""
+    check_float(op, dy=dy)
+    try:
+        shape = tuple(int(v) for v in x_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 4 or dy.ndim != 4 or shape[:2] != dy.shape[:2] or min(shape) < 0:
+        raise ShapeError(f"{op}: x_shape must be (N, C, H, W) with dy{dy.shape}'s N and C, "
+                         f"got {x_shape!r}")
+    return shape  # type: ignore[return-value]
+
+
+def check_conv2d_backward(x, w, dy, stride, padding) -> tuple[int, int]:
+    """The forward's checks, plus dy of y's shape and x's dtype; returns (OH, OW)."""
+    check_conv2d(x, w, None, stride, padding)
+    check_float("conv2d_backward", x=x, w=w, dy=dy)
+    oh, ow = conv_out_shape(x.shape, w.shape, _pair("conv2d", "stride", stride),
+                            _pair("conv2d", "padding", padding))
+    expected = (x.shape[0], w.shape[0], oh, ow)
+    if dy.shape != expected:
+        raise ShapeError(f"conv2d_backward: dy{dy.shape} does not match the output "
+                         f"shape {expected} of x{x.shape}, w{w.shape}")
+    return oh, ow
+
+
+def check_maxpool2d_backward(dy, argmax, x_shape) -> tuple[int, int, int, int]:
+    """dy and an int64 argmax of one shape (N, C, OH, OW); returns x_shape. Whether each
+    index lies inside its plane is check_argmax_range's (or the kernel's) job."""
+    shape = check_x_shape("maxpool2d_backward", dy, x_shape)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise DTypeError(f"maxpool2d_backward: argmax must be an int64 array, got "
+                         f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    if dy.shape != argmax.shape:
+        raise ShapeError(f"maxpool2d_backward: dy{dy.shape} and argmax{argmax.shape} "
+                         "differ")
+    return shape
+
+
+def check_argmax_range(argmax, x_shape) -> None:
+    """Every index of argmax lies in its (H, W) plane: one outside would write outside
+    dx."""
+    plane = x_shape[2] * x_shape[3]
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= plane):
+        raise ShapeError(f"maxpool2d_backward: argmax values must lie in [0, {plane}) "
+                         f"for x_shape {tuple(x_shape)}, got [{argmax.min()}, "
+                         f"{argmax.max()}]")
+
+
+def check_avgpool2d_backward(dy, x_shape, kernel, stride):
+    """dy of the forward's output shape; returns (x_shape, (KH, KW), (SH, SW))."""
+    op = "avgpool2d_backward"
+    shape = check_x_shape(op, dy, x_shape)
+    kernel, stride = _pool_window(op, shape, kernel, stride, dy.itemsize)
+    expected = (*shape[:2], *pool_out_shape(shape, kernel, stride))
+    if dy.shape != expected:
+        raise ShapeError(f"{op}: dy{dy.shape} does not match the output shape {expected} "
+                         f"of x_shape {shape}")
+    return shape, kernel, stride
+
+
+def check_batchnorm_backward(dy, x, gamma, mean, invstd) -> None:
+    """dy and x (N, C) or (N, C, H, W) of one shape and float dtype, and gamma, mean,
+    invstd (C,)."""
+    op = "batchnorm_backward"
+    check_float(op, dy=dy, x=x, gamma=gamma, mean=mean, invstd=invstd)
+    if x.ndim not in (2, 4) or dy.shape != x.shape:
+        raise ShapeError(f"{op}: expects dy and x of one shape (N, C) or (N, C, H, W), "
+                         f"got dy{dy.shape}, x{x.shape}")
+    for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
+        if a.shape != (x.shape[1],):
+            raise ShapeError(f"{op}: {name} must have shape ({x.shape[1]},) for "
+                             f"x{x.shape}, got {a.shape}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._check import (check_batchnorm, check_bias_relu, check_conv2d, check_matmul,
-                     check_pool, conv_out_shape, pool_out_shape)
+from ._check import (check_argmax_range, check_avgpool2d_backward, check_batchnorm,
+                     check_batchnorm_backward, check_bias_relu, check_conv2d,
+                     check_conv2d_backward, check_matmul, check_maxpool2d_backward,
+                     check_pool, pool_out_shape)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
@@ -46,14 +48,10 @@ def conv2d_forward(x, w, b, stride, padding):
 
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
                     need_db=True):
-    check_conv2d(x, w, None, stride, padding)
+    oh, ow = check_conv2d_backward(x, w, dy, stride, padding)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
-    oh, ow = conv_out_shape(x.shape, w.shape, stride, padding)
-    if dy.shape != (n, f, oh, ow):
-        raise ValueError(f"conv2d_backward: dy{dy.shape} does not match the output "
-                         f"shape {(n, f, oh, ow)} of x{x.shape}, w{w.shape}")
     dx = dw = db = None
     if need_dw:
         cols = _windows(_pad(x, ph, pw), kh, kw, sh, sw)
@@ -72,8 +70,7 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
 
 
 def maxpool2d_forward(x, kernel, stride):
-    check_pool("maxpool2d", x, kernel, stride)
-    (kh, kw), (sh, sw) = kernel, stride
+    (kh, kw), (sh, sw) = check_pool("maxpool2d", x, kernel, stride)
     n, c, h, w = x.shape
     win = _windows(x, kh, kw, sh, sw)
     oh, ow = win.shape[2:4]
@@ -88,10 +85,9 @@ def maxpool2d_forward(x, kernel, stride):
 
 
 def maxpool2d_backward(dy, argmax, x_shape):
+    x_shape = check_maxpool2d_backward(dy, argmax, x_shape)
+    check_argmax_range(argmax, x_shape)
     n, c, h, w = x_shape
-    if dy.shape != argmax.shape:
-        raise ValueError(f"maxpool2d_backward: dy{dy.shape} and argmax{argmax.shape} "
-                         "differ")
     dx = np.zeros((n * c, h * w), dtype=dy.dtype)
     planes = np.repeat(np.arange(n * c), dy.shape[2] * dy.shape[3])
     np.add.at(dx, (planes, argmax.reshape(-1)), dy.reshape(-1))
@@ -99,12 +95,13 @@ def maxpool2d_backward(dy, argmax, x_shape):
 
 
 def avgpool2d_forward(x, kernel, stride):
-    check_pool("avgpool2d", x, kernel, stride)
+    kernel, stride = check_pool("avgpool2d", x, kernel, stride)
     win = _windows(x, *kernel, *stride)
     return np.ascontiguousarray(win.mean(axis=(4, 5), dtype=x.dtype))
 
 
 def avgpool2d_backward(dy, x_shape, kernel, stride):
+    x_shape, kernel, stride = check_avgpool2d_backward(dy, x_shape, kernel, stride)
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = pool_out_shape(x_shape, kernel, stride)
     dx = np.zeros(x_shape, dtype=dy.dtype)
@@ -146,6 +143,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training,
 
 
 def batchnorm_backward(dy, x, gamma, mean, invstd, training):
+    check_batchnorm_backward(dy, x, gamma, mean, invstd)
     axes, shape = _channel_view(x)
     xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
     dbeta = dy.sum(axis=axes)

@@ -1,0 +1,200 @@
+"""Numba GEMM: c += op(a) @ op(b), packed and blocked for the caches; the twin of
+csrc/gemm.c.
+
+Operands are given as (src, offsets, trans): row r of the matrix starts at
+src[offsets[r]] (src flat), and trans reads it transposed:
+    op(a)[i, k] = src[offsets[i] + k], or src[offsets[k] + i] when trans.
+A dense matrix has offsets = arange(rows) * columns (``dense``); a convolution's
+im2col matrix is the zero-padded image with one offset per kernel tap, so the
+convolutions multiply by it without writing it out (the implicit GEMM of
+csrc/conv2d_impl.h).
+
+Loop nest of ``gemm_operands`` (one thread, rows [row_start, row_stop) of c):
+    j0: NC columns of c
+      k0: KC of the reduction; the KC x NC block of op(b) packed once into b_pack
+        i: MR rows of c; their KC values of op(a) packed into a_pack, then the
+           micro-kernel adds a_pack @ b_pack to those rows.
+Packing makes every operand contiguous whatever its transpose flag, and pads the
+reduction to a multiple of K_STEP with zeros on both sides (0 * 0 adds nothing, even
+next to an inf), so the micro-kernel never branches.
+
+Why the micro-kernel reads the way it does: Numba does not tell LLVM that two array
+arguments never overlap, and with a dozen rows to check LLVM gives up vectorizing.
+The accumulator tile is therefore a fresh local array (its allocation is known not to
+alias anything), updated by a loop over contiguous columns that LLVM turns into FMA
+vectors (vfmadd...ps on ymm; checked with inspect_asm in tests/test_numba_gemm.py).
+Each step reads MR x K_STEP scalars of a once (24 broadcast registers) and K_STEP
+rows of b once: 24 FMAs per 4 loads of b and 6 loads and stores of the tile.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._check import check_matmul
+from .jit import fma_jit, jit, parallel_jit
+from .threads import get_num_threads
+
+MR, K_STEP = 6, 4     # micro-tile: 6 rows of c, 4 steps of the reduction per pass
+KC, NC = 256, 512     # cache blocks: KC x NC of op(b) (512 KB in float32) in L2
+
+
+@jit
+def dense(a, trans):
+    """The operand (src, offsets, trans) of a C-contiguous matrix a, read as a.T when
+    trans."""
+    return a.reshape(a.size), np.arange(a.shape[0]) * a.shape[1], trans
+
+
+@jit
+def _pack_a(a, rows, k_range, a_pack):
+    """a_pack[r, k] = op(a)[r0 + r, k0 + k] for r0 + r in rows = (r0, r1) and k0 + k
+    in k_range = (k0, k1), else 0; a_pack is (MR, KP), KP >= k1 - k0."""
+    src, offsets, trans = a
+    (r0, r1), (k0, k1) = rows, k_range
+    a_pack[:] = 0
+    for r in range(min(MR, r1 - r0)):
+        for k in range(k1 - k0):
+            if trans:
+                a_pack[r, k] = src[offsets[k0 + k] + r0 + r]
+            else:
+                a_pack[r, k] = src[offsets[r0 + r] + k0 + k]
+
+
+@jit
+def _pack_b(b, k_range, j0, b_pack):
+    """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1), zero rows
+    after; b_pack is (KP, NB), KP >= k1 - k0."""
+    src, offsets, trans = b
+    k0, k1 = k_range
+    valid = k1 - k0
+    if trans:  # 16 rows of src at a time, so that both sides stream
+        width = b_pack.shape[1]
+        for j1 in range(0, width, 16):
+            group = offsets[j0 + j1:j0 + min(width, j1 + 16)] + k0
+            for k in range(valid):
+                row = b_pack[k]
+                for j in range(group.shape[0]):
+                    row[j1 + j] = src[group[j] + k]
+    else:
+        for k in range(valid):
+            start = offsets[k0 + k] + j0
+            row = b_pack[k]
+            for j in range(b_pack.shape[1]):
+                row[j] = src[start + j]
+    b_pack[valid:] = 0
+
+
+@jit
+def _four(row, k):
+    """row[k:k+4] as a tuple of scalars (they stay in registers)."""
+    return row[k], row[k + 1], row[k + 2], row[k + 3]
+
+
+@fma_jit
+def _fma4(total, a, x):
+    """total + a[0] * x[0] + ... + a[3] * x[3], in that order, each step an FMA."""
+    total += a[0] * x[0]
+    total += a[1] * x[1]
+    total += a[2] * x[2]
+    total += a[3] * x[3]
+    return total
+
+
+@fma_jit
+def _micro_kernel(a_pack, b_pack, c_rows):
+    """c_rows (R <= MR, NB) += (a_pack (MR, KP) @ b_pack (KP, NB))[:R]."""
+    depth, width = b_pack.shape
+    acc = np.zeros((MR, width), dtype=c_rows.dtype)
+    acc0, acc1, acc2, acc3, acc4, acc5 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]
+    for k in range(0, depth, K_STEP):
+        a0, a1, a2 = _four(a_pack[0], k), _four(a_pack[1], k), _four(a_pack[2], k)
+        a3, a4, a5 = _four(a_pack[3], k), _four(a_pack[4], k), _four(a_pack[5], k)
+        b0, b1, b2, b3 = b_pack[k], b_pack[k + 1], b_pack[k + 2], b_pack[k + 3]
+        for j in range(width):
+            x = (b0[j], b1[j], b2[j], b3[j])
+            acc0[j] = _fma4(acc0[j], a0, x)
+            acc1[j] = _fma4(acc1[j], a1, x)
+            acc2[j] = _fma4(acc2[j], a2, x)
+            acc3[j] = _fma4(acc3[j], a3, x)
+            acc4[j] = _fma4(acc4[j], a4, x)
+            acc5[j] = _fma4(acc5[j], a5, x)
+    for r in range(c_rows.shape[0]):
+        for j in range(width):
+            c_rows[r, j] += acc[r, j]
+
+
+@jit
+def _even_block(size, limit):
+    """The block length that splits `size` into equal parts of at most `limit`."""
+    if size == 0:
+        return 1
+    parts = -(-size // limit)
+    return -(-size // parts)
+
+
+@jit
+def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
+    """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread.
+    a: (M, K) or (K, M); b: (K, N) or (N, K), both C-contiguous; c: (M, N), all of
+    one dtype."""
+    depth = b.shape[1] if trans_b else b.shape[0]
+    gemm_operands(dense(a, trans_a), dense(b, trans_b), depth, c, row_start, row_stop)
+
+
+@jit
+def gemm_operands(a, b, depth, c, row_start, row_stop):
+    """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, a and
+    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N)."""
+    n = c.shape[1]
+    if n == 0 or depth == 0 or row_stop <= row_start:
+        return
+    nb, kb = _even_block(n, NC), _even_block(depth, KC)
+    kp_max = -(-kb // K_STEP) * K_STEP
+    b_buffer = np.empty(kp_max * nb, dtype=c.dtype)
+    a_buffer = np.empty(MR * kp_max, dtype=c.dtype)
+    for j0 in range(0, n, nb):
+        width = min(nb, n - j0)
+        for k0 in range(0, depth, kb):
+            k_range = (k0, min(depth, k0 + kb))
+            kp = -(-(k_range[1] - k0) // K_STEP) * K_STEP
+            b_pack = b_buffer[:kp * width].reshape(kp, width)
+            a_pack = a_buffer[:MR * kp].reshape(MR, kp)
+            _pack_b(b, k_range, j0, b_pack)
+            for i in range(row_start, row_stop, MR):
+                _pack_a(a, (i, row_stop), k_range, a_pack)
+                _micro_kernel(a_pack, b_pack, c[i:min(i + MR, row_stop), j0:j0 + width])
+
+
+@parallel_jit
+def _matmul_impl(a, b, trans_a, trans_b, rows_per_task, c):
+    """c[e] += op(a[e]) @ op(b[e]) (an operand with one entry is shared), as tasks of
+    `rows_per_task` rows of one batch entry; the prange body is one call, which keeps
+    the parallel compile short."""
+    tasks_per_entry = (c.shape[1] + rows_per_task - 1) // rows_per_task
+    for task in prange(c.shape[0] * tasks_per_entry):
+        entry = task // tasks_per_entry
+        first = (task % tasks_per_entry) * rows_per_task
+        gemm_accumulate(a[min(entry, a.shape[0] - 1)], trans_a,
+                        b[min(entry, b.shape[0] - 1)], trans_b, c[entry], first,
+                        min(c.shape[1], first + rows_per_task))
+
+
+def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
+           trans_b: bool = False) -> np.ndarray:
+    """op(a) @ op(b); a (M, K) or (K, M) with trans_a, b (K, N) or (N, K) with
+    trans_b, or 3-d batched; returns c (M, N) or (B, M, N), float32/float64.
+
+    Raises TypeError for other dtypes, ValueError for shapes that do not multiply."""
+    m, n, _ = check_matmul(a, b, trans_a, trans_b)
+    a3 = np.ascontiguousarray(a if a.ndim == 3 else a[None])
+    b3 = np.ascontiguousarray(b if b.ndim == 3 else b[None])
+    # The 3-d operand's batch, even when it is 0 (a 2-d operand is shared).
+    batch = a.shape[0] if a.ndim == 3 else (b.shape[0] if b.ndim == 3 else 1)
+    c = np.zeros((batch, m, n), dtype=a.dtype)
+    if batch and m and n:
+        # Enough tasks for every thread, in multiples of the micro-tile's rows.
+        split = -(-get_num_threads() // batch)
+        rows = MR * -(-m // (MR * split))
+        _matmul_impl(a3, b3, bool(trans_a), bool(trans_b), rows, c)
+    return c[0] if a.ndim == 2 and b.ndim == 2 else c

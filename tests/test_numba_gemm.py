@@ -1,0 +1,101 @@
+"""The Numba GEMM micro-kernel and the convolution paths built on it (implicit GEMM,
+direct, im2col), checked on every backend against the numpy reference: tile
+boundaries (MR = 6 rows, K_STEP = 4, KC = 256, NC = 512), 1, primes, transposes,
+strided views and float64; and the micro-kernel's machine code for FMA vectors."""
+import re
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.backend import numpy_ref as ref
+
+BACKENDS = [b for b in mg.backend.available() if b != "numpy"]
+R = np.random.default_rng(5)
+
+
+def close(actual, expected, dtype, reduction):
+    """Within float rounding for sums of `reduction` terms, relative to the largest
+    expected magnitude."""
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    r = 16 * np.finfo(dtype).eps * np.sqrt(max(reduction, 1))
+    scale = max(float(np.max(np.abs(expected))) if expected.size else 1.0, 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=r, atol=r * scale)
+
+
+# (M, N, K) around the micro-tile and cache blocks of backend/numba/gemm.py
+GEMM_SHAPES = [(1, 1, 1), (6, 8, 4), (7, 9, 5), (5, 3, 257), (13, 31, 2), (12, 17, 255),
+               (2, 513, 3), (37, 1, 29), (19, 600, 300)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("mnk", GEMM_SHAPES, ids=str)
+def test_numba_gemm_tile_boundaries_match_reference(backend, dtype, mnk):
+    m, n, k = mnk
+    with mg.backend.use(backend):
+        kern = mg.backend.current()
+        for ta in (False, True):
+            for tb in (False, True):
+                a = R.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = R.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                close(kern.matmul(a, b, ta, tb), ref.matmul(a, b, ta, tb), dtype, k)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_numba_gemm_strided_views_and_batches(backend):
+    big = R.standard_normal((3, 40, 60))
+    a = big[:, 1:30:2, ::3]                 # (3, 15, 20), strided on both axes
+    b = big[0, 5:25, 7:18]                  # (20, 11)
+    with mg.backend.use(backend):
+        kern = mg.backend.current()
+        close(kern.matmul(a, b), ref.matmul(a, b), np.float64, 20)
+        close(kern.matmul(a, b.T, False, True), ref.matmul(a, b.T, False, True),
+              np.float64, 20)
+
+
+CONV_CASES = [  # x shape, w shape, stride, padding: the path each one takes in numba
+    ((2, 1, 9, 7), (4, 1, 3, 3), (1, 1), (1, 1)),      # direct (9 taps)
+    ((1, 3, 5, 5), (2, 3, 3, 3), (1, 1), (0, 0)),      # direct (27 taps), padding 0
+    ((3, 5, 7, 6), (7, 5, 3, 3), (1, 1), (1, 1)),      # implicit GEMM ("same")
+    ((2, 4, 8, 5), (3, 4, 3, 2), (1, 1), (2, 1)),      # implicit, uneven padding
+    ((1, 13, 6, 6), (2, 13, 1, 1), (1, 1), (0, 0)),    # implicit 1x1, more taps than F
+    ((2, 3, 9, 8), (5, 3, 3, 3), (2, 1), (1, 0)),      # im2col (stride 2)
+    ((1, 2, 5, 5), (3, 2, 2, 2), (1, 1), (2, 2)),      # im2col (padding >= kernel)
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x{}w{}s{}p{}".format(*c))
+def test_numba_conv_paths_match_reference(backend, dtype, case):
+    xs, ws, stride, padding = case
+    x = R.standard_normal(xs).astype(dtype)
+    w, b = R.standard_normal(ws).astype(dtype), R.standard_normal(ws[0]).astype(dtype)
+    taps = ws[1] * ws[2] * ws[3]
+    with mg.backend.use(backend):
+        kern = mg.backend.current()
+        y = ref.conv2d_forward(x, w, b, stride, padding)
+        close(kern.conv2d_forward(x, w, b, stride, padding), y, dtype, taps)
+        dy = R.standard_normal(y.shape).astype(dtype)
+        longest = max(taps, xs[0] * y.shape[2] * y.shape[3], ws[0] * ws[2] * ws[3])
+        for got, want in zip(kern.conv2d_backward(x, w, dy, stride, padding),
+                             ref.conv2d_backward(x, w, dy, stride, padding)):
+            close(got, want, dtype, longest)
+
+
+def test_numba_gemm_micro_kernel_compiles_to_fma_vectors():
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("NUMBA_DISABLE_JIT: nothing is compiled")
+    import llvmlite.binding as llvm
+    features = llvm.get_host_cpu_features()
+    if not (features.get("avx2") and features.get("fma")):
+        pytest.skip("the host CPU has no AVX2 + FMA")
+    from minigrad.backend.numba import gemm
+    # A fresh (uncached) compile: Numba cannot show the code of a cached function.
+    kernel = numba.njit(fastmath={"contract"})(gemm._micro_kernel.py_func)
+    f32 = np.float32
+    kernel(np.ones((gemm.MR, 8), f32), np.ones((8, 16), f32), np.zeros((gemm.MR, 16), f32))
+    asm = next(iter(kernel.inspect_asm().values()))
+    assert re.search(r"vfmadd\d+ps\s+[^\n]*%ymm", asm), "no packed FMA on ymm registers"
