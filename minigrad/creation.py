@@ -1,5 +1,6 @@
-"""Tensor creation with PyTorch's names: zeros ones full empty eye arange linspace and
-the *_like forms (random draws are in random.py). Sizes may be given as f(2, 3) or
+"""Tensor creation with PyTorch's names: zeros ones full empty eye arange linspace,
+the random rand randn randint (from random.py's seeded generator) and the *_like
+forms. Sizes may be given as f(2, 3) or
 f((2, 3)); floats default to float32, dtype= and requires_grad= as torch."""
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .random import get_rng
 from .tensor import Tensor
 
 
@@ -83,3 +85,47 @@ def empty_like(x, dtype=None, requires_grad=False) -> Tensor:
 def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
     return full(np.shape(getattr(x, "data", x)), fill_value, dtype=_like(x, dtype),
                 requires_grad=requires_grad)
+
+
+# ----- random draws, from minigrad's seeded generator (random.py) -------------------
+def _draw(fn, size: tuple, dtype, requires_grad: bool, rng):
+    dt = np.dtype(dtype or np.float32)
+    return make(fn(get_rng(rng), sizes(size), dt), dt, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None):
+    """Uniform on [0, 1), from minigrad's seeded generator (or generator=)."""
+    return _draw(lambda g, s, dt: g.random(s, dtype=dt), size, dtype, requires_grad,
+                 generator)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None):
+    """Standard normal, from minigrad's seeded generator (or generator=)."""
+    return _draw(lambda g, s, dt: g.standard_normal(s, dtype=dt), size, dtype,
+                 requires_grad, generator)
+
+
+def randint(low: int, high: int | None = None, size: tuple = (), dtype=None,
+            generator=None):
+    """int64 uniform on [low, high) (torch.randint(low=0, high, size))."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: needs low < high, got low={low}, high={high}")
+    return make(get_rng(generator).integers(low, high, sizes((size,))),
+                dtype or np.int64, False)
+
+
+def rand_like(x, dtype=None, requires_grad=False, generator=None):
+    return rand(np.shape(getattr(x, "data", x)), dtype=dtype or _float_dtype(x),
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(x, dtype=None, requires_grad=False, generator=None):
+    return randn(np.shape(getattr(x, "data", x)), dtype=dtype or _float_dtype(x),
+                 requires_grad=requires_grad, generator=generator)
+
+
+def _float_dtype(x) -> np.dtype:
+    dt = np.asarray(getattr(x, "data", x)).dtype
+    return dt if dt.kind == "f" else np.dtype(np.float32)

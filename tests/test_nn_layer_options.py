@@ -8,7 +8,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.nn.activation_ops import erf
+from minigrad.ops.unary import erf
 from helpers import torch
 
 
