@@ -15,6 +15,7 @@ from ..autograd import Function
 from ..backend._check import _pair
 from ..errors import ShapeError
 from ..functions import concat
+from ..ops.reduce import torch_names
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
 from . import conv_extra, pool_extra
@@ -112,11 +113,15 @@ def sigmoid(x: Any) -> Tensor:
     return as_tensor(x).sigmoid()
 
 
+@torch_names
 def softmax(x: Any, axis: int = -1) -> Tensor:
+    """e^x / sum e^x along axis (PyTorch's dim= too)."""
     return Softmax.apply(as_tensor(x), axis=axis)
 
 
+@torch_names
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along axis (PyTorch's dim= too)."""
     return LogSoftmax.apply(as_tensor(x), axis=axis)
 
 
