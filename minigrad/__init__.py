@@ -13,10 +13,10 @@ from .functions import (abs, cat, clip, concat, exp, flatten, log, matmul, max, 
 from .functions_extra import *  # noqa: F401,F403 (the PyTorch op set: FORWARDED)
 from .functions_extra import one_hot, pad
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones,
-                       ones_like, zeros, zeros_like)
+                       ones_like, rand, rand_like, randint, randn, randn_like, zeros,
+                       zeros_like)
 from .einsum import einsum
 from .gradcheck import GradcheckError, gradcheck
-from .creation import rand, rand_like, randint, randn, randn_like
 from .random import manual_seed
 from .tensor import Tensor, as_tensor, tensor
 from . import optim

@@ -1,7 +1,7 @@
-"""Tensor creation with PyTorch's names: zeros ones full empty eye arange linspace, the
-*_like forms, and the seeded draws rand randn randint rand_like randn_like. Sizes may
-be given as f(2, 3) or f((2, 3)); floats default to float32, dtype= and requires_grad=
-as torch."""
+"""Tensor creation with PyTorch's names: zeros ones full empty eye arange linspace,
+the random rand randn randint (from random.py's seeded generator) and the *_like
+forms. Sizes may be given as f(2, 3) or
+f((2, 3)); floats default to float32, dtype= and requires_grad= as torch."""
 from __future__ import annotations
 
 from typing import Any
@@ -87,7 +87,7 @@ def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
                 requires_grad=requires_grad)
 
 
-# ----- random creation, from minigrad's seeded generator (mg.manual_seed) ---------
+# ----- random draws, from minigrad's seeded generator (random.py) -------------------
 def _draw(fn, size: tuple, dtype, requires_grad: bool, rng):
     dt = np.dtype(dtype or np.float32)
     return make(fn(get_rng(rng), sizes(size), dt), dt, requires_grad)

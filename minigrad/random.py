@@ -1,5 +1,6 @@
-"""One seeded generator for every random draw in minigrad (init, dropout, shuffling,
-the random creation functions of minigrad/creation.py)."""
+"""One seeded generator for every random draw in minigrad (init, dropout, shuffling);
+the random creation functions (rand, randn, ...) that draw from it are in
+creation.py, since they make Tensors and this module sits below the core."""
 from __future__ import annotations
 
 import numpy as np

@@ -122,7 +122,7 @@ class Tensor(MathMethods, ShapeMethods):
     device = property(lambda self: _device.CPU)
     def to(self, *args: Any, **kwargs: Any) -> "Tensor":  # noqa: E301
         dt = _device.parse_to_args("Tensor.to", args, kwargs)
-        return self if dt is None else self.astype(dt)
+        return self if dt is None else self._cast(dt)  # float dtypes keep the graph
     def cpu(self) -> "Tensor": return self  # noqa: E301
     def cuda(self, *args: Any, **kwargs: Any) -> "Tensor": return self.to("cuda")  # noqa: E301
 

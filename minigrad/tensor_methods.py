@@ -184,10 +184,15 @@ class MathMethods:
     def double(self): return self._cast(np.float64)
 
     def _cast(self, dtype):
-        """A differentiable cast (PyTorch's .float()); self when nothing changes."""
-        if self.dtype == dtype:
+        """A differentiable cast (.float(), .double(), .to(dtype)); self when nothing
+        changes. A cast to a non-float dtype is cut from the graph, as PyTorch's (an
+        integer tensor has no gradient)."""
+        dt = np.dtype(dtype)
+        if self.dtype == dt:
             return self
-        return index.Cast.apply(self, dtype=np.dtype(dtype))
+        if dt.kind != "f":
+            return self.astype(dt)
+        return index.Cast.apply(self, dtype=dt)
 
     def clone(self): return index.Clone.apply(self)
     def view_as(self, other): return self.reshape(other.shape)

@@ -50,6 +50,17 @@ def test_tensor_to_device_and_dtype():
         t.to(memory_format=None)
 
 
+def test_tensor_to_dtype_keeps_the_graph_for_floats_only():
+    x = mg.tensor(np.array([1.5, -2.0], np.float32), requires_grad=True)
+    y = x.to(np.float64)
+    assert y.dtype == np.float64 and y.requires_grad
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32 and np.allclose(x.grad.numpy(), [3.0, -4.0])
+    assert x.to(np.float32) is x
+    i = x.to(np.int64)  # as PyTorch: an integer copy has no gradient
+    assert i.dtype == np.int64 and not i.requires_grad
+
+
 def test_module_to_casts_parameters_and_buffers_in_place():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     weight = model[0].weight

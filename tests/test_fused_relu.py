@@ -180,6 +180,43 @@ def test_fused_model_trains_like_unfused_and_loads_its_state(rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_fuse_grouped_dilated_conv_and_padded_pool_match_unfused(rng):
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    mg.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2), nn.ReLU(),
+                          nn.Conv2d(6, 6, 3, groups=6), nn.ReLU(),
+                          nn.MaxPool2d(3, 2, padding=1, ceil_mode=True))
+    fused = nn.fuse(model)
+    assert [type(m).__name__ for m in fused] == ["Conv2d", "Identity", "Conv2d",
+                                                 "Identity", "MaxPool2d"]
+    # the second ReLU goes into the pool after it (max and ReLU commute)
+    assert (fused[0].activation, fused[2].activation, fused[4].activation) == ("relu", None,
+                                                                              "relu")
+    assert "groups=2" in repr(fused[0]) and "dilation=(2, 2)" in repr(fused[0])
+    grads = []
+    for m in (fused, model):
+        out = m(x)
+        out.sum().backward()
+        grads.append([out.numpy()] + [p.grad.numpy() for p in m.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    lines = mg.diagnostics.explain_backward(fused[:2](x).sum(), file=io.StringIO())
+    assert sum("Conv2dReLU" in line for line in lines) == 2  # one per group
+
+
+def test_fuse_batchnorm_folds_into_a_grouped_conv_only_after_it(rng):
+    x = rng.standard_normal((2, 4, 7, 7)).astype(np.float32)
+    model = nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 4, 3, groups=2), nn.BatchNorm2d(4))
+    for bn in (model[0], model[2]):
+        bn.running_mean.data[:] = rng.standard_normal(4)
+        bn.running_var.data[:] = rng.uniform(0.5, 2.0, 4)
+    folded = nn.fuse_batchnorm(model)
+    # the BN before: the grouped weight sees C / groups channels, so it stays
+    assert [type(m).__name__ for m in folded] == ["BatchNorm2d", "Conv2d", "Identity"]
+    np.testing.assert_allclose(folded(x).numpy(), model.eval()(x).numpy(), rtol=1e-4,
+                               atol=1e-5)
+
+
 def test_sequential_runs_every_module_and_hooks_see_their_outputs():
     seen = []
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())

@@ -8,7 +8,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.nn.activation_ops import erf
+from minigrad.ops.unary import erf
 from helpers import torch
 
 
@@ -19,8 +19,11 @@ def test_linear_positional_order_is_pytorch_and_rest_keyword_only():
         nn.Linear(4, 3, True, "glorot_uniform")  # weight_init is keyword-only
     conv = nn.Conv2d(1, 2, 3, 2, 1)
     assert (conv.stride, conv.padding) == ((2, 2), (1, 1))
-    with pytest.raises(TypeError):
+    assert nn.Conv2d(1, 2, 3, 1, 0, 1, 1, False).bias is None  # PyTorch's order
+    with pytest.raises(ValueError, match="dilation must be >= 1, got False"):
         nn.Conv2d(1, 2, 3, 1, 0, False)  # bias comes after dilation/groups in PyTorch
+    with pytest.raises(TypeError):
+        nn.Conv2d(1, 2, 3, 1, 0, 1, 1, True, "glorot_uniform")  # weight_init keyword-only
     assert nn.Conv2d(1, 2, 3, bias=False).bias is None
 
 

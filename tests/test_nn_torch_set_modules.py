@@ -1,8 +1,6 @@
 """The issue-17 nn modules against their PyTorch twins with copied weights:
 Conv2d(groups, dilation), ConvTranspose2d, pooling with padding/ceil_mode,
 AdaptiveAvgPool2d, Upsample, the activation modules, MultiheadAttention."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -10,14 +8,6 @@ import minigrad as mg
 from helpers import assert_close, torch
 
 R = np.random.default_rng(9)
-
-
-# mg.nn with the extended Conv2d / pooling classes staged in conv_extra and pool_extra
-# (see nn/__init__.py for why they are not nn.Conv2d yet)
-OURS = SimpleNamespace(**{**{k: getattr(mg.nn, k) for k in dir(mg.nn) if k[0].isupper()},
-                          "Conv2d": mg.nn.conv_extra.Conv2d,
-                          "MaxPool2d": mg.nn.pool_extra.MaxPool2d,
-                          "AvgPool2d": mg.nn.pool_extra.AvgPool2d})
 
 
 def _copy(ours, theirs):
@@ -71,7 +61,7 @@ MODULES = {
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_nn_module_matches_torch(name, backend_name):
     build, shape = MODULES[name]
-    ours, theirs = build(OURS), build(torch().nn)
+    ours, theirs = build(mg.nn), build(torch().nn)
     _copy(ours, theirs)
     _compare(ours, theirs, R.standard_normal(shape).astype(np.float32) * 3)
 
@@ -126,7 +116,7 @@ def test_multihead_attention_unbatched_and_no_weights():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: mg.nn.conv_extra.Conv2d(4, 6, 3, groups=4), "must divide by groups=4"),
+    (lambda: mg.nn.Conv2d(4, 6, 3, groups=4), "must divide by groups=4"),
     (lambda: mg.nn.ConvTranspose2d(3, 2, 3, groups=2), "must divide by groups=2"),
     (lambda: mg.nn.functional.conv_transpose2d(mg.zeros(1, 2, 3, 3), mg.zeros(2, 1, 3, 3),
                                                stride=2, output_padding=2),

@@ -23,6 +23,18 @@ def test_spellings_dim_and_axis_together_raise():
         mg.tensor(A).sum(axis=0, dim=0)
 
 
+def test_spellings_softmax_dim_matches_torch():
+    th = torch()
+    x, t = mg.tensor(A), th.tensor(A)
+    F, tF = mg.nn.functional, th.nn.functional
+    assert_close(F.log_softmax(x, dim=1), tF.log_softmax(t, dim=1))
+    assert_close(F.softmax(x, dim=0), tF.softmax(t, dim=0))
+    assert_close(mg.nn.LogSoftmax(dim=0)(x), th.nn.LogSoftmax(dim=0)(t))
+    assert mg.nn.Softmax(dim=1).axis == 1
+    with pytest.raises(ValueError, match="log_softmax: give axis= or dim=, not both"):
+        F.log_softmax(x, axis=1, dim=1)
+
+
 def test_spellings_cat_mm_match_concat_matmul():
     x, y = mg.tensor(A), mg.tensor(A.T)
     assert_close(mg.cat([x, x], dim=1), mg.concat([x, x], axis=1).data)

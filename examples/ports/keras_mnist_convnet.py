@@ -51,13 +51,15 @@ y_test = keras.utils.to_categorical(y_test, num_classes)
 """
 
 model = layers.Sequential(
-    layers.Conv2d(1, 32, kernel_size=(3, 3)), layers.ReLU(),
-    layers.MaxPool2d(kernel_size=(2, 2)),
-    layers.Conv2d(32, 64, kernel_size=(3, 3)), layers.ReLU(),
-    layers.MaxPool2d(kernel_size=(2, 2)),
-    layers.Flatten(),
-    layers.Dropout(0.5),
-    layers.Linear(1600, num_classes), layers.Softmax(),
+    [
+        layers.Conv2d(1, 32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPool2d(kernel_size=(2, 2)),
+        layers.Conv2d(32, 64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPool2d(kernel_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Linear(1600, num_classes), layers.Softmax(),
+    ]
 )
 
 model.build((None,) + input_shape)

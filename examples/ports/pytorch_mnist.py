@@ -37,7 +37,7 @@ class Net(nn.Module):
         x = F.relu(x)
         x = self.dropout2(x)
         x = self.fc2(x)
-        output = F.log_softmax(x, axis=1)
+        output = F.log_softmax(x, dim=1)
         return output
 
 
@@ -67,8 +67,8 @@ def test(model, device, test_loader):
             data, target = data.to(device), target.to(device)
             output = model(data)
             test_loss += F.nll_loss(output, target, reduction='sum').item()  # summed over the batch
-            pred = output.data.argmax(axis=1)  # the class of the largest log-probability
-            correct += int((pred == target.data).sum())
+            pred = output.argmax(dim=1, keepdim=True)  # the class of the largest log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
 
     test_loss /= len(test_loader.dataset)
 

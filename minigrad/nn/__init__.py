@@ -16,9 +16,8 @@ from .loss_registry import get_loss, loss_names
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .reshape import Flatten, Reshape, Unflatten
 from .summary import count_parameters, summary
-# The PyTorch op set (issue 17). conv_extra.Conv2d (dilation, groups) and pool_extra's
-# MaxPool2d / AvgPool2d (padding, ceil_mode) are not exported as nn.Conv2d etc.: the
-# Conv2d+ReLU fusion plan accepts only the exact layers classes.
+# The rest of the PyTorch op set (issue 17); Conv2d's dilation / groups and the
+# pools' padding / ceil_mode are arguments of the layers classes above.
 from .activations_extra import (CELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, ReLU6,
                                 Softmin, Softsign)
 from .attention import MultiheadAttention

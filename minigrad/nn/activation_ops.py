@@ -1,5 +1,5 @@
 """The activation primitives of mg.nn.functional whose composites would be unstable or
-slow, each a Function with forward and backward side by side, and erf in numpy."""
+slow, each a Function with forward and backward side by side."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..ops.elementwise import stable_sigmoid
+from ..ops.unary import erf
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -63,37 +64,6 @@ class Elu(Function):
     def backward(self, ctx, dy):
         pos, neg = ctx.saved
         return ctx.scale * dy * np.where(pos, 1.0, neg + ctx.alpha).astype(dy.dtype)
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function elementwise in numpy alone (numpy has none; math.erf is
-    scalar), so GELU runs the same on every backend. |x| < 2: erf = 2/sqrt(pi) e^(-x^2)
-    sum_n 2^n x^(2n+1) / (2n+1)!!, whose terms are all positive (no cancellation;
-    Abramowitz & Stegun 7.1.6). Beyond: 1 - erfc(|x|) with erfc's continued fraction
-    e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) (A&S 7.1.14),
-    evaluated bottom-up. The numbers of terms give about 1e-15 relative error for
-    float64 input and 1e-9 for float32 (measured against math.erf). Returns x's
-    dtype; NaN stays NaN."""
-    dtype = np.asarray(x).dtype
-    terms, depth = (32, 48) if dtype == np.float64 else (20, 16)
-    a = np.abs(np.asarray(x, dtype=np.float64))
-    out = np.empty_like(a)
-    small = a < 2.0
-    z = a[small]
-    twice_z2 = 2.0 * z * z
-    term, total = z.copy(), z.copy()
-    for n in range(1, terms):
-        term *= twice_z2
-        term *= 1.0 / (2 * n + 1)
-        total += term
-    out[small] = total * np.exp(-0.5 * twice_z2) * (2.0 / math.sqrt(math.pi))
-    z = a[~small]
-    f = z.copy()
-    for k in range(depth, 0, -1):
-        f = z + (0.5 * k) / f
-    with np.errstate(over="ignore"):
-        out[~small] = 1.0 - np.exp(-z * z) / (math.sqrt(math.pi) * f)
-    return np.copysign(out, x).astype(dtype, copy=False)
 
 
 class Gelu(Function):

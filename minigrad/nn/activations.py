@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.reduce import torch_names
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -157,6 +158,7 @@ class Softplus(Module):
 
 
 class Softmax(Module):
+    @torch_names  # Softmax(dim=1) as PyTorch
     def __init__(self, axis: int = -1):
         super().__init__()
         self.axis = axis

@@ -1,6 +1,7 @@
-"""Convolution beyond the kernels' plain case, built on them: conv2d with dilation
-(a zero-inserted kernel) and groups (one conv per channel group; depthwise when
-groups = channels), and the transposed convolution (ConvTranspose2d)."""
+"""Convolution beyond the kernels' plain case, built on them: the dilation and groups
+of F.conv2d (a zero-inserted kernel; one conv per channel group, depthwise when
+groups = channels) and the transposed convolution (ConvTranspose2d). Imports no
+nn.functional: F.conv2d calls the helpers here."""
 from __future__ import annotations
 
 import math
@@ -8,15 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from ..backend._check import _pair
 from ..errors import ShapeError
 from ..functions import concat
 from ..ops.conv_transpose import ConvTranspose2d as ConvTransposeOp
 from ..ops.index import ZeroInsert
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
-from . import layers
-from .functional import _pair
-from .functional import conv2d as _dense_conv2d
 from .module import Module, Parameter
 
 
@@ -28,7 +27,7 @@ def _groups(name: str, x: Tensor, weight: Tensor, groups: int, per_group_in: int
                          f"{per_group_in} * {groups}, got x{x.shape}, w{weight.shape}")
 
 
-def _dilate(name: str, weight: Tensor, dilation: Any) -> Tensor:
+def dilate(name: str, weight: Tensor, dilation: Any) -> Tensor:
     """The dilated kernel: (K - 1) * d + 1 taps with zeros between the weights."""
     step = _pair(name, "dilation", dilation)
     if min(step) < 1:
@@ -36,25 +35,18 @@ def _dilate(name: str, weight: Tensor, dilation: Any) -> Tensor:
     return weight if step == (1, 1) else ZeroInsert.apply(weight, step=step)
 
 
-def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1, groups: int = 1, **fused: Any) -> Tensor:
-    """PyTorch's conv2d: x (N, C, H, W), weight (F, C / groups, KH, KW), bias (F,).
-    dilation spaces the taps; groups splits C and F into groups convolved separately
-    (groups = C is depthwise). Without them this is the plain kernel conv2d."""
-    x = as_tensor(x)
-    if groups == 1:  # the plain conv2d checks x against w itself
-        return _dense_conv2d(x, _dilate("conv2d", weight, dilation), bias, stride, padding,
-                             **fused)
+def split_groups(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> list:
+    """[(x_g, weight_g, bias_g)] for each of the groups of conv2d: x (N, C, H, W) split
+    on C, weight (F, C / groups, KH, KW) and bias (F,) on F. Raises ValueError when C
+    or F does not divide by groups."""
     _groups("conv2d", x, weight, groups, weight.shape[1] if weight.ndim == 4 else 0)
     if weight.shape[0] % groups:
         raise ShapeError(f"conv2d: out channels {weight.shape[0]} of w{weight.shape} "
                          f"must divide by groups={groups}")
-    weight = _dilate("conv2d", weight, dilation)
     cin, cout = weight.shape[1], weight.shape[0] // groups
-    outs = [_dense_conv2d(x[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout],
-                          None if bias is None else bias[g * cout:(g + 1) * cout],
-                          stride, padding, **fused) for g in range(groups)]
-    return concat(outs, axis=1)
+    return [(x[:, g * cin:(g + 1) * cin], weight[g * cout:(g + 1) * cout],
+             None if bias is None else bias[g * cout:(g + 1) * cout])
+            for g in range(groups)]
 
 
 def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
@@ -74,7 +66,7 @@ def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride:
     if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
         raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than "
                          f"stride {s} or dilation {d}")
-    weight = _dilate("conv_transpose2d", weight, d)
+    weight = dilate("conv_transpose2d", weight, d)
     cin, cout = x.shape[1] // groups, weight.shape[1]
     outs = [ConvTransposeOp.apply(x[:, g * cin:(g + 1) * cin] if groups > 1 else x,
                                   weight[g * cin:(g + 1) * cin] if groups > 1 else weight,
@@ -83,35 +75,6 @@ def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride:
                                   stride=s, padding=p, output_padding=op)
             for g in range(groups)]
     return outs[0] if groups == 1 else concat(outs, axis=1)
-
-
-class Conv2d(layers.Conv2d):
-    """layers.Conv2d plus PyTorch's dilation= and groups= (weight (out, in / groups,
-    KH, KW)); other arguments as layers.Conv2d."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any,
-                 stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
-                 bias: bool = True, **kwargs: Any):
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must divide by groups={groups}")
-        super().__init__(in_channels // groups, out_channels, kernel_size, stride, padding,
-                         bias, **kwargs)
-        self.in_channels, self.groups = int(in_channels), int(groups)
-        self.dilation = _pair("Conv2d", "dilation", dilation)
-
-    def forward(self, x: Any, **fused: Any) -> Tensor:
-        if self.groups == 1 and self.dilation == (1, 1):
-            return super().forward(x, **fused)
-        x = as_tensor(x)
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise layers._shape_error(self, f"(N, {self.in_channels}, H, W)", x)
-        y = conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                   self.groups, **fused)
-        return self._activity(y)
-
-    def extra_repr(self) -> str:
-        return (super().extra_repr() + f", dilation={self.dilation}, groups={self.groups}")
 
 
 class ConvTranspose2d(Module):

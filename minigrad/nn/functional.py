@@ -14,8 +14,11 @@ from .. import ops
 from ..autograd import Function
 from ..backend._check import _pair
 from ..errors import ShapeError
+from ..functions import concat
+from ..ops.reduce import torch_names
 from ..random import get_rng
 from ..tensor import Tensor, as_tensor
+from . import conv_extra, pool_extra
 from .activation_ops import (SELU_ALPHA, SELU_SCALE, Elu, Gelu, LeakyRelu, LogSoftmax,
                              PRelu, Softmax, Softplus)
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
@@ -110,11 +113,15 @@ def sigmoid(x: Any) -> Tensor:
     return as_tensor(x).sigmoid()
 
 
+@torch_names
 def softmax(x: Any, axis: int = -1) -> Tensor:
+    """e^x / sum e^x along axis (PyTorch's dim= too)."""
     return Softmax.apply(as_tensor(x), axis=axis)
 
 
+@torch_names
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along axis (PyTorch's dim= too)."""
     return LogSoftmax.apply(as_tensor(x), axis=axis)
 
 
@@ -148,36 +155,49 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None,
     return _activate("linear", ops.Linear.apply(as_tensor(x), weight, bias), activation)
 
 
+def _conv_padding(x: Tensor, kernel: tuple, stride: tuple, padding: Any) -> tuple:
+    """(x, (ph, pw)) for conv2d's padding: an int, a pair, "valid" (0) or "same"
+    (stride 1 only; an even kernel gets its extra row/column at the bottom/right, as
+    PyTorch, by padding x here)."""
+    if padding == "valid":
+        return x, (0, 0)
+    if padding != "same":
+        if isinstance(padding, str):
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', "
+                             f"got {padding!r}")
+        return x, _pair("conv2d", "padding", padding)
+    if stride != (1, 1):
+        raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
+    (kh, kw) = kernel
+    extra_h, extra_w = (kh - 1) % 2, (kw - 1) % 2
+    if extra_h or extra_w:
+        x = Pad2d.apply(x, pads=((0, extra_h), (0, extra_w)))
+    return x, ((kh - 1) // 2, (kw - 1) // 2)
+
+
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, activation: str | None = None) -> Tensor:
-    """Cross-correlation as PyTorch. x: (N, C, H, W), weight: (F, C, KH, KW), bias:
-    (F,) or None; padding an int, a pair, "valid" (0) or "same" (stride 1 only; an
-    even kernel gets the extra row/column at the bottom/right, as PyTorch).
-    Returns (N, F, OH, OW), then the named activation; activation="relu" runs as one
-    op, ops.Conv2dReLU. Raises ValueError on mismatched shapes or arguments."""
+           padding: Any = 0, dilation: Any = 1, groups: int = 1, *,
+           activation: str | None = None) -> Tensor:
+    """Cross-correlation as PyTorch. x: (N, C, H, W), weight: (F, C / groups, KH, KW),
+    bias: (F,) or None; padding an int, a pair, "valid" (0) or "same" (stride 1
+    only); dilation spaces the kernel taps; groups splits C and F into groups
+    convolved separately (groups = C is depthwise). Returns (N, F, OH, OW), then the
+    named activation; activation="relu" runs as one op, ops.Conv2dReLU (per group).
+    Raises ValueError on mismatched shapes or arguments."""
     x = as_tensor(x)
-    sh, sw = _pair("conv2d", "stride", stride)
+    if dilation not in (1, (1, 1)):  # the plain conv never pays for these two
+        weight = conv_extra.dilate("conv2d", weight, dilation)
+    if groups != 1:
+        return concat([conv2d(xg, wg, bg, stride, padding, activation=activation)
+                           for xg, wg, bg in conv_extra.split_groups(x, weight, bias, groups)],
+                      axis=1)
+    stride = _pair("conv2d", "stride", stride)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ShapeError(f"conv2d: weight expects {weight.shape[1]} input channels in x "
                          f"(N, C, H, W), got x{x.shape}, w{weight.shape}")
-    kh, kw = weight.shape[2:]
-    if padding == "valid":
-        padding = 0
-    if padding == "same":
-        if (sh, sw) != (1, 1):
-            raise ValueError(f"conv2d: padding='same' needs stride 1, got stride "
-                             f"{(sh, sw)}")
-        ph, pw = (kh - 1) // 2, (kw - 1) // 2
-        extra_h, extra_w = (kh - 1) % 2, (kw - 1) % 2
-        if extra_h or extra_w:
-            x = Pad2d.apply(x, pads=((0, extra_h), (0, extra_w)))
-    elif isinstance(padding, str):
-        raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', "
-                         f"got {padding!r}")
-    else:
-        ph, pw = _pair("conv2d", "padding", padding)
+    x, pads = _conv_padding(x, weight.shape[2:], stride, padding)
     op = ops.Conv2dReLU if check_activation("conv2d", activation) == "relu" else ops.Conv2d
-    y = op.apply(x, weight, bias, stride=(sh, sw), padding=(ph, pw))
+    y = op.apply(x, weight, bias, stride=stride, padding=pads)
     return y if op is ops.Conv2dReLU else _activate("conv2d", y, activation)
 
 
@@ -191,19 +211,33 @@ def _pool(name: str, op: type, x: Any, kernel_size: Any, stride: Any) -> Tensor:
     return op.apply(x, kernel=kernel, stride=strides)
 
 
-def max_pool2d(x: Any, kernel_size: Any, stride: Any = None,
-               activation: str | None = None) -> Tensor:
-    """Max over kernel_size windows (no padding, floor mode); stride defaults to the
-    kernel. x: (N, C, H, W). The named activation is applied to the pooled output;
-    activation="relu" runs as one op, ops.MaxPool2dReLU, and equals pooling relu(x)
-    (values and gradients) on a quarter of the elements for 2x2 windows."""
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, *,
+               ceil_mode: bool = False, activation: str | None = None) -> Tensor:
+    """Max over kernel_size windows as PyTorch; stride defaults to the kernel, padding
+    (at most half the kernel) pads with -inf, ceil_mode keeps a last partial window
+    that starts inside x or its left padding. x: (N, C, H, W). The named activation
+    is applied to the pooled output; activation="relu" runs as one op,
+    ops.MaxPool2dReLU, and equals pooling relu(x) (values and gradients) on a quarter
+    of the elements for 2x2 windows. ceil_mode is keyword-only: PyTorch's fifth
+    positional argument is dilation, which a pool here does not take."""
+    if ceil_mode or padding not in (0, (0, 0)):
+        x, kernel_size, stride = pool_extra.pad_for_max(as_tensor(x), kernel_size, stride,
+                                                        padding, ceil_mode)
     if check_activation("max_pool2d", activation) == "relu":
         return _pool("max_pool2d", ops.MaxPool2dReLU, x, kernel_size, stride)
     y = _pool("max_pool2d", ops.MaxPool2d, x, kernel_size, stride)
     return _activate("max_pool2d", y, activation)
 
 
-def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None) -> Tensor:
+def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over kernel_size windows as PyTorch; stride defaults to the kernel. With
+    padding (zeros, at most half the kernel) a window divides by its cells in the
+    padded input (count_include_pad) or in x only; ceil_mode as max_pool2d.
+    x: (N, C, H, W) -> (N, C, OH, OW)."""
+    if ceil_mode or padding not in (0, (0, 0)):
+        return pool_extra.padded_avg_pool2d(as_tensor(x), kernel_size, stride, padding,
+                                            ceil_mode, count_include_pad)
     return _pool("avg_pool2d", ops.AvgPool2d, x, kernel_size, stride)
 
 

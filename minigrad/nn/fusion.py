@@ -107,12 +107,13 @@ def _is_2d(items: list[Module], i: int) -> bool:
 def _folds_forward(items: list[Module], i: int) -> bool:
     """items[i] is a BN that the layer after it can absorb: BatchNorm1d on an (N, C)
     input before a Linear, or BatchNorm2d before a Conv2d without padding (zero padding
-    would pad the normalised map with zeros, not with t)."""
+    would pad the normalised map with zeros, not with t) or groups (its weight sees
+    C / groups of the BN's channels)."""
     bn, nxt = items[i], items[i + 1]
     if type(bn) is BatchNorm1d and type(nxt) is Linear:
         return _is_2d(items, i)
     return (type(bn) is BatchNorm2d and type(nxt) is Conv2d
-            and nxt.padding in ((0, 0), "valid"))
+            and nxt.padding in ((0, 0), "valid") and nxt.groups == 1)
 
 
 def fuse_batchnorm(model: Module) -> Module:
@@ -121,7 +122,7 @@ def fuse_batchnorm(model: Module) -> Module:
     Linear/Conv2d right before it, else into the one right after it (so a BN after an
     activation folds too): a BatchNorm1d whose input is surely (N, C) (a Flatten comes
     before it with only Linear, BN and activations in between) into the next Linear,
-    a BatchNorm2d into the next Conv2d without padding. Outputs equal the original's
+    a BatchNorm2d into the next Conv2d without padding or groups. Outputs equal the original's
     in eval mode within float tolerance, with one pass over the activations fewer per
     folded BN. The original model is not modified."""
     fused = clone(model).eval()

@@ -163,22 +163,30 @@ class Linear(_Weighted):
 
 class Conv2d(_Weighted):
     """2-d cross-correlation, then the activation. x: (N, in_channels, H, W) ->
-    (N, out_channels, OH, OW); padding an int, a pair, "valid" or "same" (stride 1
-    only). in_channels, out_channels, kernel_size, stride, padding may be positional
-    (as PyTorch); the rest are keyword-only, with the meaning they have on Linear
-    ("relu" runs as one op Conv2dReLU)."""
+    (N, out_channels, OH, OW); weight (out_channels, in_channels / groups, KH, KW).
+    padding an int, a pair, "valid" or "same" (stride 1 only); dilation spaces the
+    kernel taps; groups convolves channel groups separately (groups = in_channels is
+    depthwise). The arguments up to bias may be positional (PyTorch's order); the
+    rest are keyword-only, with the meaning they have on Linear ("relu" runs as one
+    op Conv2dReLU, per group)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any,
-                 stride: Any = 1, padding: Any = 0, *, bias: bool = True,
-                 weight_init: str | Callable | None = None,
+                 stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                 bias: bool = True, *, weight_init: str | Callable | None = None,
                  bias_init: str | Callable | None = None, activation: Any = None,
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
                  activity_regularizer: Any = None, dtype: Any = np.float32,
                  kernel_constraint: Any = None, bias_constraint: Any = None):
         super().__init__()
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels "
+                             f"{out_channels} must divide by groups={groups}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size)
         self.stride = _pair("Conv2d", "stride", stride)
+        self.dilation, self.groups = _pair("Conv2d", "dilation", dilation), int(groups)
+        if min(self.dilation) < 1:
+            raise ValueError(f"Conv2d: dilation must be >= 1, got {dilation!r}")
         if padding == "same" and self.stride != (1, 1):
             raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride "
                              f"{self.stride}")
@@ -187,29 +195,35 @@ class Conv2d(_Weighted):
                              f"got {padding!r}")
         self.padding = padding if isinstance(padding, str) else \
             _pair("Conv2d", "padding", padding)
-        self._build((self.out_channels, self.in_channels) + self.kernel_size, bias,
-                    weight_init, bias_init, activation, kernel_regularizer,
+        shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+        self._build(shape, bias, weight_init, bias_init, activation, kernel_regularizer,
                     bias_regularizer, activity_regularizer, dtype, kernel_constraint,
                     bias_constraint)
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)
-        (kh, kw), pad = self.kernel_size, self.padding
+        (kh, kw), (dh, dw), pad = self.kernel_size, self.dilation, self.padding
+        kh, kw = (kh - 1) * dh + 1, (kw - 1) * dw + 1  # the kernel's span
         ph, pw = (0, 0) if isinstance(pad, str) else pad
         if (x.ndim != 4 or x.shape[1] != self.in_channels
                 or (pad != "same" and (x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw))):
             raise _shape_error(self, f"(N, {self.in_channels}, H >= {kh - 2 * ph}, "
                                      f"W >= {kw - 2 * pw})", x)
         return self._finish(F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
-                                     self._activation_name()))
+                                     self.dilation, self.groups,
+                                     activation=self._activation_name()))
 
     def extra_repr(self) -> str:
+        extra = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
+        extra += "" if self.groups == 1 else f", groups={self.groups}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding!r}" + self._activation_repr())
+                f"stride={self.stride}, padding={self.padding!r}" + extra
+                + self._activation_repr())
 
 
 class _Pool2d(Module):
-    def __init__(self, kernel_size: Any, stride: Any = None):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
         self.kernel_size = _pair(name, "kernel_size", kernel_size)
@@ -217,31 +231,39 @@ class _Pool2d(Module):
         if min(self.kernel_size + self.stride) <= 0:
             raise ValueError(f"{name}: kernel_size and stride must be positive, got "
                              f"{self.kernel_size}, {self.stride}")
+        self.padding, self.ceil_mode = _pair(name, "padding", padding), bool(ceil_mode)
+        if any(not 0 <= p <= k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{name}: padding must be in [0, kernel_size // 2], got "
+                             f"{self.padding} for kernel_size {self.kernel_size}")
 
     def _check(self, x: Tensor) -> Tensor:
-        kh, kw = self.kernel_size
-        if x.ndim != 4 or x.shape[2] < kh or x.shape[3] < kw:
-            raise _shape_error(self, f"(N, C, H >= {kh}, W >= {kw})", x)
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        if x.ndim != 4 or x.shape[2] + 2 * ph < kh or x.shape[3] + 2 * pw < kw:
+            raise _shape_error(self, f"(N, C, H >= {kh - 2 * ph}, W >= {kw - 2 * pw})", x)
         return x
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        extra = "" if self.padding == (0, 0) else f", padding={self.padding}"
+        extra += ", ceil_mode=True" if self.ceil_mode else ""
+        return f"kernel_size={self.kernel_size}, stride={self.stride}" + extra
 
 
 class MaxPool2d(_Pool2d):
-    """Max over windows (no padding, floor mode), then the named activation (None: none).
-    x: (N, C, H, W). activation="relu" runs as one op MaxPool2dReLU; it equals
-    MaxPool2d after ReLU (what mg.nn.fuse makes of ReLU -> MaxPool2d) on a quarter of
-    the elements for 2x2 windows."""
+    """Max over windows as PyTorch (padding with -inf, ceil_mode), then the named
+    activation (None: none). x: (N, C, H, W). activation="relu" runs as one op
+    MaxPool2dReLU; it equals MaxPool2d after ReLU (what mg.nn.fuse makes of ReLU ->
+    MaxPool2d) on a quarter of the elements for 2x2 windows. ceil_mode and activation
+    are keyword-only (PyTorch's fourth positional argument is dilation)."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, *,
-                 activation: str | None = None):
-        super().__init__(kernel_size, stride)
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, *,
+                 ceil_mode: bool = False, activation: str | None = None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.activation = F.check_activation("MaxPool2d", activation)
 
     def forward(self, x: Any) -> Tensor:
         return F.max_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride,
-                            self.activation)
+                            self.padding, ceil_mode=self.ceil_mode,
+                            activation=self.activation)
 
     def extra_repr(self) -> str:
         act = "" if self.activation is None else f", activation={self.activation!r}"
@@ -249,10 +271,21 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over windows (no padding, floor mode). x: (N, C, H, W)."""
+    """Mean over windows as PyTorch: padding with zeros that count in the divisor when
+    count_include_pad, ceil_mode as MaxPool2d. x: (N, C, H, W)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x: Any) -> Tensor:
-        return F.avg_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride)
+        return F.avg_pool2d(self._check(as_tensor(x)), self.kernel_size, self.stride,
+                            self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        extra = "" if self.count_include_pad else ", count_include_pad=False"
+        return super().extra_repr() + extra
 
 
 class _BatchNorm(Module):

