@@ -25,6 +25,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.nn import Standardized
 from minigrad import cli_checks, cli_search
 from minigrad.cli_checks import (MODELS, OPTIMIZERS, RUN_FILES, RUN_SETTINGS, UsageError,
                                   adopt_run, check_out, require_keys)
@@ -41,21 +42,6 @@ CLASS_NAMES = {
                       "Shirt", "Sneaker", "Bag", "Ankle boot"],
     "mnist": [str(i) for i in range(10)],
 }
-
-
-class Standardized(nn.Module):
-    """``net((x - mean) / std)``: images stay uint8 in memory; fit casts each batch to
-    float32 and this scales it, so no float copy of the dataset ever exists.
-    mean/std are plain floats kept in the checkpoint config; ``net`` holds every weight
-    (its state dict has PyTorch's Sequential names)."""
-
-    def __init__(self, net: nn.Module, mean: float, std: float):
-        super().__init__()
-        self.net, self.mean, self.inv_std = net, float(mean), 1.0 / float(std)
-
-    def forward(self, x: Any) -> Any:
-        x = mg.as_tensor(x)
-        return self.net((x - self.mean) * self.inv_std)
 
 
 def build_model(name: str, init: str = "glorot_uniform", mean: float = 0.0, std: float = 1.0
@@ -157,29 +143,22 @@ def test_report(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 500
             "confusion_matrix": mg.metrics.confusion_matrix(y, logits, num_classes=10)}
 
 
-def format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
-    """The matrix as text: one row per true class, one column per predicted class."""
-    short = [n[:7] for n in names]
-    width = max(6, max(len(s) for s in short), len(str(cm.max())))
-    head = " " * 12 + " ".join(f"{s:>{width}}" for s in short)
-    rows = [f"{names[i][:11]:<11} " + " ".join(f"{v:>{width}d}" for v in row)
-            for i, row in enumerate(cm)]
-    return "\n".join(["confusion matrix (rows: true class, columns: predicted)", head, *rows])
-
-
 def _run_config(args: argparse.Namespace, mean: float, std: float) -> dict[str, Any]:
     config = {key: getattr(args, key) for key in RUN_SETTINGS}
     config.update(mean=mean, std=std, epochs=args.epochs, augment=bool(args.augment))
     return config
 
 
-def _prepare_train(args: argparse.Namespace) -> tuple[Any, dict] | None:
-    """Every check of `train` that needs no data; returns the resumed (model, extra)."""
+def _prepare_train(args: argparse.Namespace, leader: bool = True
+                   ) -> tuple[Any, dict] | None:
+    """Every check of `train` that needs no data; returns the resumed (model, extra).
+    Only the leading rank judges --out (the others only read a checkpoint)."""
     try:
         mg.nn.init.get(args.init)
     except (ValueError, KeyError) as exc:
         raise UsageError(f"--init: {exc}") from None
-    check_out(args.out, args.resume, args.overwrite)
+    if leader:
+        check_out(args.out, args.resume, args.overwrite)
     if not args.resume:
         args.epochs = args.epochs or 5
         return None
@@ -240,8 +219,23 @@ def _start_files(args: argparse.Namespace, done: int, history: Any) -> None:
         logger.on_train_end()
 
 
+def _join_group(args: argparse.Namespace) -> bool:
+    """With --data-parallel, join the MPI group (mpiexec started every rank); returns
+    whether this process leads: writes the run's files and prints the report."""
+    if not args.data_parallel:
+        return True
+    try:
+        mg.distributed.init()
+    except ImportError as exc:
+        raise UsageError(f"--data-parallel: {exc}") from None
+    return mg.distributed.rank() == 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    resumed = _prepare_train(args)
+    leader = _join_group(args)
+    resumed = _prepare_train(args, leader)
+    if args.data_parallel:
+        mg.distributed.barrier()  # every rank has read the checkpoint before any write
     _select_backend(args)
     mg.manual_seed(args.seed)
     (xtr, ytr), (xte, yte) = load_data(args.dataset, args.data, args.limit,
@@ -259,11 +253,14 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{len(xte)} test images), {args.optimizer} lr={optimizer.lr:g}, batch "
           f"{args.batch_size}, backend {mg.backend.get_backend()}, "
           f"{mg.get_num_threads()} threads" + (f", resuming after epoch {done}" if done else ""))
-    _start_files(args, done, history)
     timer = _EpochTimer()
     checkpoint = RunCheckpoint(args.out, config, args.epochs, history)
     callbacks = [timer, checkpoint, mg.train.CSVLogger(os.path.join(args.out, "history.csv"),
                                                        append=resumed is not None)]
+    if leader:
+        _start_files(args, done, history)
+    else:  # the other ranks train their shards and write nothing
+        callbacks = []
     data = _training_input(args, xtr, ytr)
     if resumed is not None:
         restore_rng(resumed[1]["rng"])   # last: rebuilding the model drew from it
@@ -277,6 +274,8 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{checkpoint.path}. Continue with: python -m minigrad train --out {args.out} "
               "--resume", file=sys.stderr)
         return 130
+    if not leader:
+        return 0
     return _finish_run(args, model, checkpoint, timer, xte, yte)
 
 
@@ -284,7 +283,7 @@ def _finish_run(args: argparse.Namespace, model: Any, checkpoint: RunCheckpoint,
                 timer: _EpochTimer, xte: np.ndarray, yte: np.ndarray) -> int:
     report = test_report(model, xte, yte)
     print(f"test accuracy {report['test_accuracy']:.4f}  test loss {report['test_loss']:.4f}")
-    print(format_confusion(report["confusion_matrix"], CLASS_NAMES[args.dataset]))
+    print(mg.metrics.format_confusion(report["confusion_matrix"], CLASS_NAMES[args.dataset]))
     checkpoint.save(args.epochs, test_accuracy=report["test_accuracy"])
     history = checkpoint.history
     curves = history.plot(os.path.join(args.out, "curves.png"),
@@ -350,7 +349,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"({len(xte)} test images): test accuracy {report['test_accuracy']:.4f}  test loss "
           f"{report['test_loss']:.4f}" + ("" if saved is None else
                                           f" (at save time: {saved:.4f})"))
-    print(format_confusion(report["confusion_matrix"], CLASS_NAMES[c["dataset"]]))
+    print(mg.metrics.format_confusion(report["confusion_matrix"], CLASS_NAMES[c["dataset"]]))
     return 0
 
 

@@ -153,6 +153,9 @@ def _train_parser(t: argparse.ArgumentParser) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace the files of another "
                    "run in --out (otherwise refused)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    t.add_argument("--data-parallel", action="store_true",
+                   help="under mpiexec -n K: each rank trains a 1/K shard of every batch "
+                        "(mg.distributed; needs minigrad[distributed])")
     _common(t)
 
 

@@ -9,12 +9,13 @@ Tensors and anything ``np.asarray`` accepts are welcome.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 __all__ = ["accuracy", "confusion_from_labels", "confusion_matrix", "f1",
-           "labels_from_scores", "precision", "recall", "scores_from_confusion"]
+           "format_confusion", "labels_from_scores", "precision", "recall",
+           "scores_from_confusion"]
 
 _AVERAGES = ("binary", "macro", "micro", None)
 
@@ -173,3 +174,13 @@ def f1(y_true: Any, y_pred: Any, average: str | None = "binary", pos_label: int 
     """Harmonic mean 2PR / (P + R) per class, then averaged as ``average`` says (macro F1
     is the mean of the per-class F1, as sklearn)."""
     return _scores(y_true, y_pred, average, pos_label, "f1")["f1"]
+
+
+def format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
+    """The matrix as text: one row per true class, one column per predicted class."""
+    short = [n[:7] for n in names]
+    width = max(6, max(len(s) for s in short), len(str(cm.max())))
+    head = " " * 12 + " ".join(f"{s:>{width}}" for s in short)
+    rows = [f"{names[i][:11]:<11} " + " ".join(f"{v:>{width}d}" for v in row)
+            for i, row in enumerate(cm)]
+    return "\n".join(["confusion matrix (rows: true class, columns: predicted)", head, *rows])

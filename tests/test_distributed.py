@@ -83,3 +83,22 @@ def test_distributed_batch_smaller_than_world_is_refused(monkeypatch):
     monkeypatch.setattr(parallel.dist, "world_size", lambda: 4)
     with pytest.raises(ValueError, match="batch_size 2 is smaller than the world size 4"):
         parallel.DataParallel(2)
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not installed: pip install "
+                    "'minigrad[distributed]'")
+def test_distributed_cli_train_data_parallel_writes_one_run(tmp_path):
+    pytest.importorskip("mpi4py")
+    if not os.environ.get("MINIGRAD_DATA"):
+        pytest.skip("needs MINIGRAD_DATA")
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
+    proc = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "minigrad", "train",
+                           "--model", "mlp", "--epochs", "1", "--limit", "1000",
+                           "--out", str(out), "--data-parallel", "--verbose", "0",
+                           "--no-download"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("test accuracy") == 1  # rank 0 reports, rank 1 is silent
+    assert mg.load_model(str(out / "model.ckpt")) is not None
+    assert (out / "metrics.json").exists() and (out / "run.json").exists()

@@ -15,6 +15,7 @@ from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLo
 from .loss_registry import get_loss, loss_names
 from .module import Module, ModuleList, Parameter, Sequential, clone
 from .reshape import Flatten, Reshape, Unflatten
+from .standardized import Standardized
 from .summary import count_parameters, summary
 # The rest of the PyTorch op set (issue 17); Conv2d's dilation / groups and the
 # pools' padding / ceil_mode are arguments of the layers classes above.
@@ -31,7 +32,8 @@ __all__ = ["AlphaDropout", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNo
            "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
            "MaxPool2d", "Mish", "Module", "ModuleList", "NLLLoss", "Normalization",
            "PReLU", "Parameter", "RReLU", "ReLU", "Reshape", "SELU", "Sequential",
-           "SiLU", "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "Unflatten",
+           "SiLU", "Sigmoid", "Softmax", "Softplus", "Standardized", "Swish", "Tanh",
+           "Unflatten",
            "alpha_dropout", "binary_crossentropy", "categorical_crossentropy", "clone",
            "constraints", "count_parameters", "functional", "fuse", "fuse_batchnorm",
            "get_loss", "init", "loss_names", "register_module", "regularizers",

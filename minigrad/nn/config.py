@@ -73,9 +73,16 @@ class Configurable:
         if cls.__module__.startswith("minigrad.") and not cls.__name__.startswith("_"):
             register_module(cls)
 
+    #: Constructor arguments kept as attributes that may change after construction
+    #: (mg.nn.fuse sets a layer's activation): saved as they are now, not as given.
+    _live_config: tuple[str, ...] = ()
+
     def get_config(self) -> dict[str, Any]:
-        """The constructor's arguments, by name (a ``*args`` parameter holds a tuple)."""
-        return dict(self.__dict__.get("_init_args", {}))
+        """The constructor's arguments, by name (a ``*args`` parameter holds a tuple),
+        with the ``_live_config`` ones as they are now."""
+        config = dict(self.__dict__.get("_init_args", {}))
+        config.update({name: getattr(self, name) for name in type(self)._live_config})
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:

@@ -20,12 +20,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .config import Configurable
+
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "get"]
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), which keeps a zero vector finite
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base: ``__call__(w: ndarray) -> ndarray`` of w's shape and dtype."""
 
     def __call__(self, w: np.ndarray) -> np.ndarray:

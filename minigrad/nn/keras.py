@@ -28,6 +28,15 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
+class _Layers:
+    """``model.layers`` (Keras): the direct sub-modules, in order. A non-data
+    descriptor, so a module that assigns its own ``self.layers`` (PyTorch code often
+    keeps a ModuleList under that name) gets its attribute back, as it expects."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return self if obj is None else list(obj.children())
+
+
 class KerasMixin:
     """Keras's Model/Layer API, inherited by Module. Semantics are mg.train's."""
 
@@ -46,10 +55,7 @@ class KerasMixin:
         # stored as given: a PyTorch-style module may keep its own `self.name = ...`
         object.__setattr__(self, "_name", value)
 
-    @property
-    def layers(self) -> list:
-        """The direct sub-modules in order (Keras's ``model.layers``)."""
-        return list(self.children())
+    layers = _Layers()
 
     def _layer_names(self) -> list[tuple[str, Any]]:
         """(Keras-style unique name, layer) for each direct child: a repeated name gets

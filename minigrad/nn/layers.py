@@ -73,6 +73,8 @@ class _Weighted(Module):
     """Shared by Linear and Conv2d: weight/bias creation, the activation applied after
     the bias, the regularizers and the constraints."""
 
+    _live_config = ("activation",)  # mg.nn.fuse sets it on a built layer
+
     def _build(self, weight_shape: tuple[int, ...], bias: bool, weight_init: Any,
                bias_init: Any, activation: Any, kernel_regularizer: Any,
                bias_regularizer: Any, activity_regularizer: Any, dtype: Any,
@@ -254,6 +256,8 @@ class MaxPool2d(_Pool2d):
     MaxPool2dReLU; it equals MaxPool2d after ReLU (what mg.nn.fuse makes of ReLU ->
     MaxPool2d) on a quarter of the elements for 2x2 windows. ceil_mode and activation
     are keyword-only (PyTorch's fourth positional argument is dilation)."""
+
+    _live_config = ("activation",)  # mg.nn.fuse sets it on a built layer
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, *,
                  ceil_mode: bool = False, activation: str | None = None):
