@@ -7,7 +7,7 @@ from .autograd import (AnomalyError, Function, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_detect_anomaly)
 from .backend import get_num_threads, set_num_threads
 from .errors import BackendError, DTypeError, ShapeError
-from .functions import (abs, cat, clip, concat, exp, flatten, log, matmul, max, maximum,
+from .functions import (abs, cat, clamp, clip, concat, exp, flatten, log, matmul, max, maximum,
                         mean, min, minimum, mm, permute, relu, reshape, sigmoid, sqrt, stack,
                         std, sum, tanh, transpose, var, where)
 from .functions_extra import *  # noqa: F401,F403 (the PyTorch op set: FORWARDED)

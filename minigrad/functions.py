@@ -19,6 +19,7 @@ def tanh(x: Any) -> Tensor: return as_tensor(x).tanh()
 def sigmoid(x: Any) -> Tensor: return as_tensor(x).sigmoid()
 def relu(x: Any) -> Tensor: return as_tensor(x).relu()
 def clip(x: Any, low=None, high=None) -> Tensor: return as_tensor(x).clip(low, high)
+def clamp(x: Any, min=None, max=None) -> Tensor: return as_tensor(x).clip(min, max)  # noqa: A002
 
 
 @torch_names

@@ -284,7 +284,7 @@ class Tensor(MathMethods, ShapeMethods):
     def sigmoid(self): return ops.Sigmoid.apply(self)
     def relu(self): return ops.Relu.apply(self)
     def clip(self, low=None, high=None): return ops.Clip.apply(self, low=low, high=high)
-    clamp = clip
+    def clamp(self, min=None, max=None): return self.clip(min, max)  # noqa: A002,E301
     def maximum(self, x): return self._binary(ops.Maximum, x)
     def minimum(self, x): return self._binary(ops.Minimum, x)
 

@@ -55,3 +55,18 @@ def test_coming_from_pytorch_float64_arrays_become_float32_unless_asked():
     assert mg.tensor(a, dtype=np.float64).dtype == np.float64
     with pytest.raises(TypeError, match="float32.*float64|float64.*float32"):
         mg.tensor(a) + mg.tensor(a, dtype=np.float64)
+
+
+def test_coming_from_pytorch_reduction_and_transpose_replacements_match_torch():
+    th = pytest.importorskip("torch")
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    x, t = mg.tensor(a, dtype=np.float64), th.tensor(a)
+    values, indices = t.max(dim=1)
+    np.testing.assert_allclose(x.max(dim=1).data, values.numpy())  # values only
+    np.testing.assert_array_equal(x.argmax(dim=1).data, indices.numpy())
+    np.testing.assert_allclose(x.var(dim=1, ddof=1).data, t.var(dim=1).numpy())
+    np.testing.assert_allclose(x.var(dim=1).data, t.var(dim=1, unbiased=False).numpy())
+    np.testing.assert_array_equal(x.swapaxes(0, 1).data, t.transpose(0, 1).numpy())
+    np.testing.assert_array_equal(x.transpose(0, 1).data, a)  # numpy: the identity
+    with pytest.raises(ValueError, match="ellipsis is not supported"):
+        mg.einsum("...ij,...jk->...ik", x, x.T)

@@ -35,6 +35,15 @@ def test_spellings_softmax_dim_matches_torch():
         F.log_softmax(x, axis=1, dim=1)
 
 
+def test_spellings_clamp_min_max_keywords_match_torch():
+    th = torch()
+    x, t = mg.tensor(A), th.tensor(A)
+    assert_close(x.clamp(min=-0.5), t.clamp(min=-0.5))
+    assert_close(x.clamp(max=0.3), t.clamp(max=0.3))
+    assert_close(mg.clamp(x, min=-0.5, max=0.3), th.clamp(t, min=-0.5, max=0.3))
+    assert_close(x.clamp(-0.5, 0.3), x.clip(-0.5, 0.3).data)
+
+
 def test_spellings_cat_mm_match_concat_matmul():
     x, y = mg.tensor(A), mg.tensor(A.T)
     assert_close(mg.cat([x, x], dim=1), mg.concat([x, x], axis=1).data)

@@ -188,9 +188,9 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
     if dilation not in (1, (1, 1)):  # the plain conv never pays for these two
         weight = conv_extra.dilate("conv2d", weight, dilation)
     if groups != 1:
+        parts = conv_extra.split_groups(x, weight, bias, groups)
         return concat([conv2d(xg, wg, bg, stride, padding, activation=activation)
-                           for xg, wg, bg in conv_extra.split_groups(x, weight, bias, groups)],
-                      axis=1)
+                       for xg, wg, bg in parts], axis=1)
     stride = _pair("conv2d", "stride", stride)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ShapeError(f"conv2d: weight expects {weight.shape[1]} input channels in x "
