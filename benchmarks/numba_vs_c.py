@@ -27,9 +27,13 @@ FAMILIES = {
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("families", nargs="*", metavar="family",
+                   help=f"some of {' '.join(FAMILIES)} (default: all)")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (>= 10)")
     args = p.parse_args(argv)
+    unknown = set(args.families) - set(FAMILIES)
+    if unknown:
+        p.error(f"unknown families {sorted(unknown)}; choose from {list(FAMILIES)}")
     set_threads(1)
     mods = {k: v for k, v in kernels._backends().items() if k in ("c", "numba")}
     if set(mods) != {"c", "numba"}:
@@ -38,7 +42,7 @@ def main(argv=None) -> None:
     print(f"Machine: {machine()}, 1 thread\n")
     print("| kernel | shape | C ms (CPU) | Numba ms (CPU) | Numba/C (CPU) | Numba/C (wall) |")
     print("|---|---|---|---|---|---|")
-    for family in args.families:
+    for family in args.families or list(FAMILIES):
         for case in FAMILIES[family](mods, rng):
             cpu: dict[str, float] = {}
             wall = median_times(case.run, repeat=max(args.repeat, 10), warmup=2,
