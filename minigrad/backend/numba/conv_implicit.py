@@ -94,11 +94,19 @@ def direct_conv_image(x, n, w2, kernel, pad, y):
     flat = _padded(x, n, pad, kernel[1])
     offsets = _tap_offsets(channels, kernel, (hp, wp))
     wide = np.empty(oh * wp, dtype=y.dtype)
+    size, taps = oh * wp, offsets.shape[0]
     for f in range(y.shape[0]):
         wide[:] = 0
-        for tap in range(offsets.shape[0]):
-            v, src = w2[f, tap], flat[offsets[tap]:offsets[tap] + oh * wp]
-            for t in range(oh * wp):
+        for tap in range(0, taps - 2, 3):  # three taps per pass over the buffer
+            v0, v1, v2 = w2[f, tap], w2[f, tap + 1], w2[f, tap + 2]
+            s0 = flat[offsets[tap]:offsets[tap] + size]
+            s1 = flat[offsets[tap + 1]:offsets[tap + 1] + size]
+            s2 = flat[offsets[tap + 2]:offsets[tap + 2] + size]
+            for t in range(size):
+                wide[t] += v0 * s0[t] + v1 * s1[t] + v2 * s2[t]
+        for tap in range(taps - taps % 3, taps):
+            v, src = w2[f, tap], flat[offsets[tap]:offsets[tap] + size]
+            for t in range(size):
                 wide[t] += v * src[t]
         for p in range(oh):
             dst = y[f, p]

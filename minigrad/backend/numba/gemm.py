@@ -53,12 +53,17 @@ def _pack_a(a, rows, k_range, a_pack):
     src, offsets, trans = a
     (r0, r1), (k0, k1) = rows, k_range
     a_pack[:] = 0
-    for r in range(min(MR, r1 - r0)):
+    rows_here = min(MR, r1 - r0)
+    if trans:  # the rows' values of one k are contiguous in src
         for k in range(k1 - k0):
-            if trans:
-                a_pack[r, k] = src[offsets[k0 + k] + r0 + r]
-            else:
-                a_pack[r, k] = src[offsets[r0 + r] + k0 + k]
+            start = offsets[k0 + k] + r0
+            for r in range(rows_here):
+                a_pack[r, k] = src[start + r]
+    else:
+        for r in range(rows_here):
+            start = offsets[r0 + r] + k0
+            for k in range(k1 - k0):
+                a_pack[r, k] = src[start + k]
 
 
 @jit
