@@ -23,6 +23,7 @@ import numpy as np
 from .anomaly import AnomalyError, check_backward, check_forward  # noqa: F401 (public here)
 
 if TYPE_CHECKING:
+    from .tape import GradientTape
     from .tensor import Tensor
 
 # State a ``with`` block sets lives in context variables, so it is per thread (and per

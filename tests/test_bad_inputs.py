@@ -392,23 +392,12 @@ def _kernel_cases():
 
 
 KERNEL_CASES = _kernel_cases()
-# The numpy reference's backward kernels trust their caller (the ops) and check less
-# than the compiled backends; these cases are not required of it.
-_REF_UNCHECKED = {"maxpool-bwd-argmax-int32", "maxpool-bwd-argmax-range",
-                  "avgpool-bwd-dy-shape", "avgpool-bwd-int", "bn-bwd-dy-shape",
-                  "bn-bwd-gamma-shape", "bn-bwd-int", "conv-bwd-dy-dtype"}
-# Numba takes argmax of any integer dtype (documented in numba_jit.maxpool2d_backward).
-_NUMBA_ACCEPTS = {"maxpool-bwd-argmax-int32"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kernel, args, kwargs, exc, words", KERNEL_CASES)
-def test_kernel_bad_arguments_raise(request, backend, kernel, args, kwargs, exc, words):
-    case = request.node.callspec.id[: -len(backend) - 1]
-    if backend == "numpy" and case in _REF_UNCHECKED:
-        pytest.skip("the numpy reference leaves this check to its callers")
-    if backend == "numba" and case in _NUMBA_ACCEPTS:
-        pytest.skip("numba accepts this input by design")
+def test_kernel_bad_arguments_raise(backend, kernel, args, kwargs, exc, words):
+    # every backend runs the same checks (backend/_check.py), backward kernels included
     with mg.backend.use(backend):
         fn = getattr(mg.backend.current(), kernel)
         with pytest.raises(exc) as info:

@@ -375,12 +375,6 @@ def test_fuzz_huge_sizes_clear_errors(family, backend):
     _check_huge(family, backend)
 
 
-# numpy_ref and the Numba twins check their backward arguments on their own and do not
-# bound x_shape yet; the shared backward checks (issue 14) must call check_pool_sizes.
-_X_SHAPE_GAP = pytest.mark.xfail(strict=True, reason="pool backward does not bound x_shape")
-
-
-@pytest.mark.parametrize("backend", [b if b == "c" else pytest.param(b, marks=_X_SHAPE_GAP)
-                                     for b in HUGE_BACKENDS])
+@pytest.mark.parametrize("backend", HUGE_BACKENDS)
 def test_fuzz_huge_x_shape_pool_backward_clear_errors(backend):
     _check_huge("pool_x_shape", backend)

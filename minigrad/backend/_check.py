@@ -228,6 +228,7 @@ def check_x_shape(op: str, dy, x_shape) -> tuple[int, int, int, int]:
     if len(shape) != 4 or dy.ndim != 4 or shape[:2] != dy.shape[:2] or min(shape) < 0:
         raise ShapeError(f"{op}: x_shape must be (N, C, H, W) with dy{dy.shape}'s N and C, "
                          f"got {x_shape!r}")
+    check_size(op, "an input gradient", shape, dy.itemsize, f"x_shape {shape}")
     return shape  # type: ignore[return-value]
 
 
@@ -287,6 +288,7 @@ def check_batchnorm_backward(dy, x, gamma, mean, invstd) -> None:
     if x.ndim not in (2, 4) or dy.shape != x.shape:
         raise ShapeError(f"{op}: expects dy and x of one shape (N, C) or (N, C, H, W), "
                          f"got dy{dy.shape}, x{x.shape}")
+    check_size(op, "an input", x.shape, x.itemsize, f"x{x.shape}")
     for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
         if a.shape != (x.shape[1],):
             raise ShapeError(f"{op}: {name} must have shape ({x.shape[1]},) for "

@@ -14,8 +14,10 @@ import numpy as np
 
 from .. import _C  # ImportError here makes the registry fall back, with one warning
 from . import numpy_ref
-from ._check import (_pair, check_batchnorm, check_bias_relu, check_conv2d, check_float,
-                     check_matmul, check_pool, check_size, conv_out_shape, pool_out_shape)
+from ._check import (_pair, check_avgpool2d_backward, check_batchnorm,
+                     check_batchnorm_backward, check_bias_relu, check_conv2d,
+                     check_conv2d_backward, check_matmul, check_maxpool2d_backward,
+                     check_pool, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
 
@@ -137,14 +139,8 @@ def conv2d_forward(x, w, b, stride, padding):
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
                     need_db=True):
     """(dx, dw, db) of conv2d for upstream dy (N, F, OH, OW); None where not needed."""
-    check_conv2d(x, w, None, stride, padding)
-    check_float("conv2d_backward", x=x, w=w, dy=dy)
+    check_conv2d_backward(x, w, dy, stride, padding)
     args = _conv_args(x, w, stride, padding)
-    expected = (x.shape[0], w.shape[0], *conv_out_shape(x.shape, w.shape, args[-4:-2],
-                                                        args[-2:]))
-    if dy.shape != expected:
-        raise ValueError(f"conv2d_backward: dy{dy.shape} does not match the output "
-                         f"shape {expected} of x{x.shape}, w{w.shape}")
     if x.size == 0 or w.size == 0:
         return numpy_ref.conv2d_backward(x, w, dy, args[-4:-2], args[-2:], need_dx,
                                          need_dw, need_db)
@@ -173,24 +169,9 @@ def maxpool2d_forward(x, kernel, stride):
     return y, argmax
 
 
-def _x_shape(op: str, dy: np.ndarray, x_shape) -> tuple[int, int, int, int]:
-    check_float(op, dy=dy)
-    shape = tuple(int(s) for s in x_shape)
-    if len(shape) != 4 or dy.ndim != 4 or dy.shape[:2] != shape[:2] or min(shape) < 0:
-        raise ValueError(f"{op}: dy{dy.shape} does not fit x_shape {tuple(x_shape)}")
-    check_size(op, "an input gradient", shape, dy.itemsize, f"x_shape {shape}")
-    return shape  # type: ignore[return-value]
-
-
 def maxpool2d_backward(dy, argmax, x_shape):
     """dx of x_shape: zeros with dy (N, C, OH, OW) accumulated at argmax."""
-    shape = _x_shape("maxpool2d_backward", dy, x_shape)
-    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
-        raise TypeError(f"maxpool2d_backward: argmax must be an int64 array, got "
-                        f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
-    if dy.shape != argmax.shape:
-        raise ValueError(f"maxpool2d_backward: dy{dy.shape} and argmax{argmax.shape} "
-                         "differ")
+    shape = check_maxpool2d_backward(dy, argmax, x_shape)
     if dy.size == 0 or 0 in shape:
         return np.zeros(shape, dtype=dy.dtype)
     dy, argmax = _c(dy), _c(argmax)
@@ -216,13 +197,7 @@ def avgpool2d_forward(x, kernel, stride):
 
 def avgpool2d_backward(dy, x_shape, kernel, stride):
     """dx of x_shape: each dy / (KH * KW) spread over its window."""
-    shape = _x_shape("avgpool2d_backward", dy, x_shape)
-    # a zero-stride stand-in for x: the checks read only its shape and dtype
-    check_pool("avgpool2d_backward", np.broadcast_to(dy.dtype.type(0), shape), kernel, stride)
-    (kh, kw), (sh, sw) = _pair("pool", "kernel_size", kernel), _pair("pool", "stride", stride)
-    if dy.shape[2:] != pool_out_shape(shape, (kh, kw), (sh, sw)):
-        raise ValueError(f"avgpool2d_backward: dy{dy.shape} does not match x_shape {shape} "
-                         f"with kernel_size {kernel}, stride {stride}")
+    shape, (kh, kw), (sh, sw) = check_avgpool2d_backward(dy, x_shape, kernel, stride)
     if dy.size == 0:
         return np.zeros(shape, dtype=dy.dtype)
     dy, dx = _c(dy), np.empty(shape, dtype=dy.dtype)
@@ -268,15 +243,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
 
 def batchnorm_backward(dy, x, gamma, mean, invstd, training):
     """(dx, dgamma, dbeta) of batch norm; through the batch statistics when training."""
-    check_float("batchnorm_backward", dy=dy, x=x, gamma=gamma, mean=mean, invstd=invstd)
-    if x.ndim not in (2, 4) or dy.shape != x.shape:
-        raise ValueError(f"batchnorm_backward: expects dy and x of one shape (N, C) or "
-                         f"(N, C, H, W), got dy{dy.shape}, x{x.shape}")
-    check_size("batchnorm_backward", "an input", x.shape, x.itemsize, f"x{x.shape}")
-    for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
-        if a.shape != (x.shape[1],):
-            raise ValueError(f"batchnorm_backward: {name} must have shape "
-                             f"({x.shape[1]},) for x{x.shape}, got {a.shape}")
+    check_batchnorm_backward(dy, x, gamma, mean, invstd)
     if x.size == 0:
         return numpy_ref.batchnorm_backward(dy, x, gamma, mean, invstd, training)
     dy, x, gamma, mean, invstd = map(_c, (dy, x, gamma, mean, invstd))

@@ -9,7 +9,8 @@ from .fusion import fuse, fuse_batchnorm
 from .keras_losses import (binary_crossentropy, categorical_crossentropy,
                            sparse_categorical_crossentropy)
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Identity, Linear,
-                     MaxPool2d, Normalization, set_default_init)
+                     MaxPool2d, Normalization)
+from .init import set_default_init
 from .loss_modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
                            L1Loss, MSELoss, NLLLoss)
 from .loss_registry import get_loss, loss_names

@@ -34,8 +34,9 @@ class Constraint(Configurable):
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor's arguments: ``type(c)(**c.get_config())`` rebuilds c."""
-        return dict(vars(self))
+        """The constructor's arguments, as stored: ``type(c)(**c.get_config())``
+        rebuilds c."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -315,3 +315,39 @@ def orthogonal_(tensor: Any, gain: float = 1.0, generator: Any = None) -> Any:
                          f"shape {shape}")
     return _fill("orthogonal_", tensor,
                  lambda s: Orthogonal(gain).sample(s, get_rng(generator)))
+
+
+# The initializers Linear and Conv2d use when weight_init / bias_init are not given:
+# Keras's (glorot_uniform, zeros) or PyTorch's; a process-wide default, as set_backend.
+_INIT_SCHEMES = ("keras", "pytorch")
+_default_init = {"scheme": "keras"}
+
+
+def set_default_init(scheme: str) -> None:
+    """Make Linear/Conv2d built afterwards initialise as Keras ("keras": Glorot-uniform
+    weight, zero bias; the default) or as PyTorch ("pytorch": see weight_init)."""
+    if scheme not in _INIT_SCHEMES:
+        raise ValueError(f"set_default_init: scheme must be one of {_INIT_SCHEMES}, got "
+                         f"{scheme!r}")
+    _default_init["scheme"] = scheme
+
+
+def _pytorch_uniform(fan_in: int) -> Initializer:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's reset_parameters for both the weight
+    (kaiming_uniform with a = sqrt(5): bound sqrt(6 / ((1 + 5) fan_in))) and the bias."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return Uniform(-bound, bound)
+
+
+def for_layer(weight_shape: tuple[int, ...], weight_init: Any, bias_init: Any
+              ) -> tuple[Callable, Callable]:
+    """The weight and bias initializers: None means the default scheme's; "pytorch" as
+    weight_init makes the bias default PyTorch's too."""
+    if weight_init is None:
+        weight_init = "glorot_uniform" if _default_init["scheme"] == "keras" else "pytorch"
+    if bias_init is None:
+        bias_init = "pytorch" if weight_init == "pytorch" else "zeros"
+    fan_in = compute_fans(weight_shape)[0]
+    pick = (lambda i: _pytorch_uniform(fan_in) if i == "pytorch"  # noqa: E731
+            else get(i))
+    return pick(weight_init), pick(bias_init)

@@ -7,7 +7,6 @@ the actual shape.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
@@ -33,42 +32,6 @@ class Identity(Module):
         return x
 
 
-# The initializers Linear and Conv2d use when weight_init / bias_init are not given:
-# Keras's (glorot_uniform, zeros) or PyTorch's; a process-wide default, as set_backend.
-_INIT_SCHEMES = ("keras", "pytorch")
-_default_init = {"scheme": "keras"}
-
-
-def set_default_init(scheme: str) -> None:
-    """Make Linear/Conv2d built afterwards initialise as Keras ("keras": Glorot-uniform
-    weight, zero bias; the default) or as PyTorch ("pytorch": see weight_init)."""
-    if scheme not in _INIT_SCHEMES:
-        raise ValueError(f"set_default_init: scheme must be one of {_INIT_SCHEMES}, got "
-                         f"{scheme!r}")
-    _default_init["scheme"] = scheme
-
-
-def _pytorch_uniform(fan_in: int) -> initializers.Initializer:
-    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's reset_parameters for both the weight
-    (kaiming_uniform with a = sqrt(5): bound sqrt(6 / ((1 + 5) fan_in))) and the bias."""
-    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    return initializers.Uniform(-bound, bound)
-
-
-def _initial(weight_shape: tuple[int, ...], weight_init: Any, bias_init: Any
-             ) -> tuple[Callable, Callable]:
-    """The weight and bias initializers: None means the default scheme's; "pytorch" as
-    weight_init makes the bias default PyTorch's too."""
-    if weight_init is None:
-        weight_init = "glorot_uniform" if _default_init["scheme"] == "keras" else "pytorch"
-    if bias_init is None:
-        bias_init = "pytorch" if weight_init == "pytorch" else "zeros"
-    fan_in = initializers.compute_fans(weight_shape)[0]
-    pick = (lambda i: _pytorch_uniform(fan_in) if i == "pytorch"  # noqa: E731
-            else initializers.get(i))
-    return pick(weight_init), pick(bias_init)
-
-
 class _Weighted(Module):
     """Shared by Linear and Conv2d: weight/bias creation, the activation applied after
     the bias, the regularizers and the constraints."""
@@ -79,7 +42,7 @@ class _Weighted(Module):
                bias_init: Any, activation: Any, kernel_regularizer: Any,
                bias_regularizer: Any, activity_regularizer: Any, dtype: Any,
                kernel_constraint: Any = None, bias_constraint: Any = None) -> None:
-        w_init, b_init = _initial(weight_shape, weight_init, bias_init)
+        w_init, b_init = initializers.for_layer(weight_shape, weight_init, bias_init)
         self.weight = Parameter(w_init(weight_shape, dtype=dtype), dtype=dtype)
         self.bias = (Parameter(b_init((weight_shape[0],), dtype=dtype), dtype=dtype)
                      if bias else None)

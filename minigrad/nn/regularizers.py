@@ -16,7 +16,8 @@ class Regularizer(Configurable):
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
 
 

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .._malloc import tuned_allocator
 from ..autograd import no_grad
-from ..metrics import confusion_from_labels, scores_from_confusion
 from ..optim import by_name
 from ..random import get_rng
 from ..tensor import Tensor, tensor
 from .callbacks import Callback
 from . import parallel
 from .history import History
+from .meter import Meter, check_metrics, metric_names, true_labels
 from .progress import EpochProgress
 from .sources import ArraySource, LoaderSource, is_loader, make_source
 from .spec import (Task, check_class_weight, check_loss_on_probe, fit_output, model_dtype,
@@ -22,10 +22,6 @@ from .spec import (Task, check_class_weight, check_loss_on_probe, fit_output, mo
 
 __all__ = ["Trainer", "check_metrics", "evaluate", "fit", "predict"]
 
-# Keras's accuracy names all mean the accuracy of the predicted class here
-_CLASS_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "precision": "precision",
-                  "recall": "recall", "f1": "f1", "categorical_accuracy": "accuracy",
-                  "sparse_categorical_accuracy": "accuracy", "binary_accuracy": "accuracy"}
 _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
@@ -55,89 +51,6 @@ class Trainer:
         self.model, self.optimizer, self.verbose = model, optimizer, verbose
         self.stop_training = False
         self.epoch = 0
-
-
-def _metric_list(metrics: Iterable[Any], what: str) -> list[tuple[str, Any]]:
-    """[(log key, "accuracy"|... or a callable (y_true, outputs) -> float)]."""
-    out = []
-    for m in metrics or ():
-        if isinstance(m, str):
-            if m not in _CLASS_METRICS:
-                raise ValueError(f"{what}: unknown metric {m!r}; choose from "
-                                 f"{sorted(set(_CLASS_METRICS))} or pass a callable")
-            out.append((_CLASS_METRICS[m], _CLASS_METRICS[m]))
-        elif callable(m):
-            out.append((getattr(m, "__name__", "metric"), m))
-        else:
-            raise ValueError(f"{what}: a metric must be a name or a callable, got {m!r}")
-    return out
-
-
-def check_metrics(metrics: Iterable[Any], what: str) -> None:
-    """Raise ValueError now for an unknown metric name (compile checks early)."""
-    _metric_list(metrics, what)
-
-
-class _Meter:
-    """Running loss and metrics of one pass, from outputs the step already computed.
-    Accuracy is a running count of hits; precision/recall/F1 grow a confusion matrix
-    by one bincount per batch. Nothing is stored per sample."""
-
-    def __init__(self, task: Task, metrics: list[tuple[str, Any]]):
-        self.task = task
-        self.k = task.num_classes
-        self.named = [key for key, m in metrics if isinstance(m, str)] if self.k else []
-        self.custom = [(key, fn) for key, fn in metrics if not isinstance(fn, str)]
-        needs_cm = any(key != "accuracy" for key in self.named)
-        self.cm = np.zeros((self.k, self.k), np.int64) if needs_cm else None
-        self.loss_sum, self.count, self.hits = 0.0, 0, 0
-        self.custom_sums = [0.0] * len(self.custom)
-
-    def update(self, loss_value: float | None, out: np.ndarray, yb: np.ndarray) -> None:
-        m = len(out)
-        self.count += m
-        if loss_value is not None:
-            self.loss_sum += loss_value * m
-        if self.named:
-            truth, pred = _true_labels(yb), _predicted(out, self.task.outputs)
-            self.hits += int(np.count_nonzero(truth == pred))
-            if self.cm is not None:
-                self.cm += confusion_from_labels(truth, pred, self.k)
-        for i, (_, fn) in enumerate(self.custom):
-            self.custom_sums[i] += float(fn(yb, out)) * m
-
-    def running(self) -> dict[str, float]:
-        logs = {"loss": self.loss_sum / max(self.count, 1)}
-        if "accuracy" in self.named:
-            logs["accuracy"] = self.hits / max(self.count, 1)
-        return logs
-
-    def result(self, with_loss: bool = True) -> dict[str, float]:
-        logs = {"loss": self.loss_sum / max(self.count, 1)} if with_loss else {}
-        scores = {}
-        if self.cm is not None:
-            scores = scores_from_confusion(self.cm, "binary" if self.task.kind == "binary"
-                                           else "macro")
-        for key in self.named:
-            logs[key] = self.hits / max(self.count, 1) if key == "accuracy" else scores[key]
-        for (key, _), total in zip(self.custom, self.custom_sums):
-            logs[key] = total / max(self.count, 1)
-        return logs
-
-
-def _true_labels(yb: np.ndarray) -> np.ndarray:
-    """Class labels (N,) from labels, or from one-hot / probability targets (N, C)."""
-    if yb.ndim == 2 and yb.shape[1] > 1:
-        return yb.argmax(axis=1)
-    return yb.reshape(len(yb)).astype(np.int64, copy=False)
-
-
-def _predicted(out: np.ndarray, outputs: str = "logits") -> np.ndarray:
-    if out.ndim == 2 and out.shape[1] >= 2:
-        return out.argmax(axis=1)
-    # one output per sample: class 1 when the logit is > 0 or the probability > 1/2
-    threshold = 0.5 if outputs == "probabilities" else 0.0
-    return (out.reshape(len(out)) > threshold).astype(np.int64)
 
 
 def _regularized(model: Any) -> bool:
@@ -231,10 +144,10 @@ def _weights(class_weights: np.ndarray | None, yb: np.ndarray, dtype: Any
     """Per-sample weights (B,) of the batch labels, in the loss dtype."""
     if class_weights is None:
         return None
-    return class_weights[_true_labels(yb)].astype(dtype)
+    return class_weights[true_labels(yb)].astype(dtype)
 
 
-def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: _Meter, order: Any,
+def _run_epoch(trainer: Trainer, source: Any, task: Task, meter: Meter, order: Any,
                class_weights: np.ndarray | None, regularized: bool,
                batch_hooks: Sequence[Callable], bar: EpochProgress,
                par: parallel.Single, net: Any) -> None:
@@ -304,7 +217,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
         raise ValueError("fit: y is required when x is an array (or pass a DataLoader as x)")
     train, val = _validation(train, validation_split, validation_data, dtype)
     task, class_weights = _prepare(model, loss, train, val, class_weight, "fit")
-    metric_list = _metric_list(metrics, "fit")
+    metric_list = metric_names(metrics, "fit")
     regularized = _regularized(model)
 
     trainer = Trainer(model, optimizer, verbose)
@@ -329,7 +242,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
                 model.train()
             order = (rng.permutation(len(train))
                      if shuffle and isinstance(train, ArraySource) else None)
-            meter = _Meter(task, metric_list)
+            meter = Meter(task, metric_list)
             bar = EpochProgress(verbose, epoch, epochs, train.steps)
             _run_epoch(trainer, train, task, meter, order, class_weights, regularized,
                        hooks.on_batch_end, bar, par, net)
@@ -356,7 +269,7 @@ def fit(model: Any, x: Any, y: Any = None, *, loss: Any, optimizer: Any, epochs:
 def _evaluate_source(model: Any, source: Any, task: Task, metric_list: list,
                      regularized: bool) -> dict[str, float]:
     """Loss and metrics over a whole source in eval mode, without recording a graph."""
-    meter = _Meter(task, metric_list)
+    meter = Meter(task, metric_list)
     modes = save_modes(model)
     if hasattr(model, "eval"):
         model.eval()
@@ -394,7 +307,7 @@ def evaluate(model: Any, x: Any, y: Any = None, *, loss: Any,
         source.prepare(task, "evaluate")
     else:
         task, _ = _prepare(model, loss, source, None, None, "evaluate")
-    return _evaluate_source(model, source, task, _metric_list(metrics, "evaluate"),
+    return _evaluate_source(model, source, task, metric_names(metrics, "evaluate"),
                             _regularized(model) and loss is not None)
 
 
