@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from ..ops.reduce import torch_names
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -158,10 +157,12 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    @torch_names  # Softmax(dim=1) as PyTorch
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = -1, *, dim: int | None = None):
         super().__init__()
-        self.axis = axis
+        if dim is not None and axis != -1 and dim != axis:
+            raise ValueError(f"Softmax: give axis= or dim= (PyTorch), not both: "
+                             f"axis={axis}, dim={dim}")
+        self.axis = axis if dim is None else dim
 
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, self.axis)
