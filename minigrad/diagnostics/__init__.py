@@ -5,7 +5,8 @@ from ..gradcheck import GradcheckError, gradcheck
 from ..nn.flops import FlopsReport, flops
 from .activations import ActivationMonitor, ActivationMonitorCallback
 from .explain import explain_backward
-from .graph import GraphReleasedError, render, to_dot
+from .graph import GraphReleasedError, build_graph, to_dot
+from .svg import render, to_svg
 from .lr_finder import LRFinderResult, lr_finder
 from .sanity import check_init, mc_dropout_predict, overfit_check
 from .search import (Choice, IntUniform, LogUniform, OneMinusLogUniform, SearchResults,
@@ -13,10 +14,10 @@ from .search import (Choice, IntUniform, LogUniform, OneMinusLogUniform, SearchR
                      random_search, refine, uniform)
 from .stats import after_step, gradient_stats, snapshot
 
-__all__ = ["ActivationMonitor", "ActivationMonitorCallback", "Choice", "FlopsReport",
+__all__ = ["ActivationMonitor", "ActivationMonitorCallback", "build_graph", "Choice", "FlopsReport",
            "GradcheckError", "GraphReleasedError", "IntUniform", "LRFinderResult",
            "LogUniform", "OneMinusLogUniform", "SearchResults", "Uniform", "after_step",
            "check_init", "choice", "explain_backward", "flops", "gradcheck",
            "gradient_stats", "integer", "log_uniform", "lr_finder", "mc_dropout_predict",
            "one_minus_log_uniform", "overfit_check", "random_search", "refine", "render",
-           "snapshot", "to_dot", "uniform"]
+           "snapshot", "to_dot", "to_svg", "uniform"]
