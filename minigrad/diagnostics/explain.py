@@ -108,6 +108,8 @@ class Explanation(list):
     def __str__(self) -> str:
         return "\n".join(self)
 
+    __repr__ = __str__  # a notebook's text fallback reads as the printed walk
+
     def to_html(self, path: str | Path) -> Path:
         """Write the step-through page (inline CSS, JS and SVG; no network) to ``path``
         and return it as a Path."""
