@@ -7,8 +7,8 @@ lands near the best lr.
 A grid of batch sizes x learning rates (SGD with momentum 0.9) on one MLP on
 Fashion-MNIST, trained for the same number of epochs over several seeds: per cell
 the validation accuracy of the best epoch (which picks the best lr of each row) and
-the test accuracy of that epoch's weights, as a heatmap, and for each batch size the lr suggested by diagnostics.lr_finder, drawn on
-the same axes. Larger batches take fewer steps per epoch and tolerate (and need) a
+the test accuracy of that epoch's weights, as a heatmap, and for each batch size the
+lr suggested by diagnostics.lr_finder, drawn on the same axes. Larger batches take fewer steps per epoch and tolerate (and need) a
 larger lr; the finder's suggestion should move the same way.
 Writes PNGs and a markdown page into docs/experiments/ (or --out).
 
@@ -146,7 +146,12 @@ def verdicts(cells: list[dict], finder: dict[int, float], args) -> list[str]:
             "decade, a factor of 3.2, of the grid's best): "
             + ", ".join(f"batch {b}: {finder[b]:.2g} vs {best[b]:g} "
                         f"({'near' if near[b] else 'not near'})" for b in args.batches)
-            + f". **{'Held' if all(near.values()) else 'Held for some batch sizes only' if any(near.values()) else 'Did not hold'}** here."]
+            + f". **{_all_some_none(list(near.values()))}** here."]
+
+
+def _all_some_none(flags: list[bool]) -> str:
+    return ("Held" if all(flags) else "Held for some batch sizes only" if any(flags)
+            else "Did not hold")
 
 
 def main(argv: list[str] | None = None) -> int:
