@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = base_parser(__doc__)
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--width", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--train-samples", type=int, default=3000)
-    ap.add_argument("--val-samples", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--train-samples", type=int, default=6000)
+    ap.add_argument("--val-samples", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--replot", action="store_true", help="rewrite the page and pictures "
