@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = base_parser(__doc__)
     ap.add_argument("--widths", type=int, nargs="+", default=[256, 128, 64])
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--train-samples", type=int, default=20000)
-    ap.add_argument("--val-samples", type=int, default=5000)
+    ap.add_argument("--train-samples", type=int, default=10000)
+    ap.add_argument("--val-samples", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--only", nargs="+", choices=sorted(ACTIVATIONS),

@@ -137,9 +137,9 @@ def verdicts(runs: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = base_parser(__doc__)
     ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--train-samples", type=int, default=3000)
-    ap.add_argument("--val-samples", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--train-samples", type=int, default=10000)
+    ap.add_argument("--val-samples", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=128)
     args = ap.parse_args(argv)
     if args.quick:
