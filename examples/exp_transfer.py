@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES),
                     default=["lectures", "ours"])
     ap.add_argument("--b-samples", type=int, default=200)
-    ap.add_argument("--a-samples", type=int, default=6000,
+    ap.add_argument("--a-samples", type=int, default=20000,
                     help="images of the 8 A classes model A trains on")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
