@@ -81,10 +81,10 @@ VERDICT = {"better": "Held", "worse": "Did not hold (the opposite came out)",
            "within noise": "Not shown (within noise)"}
 
 
-def seeds_line(seeds: list[int]) -> str:
+def seeds_line(seeds: list[int], kept: str = "the best validation accuracy") -> str:
     return (f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); a ± b is the mean and the "
-            "sample standard deviation over them. Each run keeps the epoch with the best "
-            "validation accuracy; the test set is scored once, on that epoch's weights")
+            f"sample standard deviation over them. Each run keeps the epoch with {kept}; "
+            "the test set is scored once, on that epoch's weights")
 
 
 def load_data(quick: bool, data: str | None, train_samples: int, seed: int):

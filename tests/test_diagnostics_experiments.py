@@ -117,8 +117,10 @@ def test_exp_imbalanced_quick_three_methods_and_baseline(tmp_path):
     assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "imbalanced_quick.md").read_text()
     assert "| always 'negative' |" in page
+    assert 'Claim "accuracy misleads"' in page and page.count("- Claim") == 3
     results = json.loads((tmp_path / "imbalanced_quick.json").read_text())
-    assert [r["method"] for r in results] == list(exp.METHODS)
+    assert [(r["method"], r["seed"]) for r in results] == \
+        [(m, s) for s in (0, 1) for m in exp.METHODS]
     for r in results:
         cm = np.asarray(r["confusion"])
         assert cm.shape == (2, 2) and r["accuracy"] == (cm[0, 0] + cm[1, 1]) / cm.sum()
@@ -168,7 +170,10 @@ def test_exp_autoencoder_roc_auc_and_quick_run(tmp_path):
     assert exp.roc_auc(scores, positive) == pytest.approx(np.mean(pairs))  # pairwise def.
     assert exp.roc_auc(np.arange(4.0), np.array([False, False, True, True])) == 1.0
     assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "autoencoder_quick.json").read_text())
-    assert 0 <= results["auc"] <= 1 and len(results["loss"]) == 3
+    runs = json.loads((tmp_path / "autoencoder_quick.json").read_text())
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert all(0 <= r["auc"] <= 1 and len(r["loss"]) == len(r["val_loss"]) == 3
+               for r in runs)
+    assert "The lectures' claim" in (tmp_path / "autoencoder_quick.md").read_text()
     for png in ("autoencoder_reconstructions.png", "autoencoder_errors.png"):
         assert (tmp_path / png).stat().st_size > 5000
