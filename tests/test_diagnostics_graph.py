@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.diagnostics import GraphReleasedError, explain_backward, render, to_dot
+from minigrad.diagnostics import GraphReleasedError, explain_backward, render, to_dot, to_svg
 
 
 def _graph():
@@ -60,11 +60,14 @@ def test_to_dot_rejects_non_tensor():
         to_dot(np.ones(3))
 
 
-def test_render_without_dot_names_graphviz(monkeypatch, tmp_path):
+def test_render_without_dot_draws_svg_itself_and_names_graphviz_for_png(monkeypatch,
+                                                                         tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no dot program
     _, _, loss = _graph()
+    out = render(loss, tmp_path / "g.svg")
+    assert out.read_text() == to_svg(loss)
     with pytest.raises(RuntimeError, match="apt install graphviz"):
-        render(loss, tmp_path / "g.svg")
+        render(loss, tmp_path / "g.png")
 
 
 def test_render_calls_dot_with_format(monkeypatch, tmp_path):

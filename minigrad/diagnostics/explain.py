@@ -9,13 +9,16 @@ was used twice.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from ..autograd import Function, run_backward
 from ..tensor import Tensor
-from .graph import Labels, entries
+from .explain_html import fragment, page
+from .graph import Graph, Labels, build_graph, entries
 
 
 def rule_of(fn: Function) -> str:
@@ -36,19 +39,42 @@ def _summed_axes(raw: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ..
     return lead + stretched
 
 
+@dataclass
+class Step:
+    """One entry of the reverse walk: the op, its rule, the gradient that arrived at its
+    output (``dy``) and, per input, (position, label, shape, gradient sent or None)."""
+    seq: int
+    op: str
+    rule: str
+    line: str
+    output: str
+    dy: np.ndarray
+    sends: list[tuple[int, str, tuple[int, ...], np.ndarray | None]]
+    notes: list[str] = field(default_factory=list)
+    inputs: list[Tensor] = field(default_factory=list)
+
+
 class _Story:
-    """The observer of run_backward: one line per entry, notes for un-broadcasts and
-    accumulations, and which leaves received a gradient (in that order)."""
+    """The observer of run_backward: one line and one Step per entry, notes for
+    un-broadcasts and accumulations, and which leaves received a gradient (in order)."""
 
     def __init__(self, lines: list[str], label: Labels) -> None:
         self.lines, self.label = lines, label
+        self.steps: list[Step] = []
         self.uses: dict[int, int] = {}
         self.leaves: dict[int, Tensor] = {}
 
     def __call__(self, fn: Function, dy: np.ndarray, grads: tuple) -> None:
-        label = self.label
-        self.lines.append(_entry_line(fn, fn.output(), label))
+        label, out = self.label, fn.output()
+        step = Step(fn.seq, type(fn).__name__, rule_of(fn), _entry_line(fn, out, label),
+                    label(out), np.array(dy), [])
+        self.lines.append(step.line)
         for i, (inp, g) in enumerate(zip(fn.inputs, grads)):
+            if not isinstance(inp, Tensor):
+                continue
+            step.inputs.append(inp)
+            step.sends.append((i, label(inp), tuple(inp.shape),
+                               None if g is None else np.array(g)))
             if g is None:
                 continue
             key = id(inp)
@@ -56,17 +82,47 @@ class _Story:
             if inp._ctx is None:
                 self.leaves.setdefault(key, inp)
             if getattr(fn, "broadcasts", False) and inp.shape != dy.shape:
-                self.lines.append(
-                    f"      un-broadcast: input {i} ({label(inp)}) gets a gradient of shape "
+                step.notes.append(
+                    f"un-broadcast: input {i} ({label(inp)}) gets a gradient of shape "
                     f"{_shape(dy.shape)}, summed over axes {_summed_axes(dy.shape, inp.shape)}"
                     f" to {_shape(inp.shape)}")
             if n > 1:
-                self.lines.append(f"      accumulate: {label(inp)} is used {n} times; this "
+                step.notes.append(f"accumulate: {label(inp)} is used {n} times; this "
                                   "gradient is added to the one it already has")
+        self.lines.extend("      " + note for note in step.notes)
+        self.steps.append(step)
+
+
+class Explanation(list):
+    """What explain_backward returns: its printed lines (a list of str, as before), the
+    ``steps`` of the walk (newest entry first), the recorded ``graph`` and the
+    ``summary`` lines (each leaf's gradient). ``to_html(path)`` writes one
+    self-contained page that steps through the walk; ``_repr_html_`` shows the same in
+    a notebook."""
+
+    def __init__(self, lines: list[str], steps: list[Step], graph: Graph,
+                 summary: list[str]) -> None:
+        super().__init__(lines)
+        self.steps, self.graph, self.summary = steps, graph, summary
+
+    def __str__(self) -> str:
+        return "\n".join(self)
+
+    __repr__ = __str__  # a notebook's text fallback reads as the printed walk
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the step-through page (inline CSS, JS and SVG; no network) to ``path``
+        and return it as a Path."""
+        path = Path(path)
+        path.write_text(page(self, self[0]), encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        return fragment(self, self[0], global_keys=False)
 
 
 def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
-                     accumulate: bool = True, model: Any = None) -> list[str]:
+                     accumulate: bool = True, model: Any = None) -> Explanation:
     """Run backward from ``loss`` and describe each tape entry it walks, newest first.
 
     loss: the output; a scalar is seeded with 1, otherwise pass ``grad`` (an array or
@@ -81,7 +137,9 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
     ``loss.backward()`` would fill them (adding to what is there); with False nothing
     is written. With ``model`` (a Module) parameters are named by their dotted names
     ("0.weight") instead of leaf0, leaf1, ... Lines are printed to ``file``
-    (sys.stdout by default; pass ``io.StringIO()`` to silence) and returned.
+    (sys.stdout by default; pass ``io.StringIO()`` to silence) and returned as an
+    Explanation: a list of those lines that also holds the steps and the graph, and
+    has ``to_html(path)`` and ``_repr_html_()`` (a page that steps through the walk).
 
     Raises RuntimeError when loss needs no grad or its graph was released by an
     earlier backward(), ValueError when ``grad`` has the wrong shape.
@@ -95,6 +153,7 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
     seed = _seed(loss, grad)
     fns = entries(loss, "explain_backward")
     label = Labels(model)
+    graph = build_graph(loss, label=label, who="explain_backward")
     lines = [f"backward of {label(loss)} {_shape(loss.shape)} {loss.dtype} through "
              f"{len(fns)} tape entries, newest first; seed d{label(loss)} = "
              + ("1" if grad is None else "grad")]
@@ -106,17 +165,18 @@ def explain_backward(loss: Tensor, file: IO[str] | None = None, grad=None,
         story.uses[id(loss)] = 1
     found = run_backward(fns, loss, seed, wanted=list(wanted.values()), retain_graph=True,
                          observer=story)
+    summary = []
     for key, t in story.leaves.items():
         n = story.uses[key]
-        lines.append(f"grad of {label(t)} {_shape(t.shape)}: norm "
-                     f"{float(np.linalg.norm(found[key])):.4g}"
-                     + (f" (sum of {n} paths)" if n > 1 else ""))
+        summary.append(f"grad of {label(t)} {_shape(t.shape)}: norm "
+                       f"{float(np.linalg.norm(found[key])):.4g}"
+                       + (f" (sum of {n} paths)" if n > 1 else ""))
         if accumulate:
             t._accumulate(found[key])
     out_file = sys.stdout if file is None else file
-    for line in lines:
+    for line in lines + summary:
         print(line, file=out_file)
-    return lines
+    return Explanation(lines + summary, story.steps, graph, summary)
 
 
 def _seed(loss: Tensor, grad) -> np.ndarray:

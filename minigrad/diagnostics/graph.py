@@ -1,4 +1,4 @@
-"""The recorded graph of a tensor as Graphviz DOT text, and its rendering to SVG/PNG.
+"""The recorded graph of a tensor: one walk of the tape (``build_graph``) and its DOT text.
 
 The graph is read from the tape: ``tensor._ctx`` is the Function that produced the
 tensor, ``fn.inputs`` the tensors it consumed. ``backward()`` releases what it walks
@@ -7,16 +7,12 @@ draw a graph before backward, or run backward with ``retain_graph=True`` first.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..autograd import Function, reachable
 from ..tensor import Tensor
-
-_FORMATS = ("svg", "png", "pdf")
-
 
 class GraphReleasedError(RuntimeError):
     """The graph was freed by an earlier backward() without retain_graph=True."""
@@ -74,34 +70,102 @@ class Labels:
         return self._names[key]
 
 
-def _tensor_inputs(fn: Function) -> Iterator[tuple[int, Tensor]]:
-    for i, t in enumerate(fn.inputs):
-        if isinstance(t, Tensor):
-            yield i, t
+@dataclass
+class TensorNode:
+    """One tensor of a recorded graph: ``kind`` is "leaf" (requires grad, no op made it,
+    so backward fills its ``.grad``), "const" (a leaf without grad) or "result"."""
+    key: str
+    label: str
+    shape: tuple[int, ...]
+    dtype: str
+    kind: str
+    requires_grad: bool
+    is_root: bool
 
 
-def _shape(t: Tensor) -> str:
-    return "(" + ", ".join(str(n) for n in t.shape) + ("," if t.ndim == 1 else "") + ")"
+@dataclass
+class OpNode:
+    """One tape entry: ``inputs`` holds (position, tensor key) for its Tensor inputs."""
+    key: str
+    name: str
+    seq: int
+    inputs: list[tuple[int, str]]
+    output: str | None
+
+
+@dataclass
+class Graph:
+    """The recorded graph of one tensor, ops oldest first; what to_dot and to_svg draw."""
+    tensors: dict[str, TensorNode] = field(default_factory=dict)
+    ops: list[OpNode] = field(default_factory=list)
+    key_of: dict[int, str] = field(default_factory=dict)  # id(tensor) -> key, while alive
+
+    def edges(self) -> list[tuple[str, str, str]]:
+        """(source key, target key, label) for every input -> op and op -> output edge;
+        the label is the input's position when an op has several inputs, else ""."""
+        out = []
+        for op in self.ops:
+            for i, key in op.inputs:
+                out.append((key, op.key, str(i) if len(op.inputs) > 1 else ""))
+            if op.output is not None:
+                out.append((op.key, op.output, ""))
+        return out
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as Python prints a tuple: (3,) for one axis, () for a scalar."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def build_graph(tensor: Tensor, model: Any = None, label: Labels | None = None,
+                who: str = "to_dot") -> Graph:
+    """Walk the tape behind ``tensor`` once and return its tensors and ops.
+
+    Tensor keys are "t0", "t1", ... in drawing order (the root first), op keys
+    "f<seq>". ``label`` (a Labels) lets a caller share the names with its own text.
+    Raises TypeError for a non-Tensor and GraphReleasedError for a released graph.
+    """
+    fns = entries(tensor, who)
+    label = label or Labels(model)
+    graph = Graph()
+    keys = graph.key_of
+
+    def node(t: Tensor) -> str:
+        if id(t) not in keys:
+            keys[id(t)] = key = f"t{len(keys)}"
+            kind = "result" if t._ctx is not None else ("leaf" if t.requires_grad
+                                                         else "const")
+            graph.tensors[key] = TensorNode(key, label(t), tuple(t.shape), str(t.dtype),
+                                            kind, bool(t.requires_grad), t is tensor)
+        return keys[id(t)]
+
+    node(tensor)
+    for fn in reversed(fns):  # oldest first reads top-down like the program did
+        inputs = [(i, node(t)) for i, t in enumerate(fn.inputs) if isinstance(t, Tensor)]
+        out = fn.output()
+        graph.ops.append(OpNode(f"f{fn.seq}", type(fn).__name__, fn.seq, inputs,
+                                None if out is None else node(out)))
+    return graph
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _tensor_node(t: Tensor, node: str, label: str, is_root: bool) -> str:
-    text = f"{label}\\n{_shape(t)} {t.dtype}"
-    if t._ctx is None and t.requires_grad:
+def _tensor_node(t: TensorNode) -> str:
+    text = f"{t.label}\\n{shape_text(t.shape)} {t.dtype}"
+    if t.kind == "leaf":
         style = 'shape=ellipse, style="filled,bold", fillcolor="#9ecae1"'  # trainable leaf
         text += "\\nleaf, requires_grad"
-    elif t._ctx is None:
+    elif t.kind == "const":
         style = 'shape=ellipse, style=filled, fillcolor="#eeeeee", fontcolor="#555555"'
         text += "\\nconstant"
     else:
         style = "shape=ellipse"
         text += "\\nrequires_grad" if t.requires_grad else ""
-    if is_root:
+    if t.is_root:
         style += ', peripheries=2, color="#d62728"'
-    return f'  {node} [label="{text}", {style}];'
+    return f'  {t.key} [label="{text}", {style}];'
 
 
 def to_dot(tensor: Tensor, name: str = "minigrad", model: Any = None) -> str:
@@ -118,60 +182,14 @@ def to_dot(tensor: Tensor, name: str = "minigrad", model: Any = None) -> str:
     Raises TypeError when ``tensor`` is not a Tensor and GraphReleasedError (a
     RuntimeError) when backward() already freed part of the graph.
     """
-    fns = entries(tensor)
-    label = Labels(model)
+    graph = build_graph(tensor, model)
     lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
-    nodes: dict[int, str] = {}  # id(tensor) -> "t0", "t1", ... in drawing order
-
-    def draw(t: Tensor) -> str:
-        if id(t) not in nodes:
-            nodes[id(t)] = f"t{len(nodes)}"
-            lines.append(_tensor_node(t, nodes[id(t)], label(t), t is tensor))
-        return nodes[id(t)]
-
-    draw(tensor)
-    for fn in reversed(fns):  # oldest first reads top-down like the program did
-        op = type(fn).__name__
-        lines.append(f'  f{fn.seq} [label="{op} #{fn.seq}", shape=box, style="rounded,'
-                     f'filled", fillcolor="#fdd0a2"];')
-        inputs = list(_tensor_inputs(fn))
-        for i, t in inputs:
-            edge_label = f' [label="{i}"]' if len(inputs) > 1 else ""
-            lines.append(f"  {draw(t)} -> f{fn.seq}{edge_label};")
-        out = fn.output()
-        if out is not None:
-            lines.append(f"  f{fn.seq} -> {draw(out)};")
+    lines += [_tensor_node(t) for t in graph.tensors.values()]
+    lines += [f'  {op.key} [label="{op.name} #{op.seq}", shape=box, style="rounded,'
+              f'filled", fillcolor="#fdd0a2"];' for op in graph.ops]
+    lines += [f"  {a} -> {b}" + (f' [label="{lab}"]' if lab else "") + ";"
+              for a, b, lab in graph.edges()]
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def render(tensor: Tensor, path: str | Path, format: str | None = None,
-           model: Any = None) -> Path:
-    """Draw the graph of ``tensor`` into ``path`` with Graphviz's ``dot`` program.
-
-    format: "svg", "png" or "pdf"; by default taken from the path's suffix, else svg.
-    Returns the path written. Raises ValueError for another format and RuntimeError
-    when ``dot`` is not installed (it is not a Python package: ``apt install
-    graphviz``, ``brew install graphviz`` or ``conda install graphviz``); to_dot()
-    still gives the text, which online viewers also accept.
-    """
-    path = Path(path)
-    fmt = (format or path.suffix.lstrip(".") or "svg").lower()
-    if fmt not in _FORMATS:
-        raise ValueError(f"render: format must be one of {_FORMATS}, got {fmt!r}")
-    dot_text = to_dot(tensor, model=model)
-    exe = shutil.which("dot")
-    if exe is None:
-        raise RuntimeError(
-            "render: the Graphviz 'dot' program was not found on PATH; install graphviz "
-            "(Debian/Ubuntu: apt install graphviz; macOS: brew install graphviz; conda: "
-            "conda install graphviz), or write to_dot(tensor) to a .dot file and view it "
-            "elsewhere")
-    done = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot_text.encode(),
-                          capture_output=True, timeout=60)
-    if done.returncode != 0:
-        raise RuntimeError(f"render: dot failed with exit code {done.returncode}: "
-                           f"{done.stderr.decode(errors='replace').strip()}")
-    return path
