@@ -210,7 +210,7 @@ def check_bias_relu(op: str, z, b=None, y=None, inplace=False) -> tuple[int, int
     if b is not None and b.shape != (z.shape[1],):
         raise ShapeError(f"{op}: bias must have shape ({z.shape[1]},) for {z.shape}, "
                          f"got b{b.shape}")
-    return z.shape[0], z.shape[1], int(np.prod(z.shape[2:], dtype=np.int64))
+    return z.shape[0], z.shape[1], math.prod(z.shape[2:])
 
 
 # ------------------------------------------------------------- backward kernels

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable
 
 import numpy as np
@@ -71,7 +72,7 @@ class Mean(Function):
 
     def forward(self, ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, normalize_axis(axis, x.ndim, "mean"), keepdims
-        ctx.count = int(np.prod([x.shape[a] for a in ctx.axes])) if x.ndim else 1
+        ctx.count = math.prod(x.shape[a] for a in ctx.axes) if x.ndim else 1
         return np.asarray(x.mean(axis=ctx.axes, keepdims=keepdims))
 
     rule = "dx = dy broadcast back to x.shape / n"
@@ -120,7 +121,7 @@ class Var(Function):
 
     def forward(self, ctx, x, axis=None, keepdims=False, ddof=0):
         axes = normalize_axis(axis, x.ndim, "var")
-        count = int(np.prod([x.shape[a] for a in axes]))
+        count = math.prod(x.shape[a] for a in axes)
         with np.errstate(invalid="ignore", divide="ignore"):
             centered = x - x.mean(axis=axes, keepdims=True) if count else x
             # As PyTorch: forward divides by max(0, n - ddof), so n <= ddof gives NaN or
