@@ -13,8 +13,8 @@
                     run by our blocked GEMM (mg_gemm_serial, gemm.c)
      Y = A^T M A (+ b, then max(., 0) when relu): the 2x2 outputs of each tile.
    Tiles are numbered over all images (n, i, j) and processed in blocks of TB (a
-   multiple of the GEMM's 16-column panels, sized so that V and M of one block,
-   16 * (C + F) * TB elements, stay in L2); OpenMP threads take whole blocks
+   multiple of the GEMM's 16-column panels, 16 to 512, from WINO_BLOCK_BYTES for V and
+   M of one block, 16 * (C + F) * TB elements); OpenMP threads take whole blocks
    (static schedule), each with its V and M in its own workspace (mg_workspace);
    U lives in the calling thread's MG_WS_WEIGHTS.
    Edges: patch elements outside the image (padding, and the bottom/right rows of the
@@ -37,10 +37,13 @@
 #include <omp.h>
 #endif
 
-/* Bytes of V + M for one block that should stay in the 512 KB L2 with the GEMM's
-   packed panels beside them. */
-#define WINO_BLOCK_BYTES (192L * 1024)
-#define WINO_MAX_TB 256
+/* Bytes of V + M for one block, which sets TB. Measured (32->64, 14x14, N=128, 1
+   thread, noisy shared machine): 192 KB (TB = 32, the whole block in L2) ran at
+   0.85-0.9x the implicit GEMM's time, 2 MB (TB = 336) at 0.6-0.65x: the 16 GEMMs want
+   wide B panels more than the block wants L2; one GEMM's operands (C x TB, F x TB)
+   still fit in L2. */
+#define WINO_BLOCK_BYTES (2048L * 1024)
+#define WINO_MAX_TB 512
 
 typedef struct {
     long n, c, h, w, f, ph, pw, oh, ow, th, tw, tiles, tb;

@@ -59,11 +59,16 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const long *in,
     for (long c = 0; c < d->c; c++) {
         for (long t = 0; t < nb; t++) {
             const T *src = x + in[t] + c * hw;
+            if (!edge[t]) {
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) p[(4 * i + j) * tb + t] = src[i * w + j];
+                continue;
+            }
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++) {
                     long r = pr[t] + i, q = pc[t] + j;
-                    p[(4 * i + j) * tb + t] = !edge[t] || (r >= 0 && r < d->h && q >= 0 &&
-                                                           q < w) ? src[i * w + j] : 0;
+                    int inside = r >= 0 && r < d->h && q >= 0 && q < w;
+                    p[(4 * i + j) * tb + t] = inside ? src[i * w + j] : 0;
                 }
         }
         T *o = v + c * tb;
