@@ -64,11 +64,22 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const long *in,
                     for (int j = 0; j < 4; j++) p[(4 * i + j) * tb + t] = src[i * w + j];
                 continue;
             }
+            /* Branch-free: every load from a clamped position inside the plane, then
+               zero where the patch covers padding. */
+            const T *plane = src - pr[t] * w - pc[t];
+            long rr[4], qq[4];
+            int rok[4], qok[4];
+            for (int i = 0; i < 4; i++) {
+                long r = pr[t] + i, q = pc[t] + i;
+                rok[i] = r >= 0 && r < d->h;
+                qok[i] = q >= 0 && q < w;
+                rr[i] = r < 0 ? 0 : (r >= d->h ? d->h - 1 : r);
+                qq[i] = q < 0 ? 0 : (q >= w ? w - 1 : q);
+            }
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++) {
-                    long r = pr[t] + i, q = pc[t] + j;
-                    int inside = r >= 0 && r < d->h && q >= 0 && q < w;
-                    p[(4 * i + j) * tb + t] = inside ? src[i * w + j] : 0;
+                    T val = plane[rr[i] * w + qq[j]];
+                    p[(4 * i + j) * tb + t] = rok[i] && qok[j] ? val : 0;
                 }
         }
         T *o = v + c * tb;
