@@ -58,13 +58,16 @@ def winograd_applies(w_shape, stride) -> bool:
 
 
 # The "auto" rule: Winograd F(2x2, 3x3) on the C backend when both channel counts are
-# at least WINOGRAD_MIN_CHANNELS. Measured on the 2-core EPYC (1 thread, N=128,
-# float32, interleaved medians on a shared machine, benchmarks/winograd_ab.py):
-# forward 32->64 14x14 0.6x the implicit GEMM's time, 64->64 14x14 0.6x,
-# 32->32 28x28 0.85x, 16->32 28x28 0.95x, but 1->32 28x28 2-4x slower (the GEMMs
-# over C = 1 channel are all packing). Numba and numpy keep "gemm" under "auto"
-# (not measured faster there).
-WINOGRAD_MIN_CHANNELS = 16
+# at least WINOGRAD_MIN_CHANNELS. Measured on the 2-core EPYC, 1 thread, N=128,
+# float32, interleaved medians on a busy shared machine (noisy, +-10%):
+#   kernel forward, Winograd / implicit GEMM time: 32->64 14x14 0.63, 64->64 14x14
+#   0.60, 32->32 28x28 0.85, 16->32 28x28 0.93-0.98 (a wash), 1->32 28x28 2-4 (the
+#   16 GEMMs over C = 1 channel are all packing);
+#   Conv2d op (benchmarks/conv_algorithms.py), 32->64 14x14: forward 0.75-0.83, forward
+#   + backward (dx by Winograd, dw by GEMM) 0.79-0.84.
+# The Numba twin measured slower than Numba's implicit GEMM even at 32->64 (forward
+# 1.16x, forward + backward 1.21x), so Numba and numpy keep "gemm" under "auto".
+WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_AUTO_BACKENDS = ("c",)
 
 
