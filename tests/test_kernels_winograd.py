@@ -23,6 +23,8 @@ DTYPES = {"f32": np.float32, "f64": np.float64}
 # float32: the bound stated in csrc/winograd.c; float64: rounding of the same sums.
 BOUND = {np.float32: 1e-4, np.float64: 1e-12}
 SIZES = [(1, 1), (2, 3), (3, 3), (5, 7), (7, 5), (28, 28)]
+# (H, W, padding) where the 3x3 kernel fits the padded input
+GEOMETRIES = [(h, w, p) for h, w in SIZES for p in (0, 1, 2) if min(h, w) + 2 * p >= 3]
 CHANNELS = [(1, 1), (3, 5), (32, 32)]
 
 
@@ -48,17 +50,14 @@ def kern(request):
 
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("channels", CHANNELS, ids=lambda c: f"c{c[0]}to{c[1]}")
-@pytest.mark.parametrize("pad", [0, 1, 2], ids=lambda p: f"p{p}")
-@pytest.mark.parametrize("hw", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_winograd_matches_direct_conv(kern, rng, dtype, channels, pad, hw):
-    if min(hw) + 2 * pad < 3:
-        pytest.skip("the 3x3 kernel is larger than the padded input")
-    (c, f), (h, w) = channels, hw
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: f"{g[0]}x{g[1]}-p{g[2]}")
+def test_winograd_matches_direct_conv(kern, rng, dtype, channels, geometry):
+    (c, f), (h, w, pad) = channels, geometry
     x = rng.standard_normal((1, c, h, w)).astype(dtype)
     wt = rng.standard_normal((f, c, 3, 3)).astype(dtype)
     b = rng.standard_normal(f).astype(dtype)
     y = kern.conv2d_winograd_forward(x, wt, b, (pad, pad))
-    assert_within_bound(y, direct(x, wt, b, (pad, pad)), dtype, f"{kern.name} {hw} p{pad}")
+    assert_within_bound(y, direct(x, wt, b, (pad, pad)), dtype, f"{kern.name} {geometry}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
@@ -78,6 +77,25 @@ def test_winograd_fused_bias_relu(kern, rng, dtype):
     y = kern.conv2d_winograd_forward(x, w, b, (1, 1), relu=True)
     assert (y >= 0).all()
     assert_within_bound(y, direct(x, w, b, (1, 1), relu=True), dtype, kern.name)
+
+
+def test_winograd_c_threads_agree(rng):
+    """Blocks of tiles are independent: 2 threads give the 1-thread result bit for bit."""
+    if "c" not in BACKENDS:
+        pytest.skip("the C extension is not built")
+    from minigrad.backend import c as c_backend
+    # 40 * 14 * 14 = 7840 tiles: 16 blocks of 512, the last one partial
+    x = rng.standard_normal((40, 4, 27, 29)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    before = c_backend.get_num_threads()
+    try:
+        c_backend.set_num_threads(1)
+        one = c_backend.conv2d_winograd_forward(x, w, None, (1, 1))
+        c_backend.set_num_threads(2)
+        two = c_backend.conv2d_winograd_forward(x, w, None, (1, 1))
+    finally:
+        c_backend.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
 
 
 def test_winograd_nan_propagates(kern, rng):
