@@ -49,14 +49,14 @@ class Conv2d(Function):
             dy, db = kernels.bias_relu_backward(dy, ctx.saved[2], need[2])
         dx = None
         if need[0] and ctx.algorithm == "winograd" and max(ctx.padding) <= 2:
-            dx, need = _winograd_dx(kernels, w, dy, ctx.padding), (False, *need[1:])
+            dx, need = winograd_dx(kernels, w, dy, ctx.padding), (False, *need[1:])
         dx_gemm, dw, db_conv = kernels.conv2d_backward(
             x, w, dy, ctx.stride, ctx.padding,
             need_dx=need[0], need_dw=need[1], need_db=need[2] and not self.relu)
         return dx if dx is not None else dx_gemm, dw, db if self.relu else db_conv
 
 
-def _winograd_dx(kernels, w, dy, padding):
+def winograd_dx(kernels, w, dy, padding):
     """dx of a 3x3 stride-1 conv with padding p <= 2: the full correlation of dy with
     the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p."""
     w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
