@@ -1,8 +1,10 @@
 /* Winograd F(2x2, 3x3) for one element type T, included by winograd.c once per type
    (T, SFX, WINO_FORWARD, GEMM_SERIAL). Contract: winograd.c's header.
    Loop nest: filter transform (f, c) once; then tile blocks (OpenMP threads):
-     input transform (tile, c) -> V[e][c][t]; 16 GEMMs M[e] = U[e] @ V[e];
-     output transform (tile, f) from M[e][f][t], bias, ReLU, bounds-checked stores. */
+     tile offsets and runs of side-by-side tiles;
+     input transform (c: gather patches, then a simd loop over tiles) -> V[e][c][t];
+     16 GEMMs M[e] = U[e] @ V[e];
+     output transform (f: a simd loop over tiles, then the stores, bounds-checked). */
 
 /* U[e][f][c] = (G g G^T)[e] for g = w[f][c] (3x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
 static void FN(filter_transform_)(const wino_dims *d, const T *w, T *restrict u) {
@@ -30,9 +32,12 @@ static void FN(filter_transform_)(const wino_dims *d, const T *w, T *restrict u)
    tile's 4x4 patch (channel 0; it may point into padding), at row pr[t] and column
    pc[t] of its plane; edge[t] != 0 when the patch leaves the image; out[t], the offset
    in y of the tile's first output (filter 0); rc[t] = 2 * (second row kept) + (second
-   column kept). */
+   column kept). run_in[t] / run_out[t]: how many tiles from t on lie side by side in
+   one row (2 apart), all inside the image / all keeping their 4 outputs, so the
+   transforms move them as strided runs the compiler vectorizes. */
 static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, long *in, long *pr,
-                              long *pc, char *edge, long *out, char *rc) {
+                              long *pc, char *edge, long *out, char *rc, long *run_in,
+                              long *run_out) {
     long per_image = d->th * d->tw;
     for (long t = 0; t < nb; t++) {
         long g = t0 + t, img = g / per_image, rem = g % per_image;
@@ -45,43 +50,68 @@ static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, long *in, lo
         out[t] = (img * d->f * d->oh + r) * d->ow + q;
         rc[t] = (char)(2 * (r + 1 < d->oh) + (q + 1 < d->ow));
     }
+    for (long t = nb - 1; t >= 0; t--) {
+        int beside = t + 1 < nb && pc[t + 1] == pc[t] + 2;   /* the next one, same row */
+        run_in[t] = edge[t] ? 0 : (beside && !edge[t + 1] ? run_in[t + 1] + 1 : 1);
+        run_out[t] = rc[t] != 3 ? 0 : (beside && rc[t + 1] == 3 ? run_out[t + 1] + 1 : 1);
+    }
+}
+
+/* p[k][t] (ld tb), k = 4i + j, for one tile at the image's edge: its patch element
+   (i, j) from channel plane `plane`, zero where it covers padding. Branch-free: every
+   load is from a clamped position inside the plane. */
+static void FN(gather_edge_)(const wino_dims *d, const T *plane, long r0, long c0,
+                             T *restrict p, long t) {
+    long rr[4], qq[4];
+    int rok[4], qok[4];
+    for (int i = 0; i < 4; i++) {
+        long r = r0 + i, q = c0 + i;
+        rok[i] = r >= 0 && r < d->h;
+        qok[i] = q >= 0 && q < d->w;
+        rr[i] = r < 0 ? 0 : (r >= d->h ? d->h - 1 : r);
+        qq[i] = q < 0 ? 0 : (q >= d->w ? d->w - 1 : q);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            T val = plane[rr[i] * d->w + qq[j]];
+            p[(4 * i + j) * d->tb + t] = rok[i] && qok[j] ? val : 0;
+        }
+}
+
+/* p[k][t] = element k = 4i + j of tile t's patch in channel c, ld tb: runs of inside
+   tiles as stride-2 rows of x, edge tiles one by one. */
+static void FN(gather_)(const wino_dims *d, const T *x, long c, const long *in,
+                        const long *pr, const long *pc, const long *run_in, long nb,
+                        T *restrict p) {
+    long hw = d->h * d->w, tb = d->tb, w = d->w;
+    for (long t = 0; t < nb;) {
+        const T *src = x + in[t] + c * hw;
+        if (run_in[t] == 0) {
+            FN(gather_edge_)(d, src - pr[t] * w - pc[t], pr[t], pc[t], p, t);
+            t++;
+            continue;
+        }
+        long len = run_in[t];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                const T *s = src + i * w + j;
+                T *dst = p + (4 * i + j) * tb + t;
+                for (long k = 0; k < len; k++) dst[k] = s[2 * k];
+            }
+        t += len;
+    }
 }
 
 /* V[e][c][t] = (B^T d B)[e] for the nb tiles at in[], ld tb;
    B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Per channel, the patches are first
-   gathered into p[16][tb] (scalar loads, zeros outside the image), so that the
-   transform itself runs as one vectorizable loop over the tiles writing 16 streams in
-   order. */
+   gathered into p[16][tb], so that the transform itself runs as one vectorizable loop
+   over the tiles writing 16 streams in order. */
 static void FN(input_transform_)(const wino_dims *d, const T *x, const long *in,
-                                 const long *pr, const long *pc, const char *edge, long nb,
+                                 const long *pr, const long *pc, const long *run_in, long nb,
                                  T *restrict p, T *restrict v) {
-    long ct = d->c * d->tb, hw = d->h * d->w, tb = d->tb, w = d->w;
+    long ct = d->c * d->tb, tb = d->tb;
     for (long c = 0; c < d->c; c++) {
-        for (long t = 0; t < nb; t++) {
-            const T *src = x + in[t] + c * hw;
-            if (!edge[t]) {
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) p[(4 * i + j) * tb + t] = src[i * w + j];
-                continue;
-            }
-            /* Branch-free: every load from a clamped position inside the plane, then
-               zero where the patch covers padding. */
-            const T *plane = src - pr[t] * w - pc[t];
-            long rr[4], qq[4];
-            int rok[4], qok[4];
-            for (int i = 0; i < 4; i++) {
-                long r = pr[t] + i, q = pc[t] + i;
-                rok[i] = r >= 0 && r < d->h;
-                qok[i] = q >= 0 && q < w;
-                rr[i] = r < 0 ? 0 : (r >= d->h ? d->h - 1 : r);
-                qq[i] = q < 0 ? 0 : (q >= w ? w - 1 : q);
-            }
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) {
-                    T val = plane[rr[i] * w + qq[j]];
-                    p[(4 * i + j) * tb + t] = rok[i] && qok[j] ? val : 0;
-                }
-        }
+        FN(gather_)(d, x, c, in, pr, pc, run_in, nb, p);
         T *o = v + c * tb;
         /* Plain scalars, not a local array, and simd: GCC vectorizes the loop only so. */
 #pragma omp simd
@@ -108,9 +138,8 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const long *in,
    loop over the tiles reads the 16 streams in order into o[4][tb]; a scalar loop then
    stores each tile's kept outputs. */
 static void FN(output_transform_)(const wino_dims *d, const T *restrict m, const T *b,
-                                  int relu,
-                                  const long *out, const char *rc, long nb, T *restrict o,
-                                  T *y) {
+                                  int relu, const long *out, const char *rc,
+                                  const long *run_out, long nb, T *restrict o, T *y) {
     long ft = d->f * d->tb, ohw = d->oh * d->ow, tb = d->tb, ow = d->ow;
     for (long f = 0; f < d->f; f++) {
         T bias = b ? b[f] : 0;
@@ -130,12 +159,23 @@ static void FN(output_transform_)(const wino_dims *d, const T *restrict m, const
                 o[(2 * i + 1) * tb + t] = relu && o1 <= 0 ? 0 : o1;
             }
         }
-        for (long t = 0; t < nb; t++) {
+        for (long t = 0; t < nb;) {
             T *dst = y + out[t] + f * ohw;
+            if (run_out[t] > 0) {  /* a run of whole tiles: two interleaved rows of y */
+                long len = run_out[t];
+                for (long k = 0; k < len; k++) {
+                    dst[2 * k] = o[t + k];
+                    dst[2 * k + 1] = o[tb + t + k];
+                    dst[ow + 2 * k] = o[2 * tb + t + k];
+                    dst[ow + 2 * k + 1] = o[3 * tb + t + k];
+                }
+                t += len;
+                continue;
+            }
             dst[0] = o[t];
             if (rc[t] & 1) dst[1] = o[tb + t];
             if (rc[t] & 2) dst[ow] = o[2 * tb + t];
-            if (rc[t] == 3) dst[ow + 1] = o[3 * tb + t];
+            t++;
         }
     }
 }
@@ -149,14 +189,15 @@ static int FN(block_)(const wino_dims *d, const T *x, const T *u, const T *b, in
     if (v == NULL) return MG_ENOMEM;
     T *m = v + 16 * cs, *scratch = m + 16 * fs;
     long in[WINO_MAX_TB], pr[WINO_MAX_TB], pc[WINO_MAX_TB], out[WINO_MAX_TB];
+    long run_in[WINO_MAX_TB], run_out[WINO_MAX_TB];
     char edge[WINO_MAX_TB], rc[WINO_MAX_TB];
-    FN(tile_offsets_)(d, t0, nb, in, pr, pc, edge, out, rc);
-    FN(input_transform_)(d, x, in, pr, pc, edge, nb, scratch, v);
+    FN(tile_offsets_)(d, t0, nb, in, pr, pc, edge, out, rc, run_in, run_out);
+    FN(input_transform_)(d, x, in, pr, pc, run_in, nb, scratch, v);
     int err = 0;
     for (int e = 0; e < 16 && !err; e++)
         err = GEMM_SERIAL(0, 0, d->f, nb, d->c, (T)1, u + e * fc, d->c, v + e * cs, d->tb,
                           (T)0, m + e * fs, d->tb);
-    if (!err) FN(output_transform_)(d, m, b, relu, out, rc, nb, scratch, y);
+    if (!err) FN(output_transform_)(d, m, b, relu, out, rc, run_out, nb, scratch, y);
     return err;
 }
 
