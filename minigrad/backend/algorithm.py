@@ -64,7 +64,7 @@ def winograd_applies(w_shape, stride) -> bool:
 #   0.60, 32->32 28x28 0.85, 16->32 28x28 0.93-0.98 (a wash), 1->32 28x28 2-4 (the
 #   16 GEMMs over C = 1 channel are all packing);
 #   Conv2d op (benchmarks/conv_algorithms.py), 32->64 14x14: forward 0.75-0.83, forward
-#   + backward (dx by Winograd, dw by GEMM) 0.79-0.84.
+#   + backward (dx by Winograd, dw by GEMM) 0.79-0.91.
 # The Numba twin measured slower than Numba's implicit GEMM even at 32->64 (forward
 # 1.16x, forward + backward 1.21x), so Numba and numpy keep "gemm" under "auto".
 WINOGRAD_MIN_CHANNELS = 32
