@@ -94,7 +94,9 @@ def conv_cases(mods, torch, rng) -> list[Case]:
 
 
 def conv_case(n, c, hw, f, need_dx, mods, torch, rng) -> list[Case]:
-    """conv2d 3x3, padding 1: forward alone, and forward + backward."""
+    """conv2d 3x3, padding 1: forward alone, and forward + backward; by the default
+    kernels and by Winograd."""
+    from minigrad.ops.conv import winograd_dx   # minigrad loads after the thread setup
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
     w = (rng.standard_normal((f, c, 3, 3)) * 0.1).astype(np.float32)
     b = rng.standard_normal(f).astype(np.float32)
@@ -108,15 +110,25 @@ def conv_case(n, c, hw, f, need_dx, mods, torch, rng) -> list[Case]:
         both.run[name] = lambda mod=mod: (
             mod.conv2d_forward(x, w, b, (1, 1), (1, 1)),
             mod.conv2d_backward(x, w, dy, (1, 1), (1, 1), need_dx, True, True))
+    # Winograd F(2x2, 3x3) (conv_algorithm("winograd")): y and dx by Winograd, dw by GEMM
+    wfwd = Case("conv2d winograd fwd", label, flops, "GFLOP/s")
+    wboth = Case("conv2d winograd fwd+bwd", label, flops * (3 if need_dx else 2), "GFLOP/s")
+    for name, mod in mods.items():
+        wfwd.run[name] = lambda mod=mod: mod.conv2d_winograd_forward(x, w, b, (1, 1))
+        wboth.run[name] = lambda mod=mod: (
+            mod.conv2d_winograd_forward(x, w, b, (1, 1)),
+            winograd_dx(mod, w, dy, (1, 1)) if need_dx else None,
+            mod.conv2d_backward(x, w, dy, (1, 1), (1, 1), False, True, True))
     if torch is not None:
         F = torch.nn.functional
         xt = torch.from_numpy(x).requires_grad_(need_dx)
         wt, bt = (torch.from_numpy(a).requires_grad_() for a in (w, b))
         dyt = torch.from_numpy(dy)
-        fwd.run["torch"] = lambda: _no_grad(torch, lambda: F.conv2d(xt, wt, bt, padding=1))
-        both.run["torch"] = lambda: _backward(F.conv2d(xt, wt, bt, padding=1), dyt,
-                                              (xt, wt, bt))
-    return [fwd, both]
+        fwd.run["torch"] = wfwd.run["torch"] = lambda: _no_grad(
+            torch, lambda: F.conv2d(xt, wt, bt, padding=1))
+        both.run["torch"] = wboth.run["torch"] = lambda: _backward(
+            F.conv2d(xt, wt, bt, padding=1), dyt, (xt, wt, bt))
+    return [fwd, both, wfwd, wboth]
 
 
 def _no_grad(torch, fn):

@@ -12,7 +12,7 @@ import tempfile
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["threads.c", "gemm.c", "conv2d.c", "pool.c", "batchnorm.c", "bias_act.c"]
+SOURCES = ["threads.c", "gemm.c", "conv2d.c", "winograd.c", "pool.c", "batchnorm.c", "bias_act.c"]
 
 
 def _compiles(flags: list[str], code: str = "int main(void){return 0;}\n") -> bool:

@@ -23,6 +23,8 @@ import warnings
 from types import ModuleType
 from typing import Any, Iterator
 
+from .algorithm import (choose_conv_algorithm, conv_algorithm, get_conv_algorithm,
+                        set_conv_algorithm)
 from .interface import KERNELS
 
 REFERENCE = "numpy"
@@ -259,6 +261,7 @@ def release_workspaces() -> None:
         table.module.release_workspaces()
 
 
-__all__ = ["Kernels", "available", "current", "get_backend", "get_num_threads",
-           "kernel_table", "register", "release_workspaces", "set_backend",
+__all__ = ["Kernels", "available", "choose_conv_algorithm", "conv_algorithm", "current",
+           "get_backend", "get_conv_algorithm", "get_num_threads", "kernel_table",
+           "register", "release_workspaces", "set_backend", "set_conv_algorithm",
            "set_num_threads", "unregister", "use"]

@@ -117,6 +117,15 @@ def check_conv2d(x, w, b, stride, padding) -> None:
     check_conv2d_sizes(x, w, (sh, sw), (ph, pw))
 
 
+def check_conv2d_winograd(x, w, b, padding) -> tuple[int, int]:
+    """check_conv2d at stride 1, plus the 3x3 kernel Winograd F(2x2, 3x3) needs.
+    Returns (ph, pw)."""
+    check_conv2d(x, w, b, (1, 1), padding)
+    if w.shape[2:] != (3, 3):
+        raise ShapeError(f"conv2d_winograd_forward: needs a 3x3 kernel, got w{w.shape}")
+    return _pair("conv2d", "padding", padding)
+
+
 def check_conv2d_sizes(x, w, stride, padding) -> None:
     """Every buffer a conv2d backend may form fits MAX_BYTES: the output, the zero-padded
     batch, the batch's im2col matrix (N, C*KH*KW, OH*OW) and a window row's step."""

@@ -16,8 +16,8 @@ from .. import _C  # ImportError here makes the registry fall back, with one war
 from . import numpy_ref
 from ._check import (_pair, check_avgpool2d_backward, check_batchnorm,
                      check_batchnorm_backward, check_bias_relu, check_conv2d,
-                     check_conv2d_backward, check_matmul, check_maxpool2d_backward,
-                     check_pool, conv_out_shape, pool_out_shape)
+                     check_conv2d_backward, check_conv2d_winograd, check_matmul,
+                     check_maxpool2d_backward, check_pool, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
 
@@ -133,6 +133,21 @@ def conv2d_forward(x, w, b, stride, padding):
     y = np.empty((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
     code = _fn("conv2d_forward", x.dtype)(_ptr(x), _ptr(w), _ptr(b), _ptr(y), *args)
     _raise("conv2d_forward", code, f"x{x.shape}, w{w.shape}")
+    return y
+
+
+def conv2d_winograd_forward(x, w, b, padding, relu=False):
+    """y (N, F, OH, OW) = conv of x (N, C, H, W) with w (F, C, 3, 3) plus b (F,) at stride
+    1 by Winograd F(2x2, 3x3) (csrc/winograd.c), then ReLU when relu."""
+    ph, pw = check_conv2d_winograd(x, w, b, padding)
+    if x.size == 0 or w.size == 0:
+        return numpy_ref.conv2d_winograd_forward(x, w, b, padding, relu)
+    x, w, b = _c(x), _c(w), _c(b)
+    n, c, h, wd = x.shape
+    y = np.empty((n, w.shape[0], h + 2 * ph - 2, wd + 2 * pw - 2), dtype=x.dtype)
+    code = _fn("conv2d_winograd_forward", x.dtype)(_ptr(x), _ptr(w), _ptr(b), _ptr(y), n, c,
+                                                   h, wd, w.shape[0], ph, pw, int(relu))
+    _raise("conv2d_winograd_forward", code, f"x{x.shape}, w{w.shape}")
     return y
 
 

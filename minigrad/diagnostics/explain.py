@@ -22,8 +22,10 @@ from .graph import Graph, Labels, build_graph, entries
 
 
 def rule_of(fn: Function) -> str:
-    """The local gradient rule text of a tape entry (its class's ``rule``)."""
-    return type(fn).rule
+    """The local gradient rule text of a tape entry (its class's ``rule``), and the
+    algorithm its forward ran when the op records one (``ctx.algorithm``, conv2d)."""
+    algorithm = getattr(getattr(fn, "ctx", None), "algorithm", None)
+    return type(fn).rule + (f" [ran: {algorithm}]" if algorithm else "")
 
 
 def _shape(shape: tuple[int, ...]) -> str:

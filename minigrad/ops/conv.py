@@ -23,16 +23,22 @@ class Conv2d(Function):
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         b = None if b is None else np.ascontiguousarray(b)
         kernels = backend.current()
-        y = kernels.conv2d_forward(x, w, b, stride, padding)
+        ctx.algorithm = backend.choose_conv_algorithm(w.shape, stride, kernels.name)
+        if ctx.algorithm == "winograd":   # bias and ReLU in its output transform
+            y = kernels.conv2d_winograd_forward(x, w, b, padding, self.relu)
+        else:
+            y = kernels.conv2d_forward(x, w, b, stride, padding)
+            if self.relu:
+                kernels.bias_relu_forward(y, None)  # the conv's own epilogue added b
         if self.relu:
-            kernels.bias_relu_forward(y, None)  # the conv's own epilogue added b
             ctx.save(x, w, y)
         else:
             ctx.save(x, w)
         ctx.stride, ctx.padding = stride, padding
         return y
 
-    rule = "dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy)"
+    rule = ("dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy); "
+            "algorithm \"winograd\": y and dx by Winograd F(2x2, 3x3), dw by GEMM")
 
     def backward(self, ctx, dy):
         x, w = ctx.saved[:2]
@@ -41,10 +47,20 @@ class Conv2d(Function):
         db = None
         if self.relu:
             dy, db = kernels.bias_relu_backward(dy, ctx.saved[2], need[2])
-        dx, dw, db_conv = kernels.conv2d_backward(
+        dx = None
+        if need[0] and ctx.algorithm == "winograd" and max(ctx.padding) <= 2:
+            dx, need = winograd_dx(kernels, w, dy, ctx.padding), (False, *need[1:])
+        dx_gemm, dw, db_conv = kernels.conv2d_backward(
             x, w, dy, ctx.stride, ctx.padding,
             need_dx=need[0], need_dw=need[1], need_db=need[2] and not self.relu)
-        return dx, dw, db if self.relu else db_conv
+        return dx if dx is not None else dx_gemm, dw, db if self.relu else db_conv
+
+
+def winograd_dx(kernels, w, dy, padding):
+    """dx of a 3x3 stride-1 conv with padding p <= 2: the full correlation of dy with
+    the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p."""
+    w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    return kernels.conv2d_winograd_forward(dy, w_t, None, (2 - padding[0], 2 - padding[1]))
 
 
 class Conv2dReLU(Conv2d):
@@ -53,5 +69,6 @@ class Conv2dReLU(Conv2d):
     (backend.bias_relu_backward)."""
 
     rule = ("dz = dy * [y > 0], dx = full-correlate(dz, flipped w), dw = correlate(x, dz), "
-            "db = sum(dz)")
+            "db = sum(dz); algorithm \"winograd\": y and dx by Winograd F(2x2, 3x3), dw by "
+            "GEMM")
     relu = True

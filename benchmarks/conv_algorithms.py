@@ -1,0 +1,81 @@
+"""Conv algorithms side by side, 1 thread: minigrad's Conv2d op with
+conv_algorithm("gemm") and ("winograd") against torch.nn.functional.conv2d, on the
+MNIST CNN's two 3x3 pad-1 layers (N=128), forward and forward + backward; interleaved
+medians (common.median_times). The measurement behind backend/algorithm.py's "auto"
+rule. Usage: python -m benchmarks.conv_algorithms [--backend c] [--repeat 10]"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .common import median_times, set_threads
+
+LAYERS = ((1, 32, 28, False), (32, 64, 14, True))  # C, F, H = W, needs dx
+
+
+def _runners(mg, torch, c, f, hw, need_dx, rng):
+    import minigrad.nn.functional as F
+    x = rng.standard_normal((128, c, hw, hw)).astype(np.float32)
+    w = (rng.standard_normal((f, c, 3, 3)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(f).astype(np.float32)
+    dy = rng.standard_normal((128, f, hw, hw)).astype(np.float32)
+    leaves = [mg.Tensor(a, requires_grad=g) for a, g in ((x, need_dx), (w, True), (b, True))]
+    fwd, both = {}, {}
+    for algo in ("gemm", "winograd"):
+        def forward(algo=algo):
+            with mg.backend.conv_algorithm(algo):
+                return F.conv2d(*leaves, padding=1)
+
+        def inference(forward=forward):
+            with mg.no_grad():
+                return forward()
+
+        def step(forward=forward):
+            forward().backward(mg.Tensor(dy))
+            for t in leaves:
+                t.grad = None
+        fwd[algo], both[algo] = inference, step
+    if torch is not None:
+        xt = torch.from_numpy(x).requires_grad_(need_dx)
+        wt, bt = (torch.from_numpy(a).requires_grad_() for a in (w, b))
+        dyt = torch.from_numpy(dy)
+
+        def torch_fwd():
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+
+        def torch_step():
+            torch.nn.functional.conv2d(xt, wt, bt, padding=1).backward(dyt)
+            for t in (xt, wt, bt):
+                t.grad = None
+        fwd["torch"], both["torch"] = torch_fwd, torch_step
+    return fwd, both
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="c")
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args(argv)
+    import minigrad as mg
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    set_threads(1)
+    rng = np.random.default_rng(0)
+    with mg.backend.use(args.backend):
+        for c, f, hw, need_dx in LAYERS:
+            for what, fns in zip(("fwd", "fwd+bwd"), _runners(mg, torch, c, f, hw, need_dx,
+                                                               rng)):
+                t = median_times(fns, repeat=args.repeat)
+                ratios = "  ".join(f"{k}/torch {t[k] / t['torch']:.2f}"
+                                   for k in ("gemm", "winograd") if "torch" in t)
+                times = "  ".join(f"{k} {v * 1e3:.2f} ms" for k, v in t.items())
+                print(f"{c}->{f} {hw}x{hw} N=128 {what:8s} {times}  "
+                      f"winograd/gemm {t['winograd'] / t['gemm']:.2f}  {ratios}")
+
+
+if __name__ == "__main__":
+    main()
