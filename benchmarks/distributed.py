@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dp-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.dp_worker:
-        print(json.dumps(dp_worker(args.limit, args.epochs)))
+        result = dp_worker(args.limit, args.epochs)
+        if result["rank"] == 0:  # one line: the ranks' prints would interleave
+            print(json.dumps(result), flush=True)
         return
     dp = data_parallel(args.limit, args.epochs)
     search = search_throughput(args.trials)

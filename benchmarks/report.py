@@ -114,20 +114,30 @@ def section(rec: dict) -> str:
     return f"## {title}\n\n{provenance(rec)}\n\n{body}\n"
 
 
+# The README's headline rows: (kernel, shape prefix) of the C backend against PyTorch.
+HEADLINE = (("conv2d winograd fwd+bwd", "32->64"), ("conv2d fwd+bwd", "1->32"),
+            ("maxpool2d fwd+bwd", "x128x32"), ("batchnorm fwd+bwd", "x128x32"),
+            ("batchnorm fwd+bwd", "x128x300"))
+
+
 def summary(records: list[dict]) -> str:
-    """The README's one table: headline ratios against OpenBLAS and PyTorch."""
-    lines = ["| what | ratio | reference |", "|---|---:|---|"]
+    """The README's one table: headline ratios against OpenBLAS and PyTorch (for the
+    epochs, the newest run of each model and backend)."""
+    lines = ["| what (1 thread) | ratio | reference |", "|---|---:|---|"]
+    epochs: dict[tuple, str] = {}
     for rec in records:
         if rec.get("kind") == "kernels":
             c1 = [r for r in rec["rows"] if r["threads"] == 1 and r["backend"] == "c"]
-            blas = [r["vs_blas"] for r in c1 if r["kernel"] == "sgemm" and r["vs_blas"]]
-            if blas:
-                lines.append(f"| C SGEMM speed, 1 thread (median over shapes) | "
-                             f"{_x(statistics.median(blas))} | OpenBLAS |")
-            for r in c1:
-                if r["kernel"] != "sgemm" and r["vs_torch"]:
-                    lines.append(f"| C {r['kernel']} time, {r['shape']} | {_x(r['vs_torch'])} "
-                                 "| PyTorch |")
+            for kind in ("sgemm", "dgemm"):
+                blas = [r["vs_blas"] for r in c1 if r["kernel"] == kind and r["vs_blas"]]
+                if blas:
+                    lines.append(f"| C {kind.upper()} speed (median over shapes) | "
+                                 f"{_x(statistics.median(blas))} | OpenBLAS |")
+            for kernel, shape in HEADLINE:
+                for r in c1:
+                    if r["kernel"] == kernel and r["shape"].startswith(shape) and r["vs_torch"]:
+                        lines.append(f"| C {kernel} time, {r['shape']} | "
+                                     f"{_x(r['vs_torch'])} | PyTorch |")
         if rec.get("kind") == "train":
             ref = {(r["model"], r["threads"]): statistics.median(r["epoch_s"])
                    for r in rec["results"] if r.get("framework") == "torch" and "epoch_s" in r}
@@ -135,15 +145,19 @@ def summary(records: list[dict]) -> str:
                 key = (r.get("model"), r.get("threads"))
                 if r.get("framework") == "minigrad" and "epoch_s" in r and key in ref \
                         and not r.get("tree"):
-                    lines.append(f"| {r['model']} epoch, {r['backend']}, {r['threads']} thr | "
-                                 f"{_x(statistics.median(r['epoch_s']) / ref[key])} | PyTorch |")
+                    epochs[(r["model"], r["backend"])] = (
+                        f"| {r['model']} epoch, {r['backend']} backend | "
+                        f"{_x(statistics.median(r['epoch_s']) / ref[key])} | PyTorch |")
+    lines += [epochs[k] for k in sorted(epochs)]
     dates = sorted({rec.get("date", "?") for rec in records})
     machines = sorted({rec.get("machine", "?").rsplit(",", 1)[0] for rec in records})
-    return "\n".join(lines) + f"\n\nMeasured {', '.join(dates)} on {'; '.join(machines)}."
+    return "\n".join(lines) + (f"\n\nMeasured {dates[0]} to {dates[-1]} on "
+                               f"{'; '.join(machines)}; full tables in docs/benchmarks.md.")
 
 
 def load(folder: str) -> list[dict]:
     order = {"kernels": 0, "train": 1, "optim_step": 2, "overhead": 3, "distributed": 4}
+    # ties (two train runs) keep file-name order: sorted() is stable
     records = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path) as f:
