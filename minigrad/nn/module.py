@@ -159,12 +159,14 @@ class Module(Configurable, KerasMixin, DeviceMixin):
         return self.train(False)
 
     @contextlib.contextmanager
-    def mode(self, training: bool) -> Iterator["Module"]:
+    def mode(self, training: bool | None = None) -> Iterator["Module"]:
         """``with model.mode(training=False):`` runs the block with this module and every
-        descendant in that mode, then gives each back its own previous flag (some may
-        differ, e.g. a BN kept in eval inside a training model)."""
+        descendant in that mode (None: as they are), then gives each back its own
+        previous flag (some may differ, e.g. a BN kept in eval inside a training
+        model)."""
         saved = [(m, m.training) for m in self.modules()]
-        self.train(training)
+        if training is not None:
+            self.train(training)
         try:
             yield self
         finally:

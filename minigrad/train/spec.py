@@ -5,6 +5,7 @@ two-sample probe, so a mistake is a clear ValueError before the first step.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -85,15 +86,17 @@ def model_dtype(model: Any) -> Any:
     return np.dtype(np.float32)
 
 
-def save_modes(model: Any) -> list[tuple[Any, bool]]:
-    """The train/eval flag of every submodule (some may differ, e.g. a frozen BN)."""
-    mods = model.modules() if hasattr(model, "modules") else ()
-    return [(m, m.training) for m in mods]
+def save_modes(model: Any) -> Any:
+    """Enter Module.mode(): the train/eval flag of every submodule is given back by
+    restore_modes (a model without modes: nothing to do)."""
+    keep = model.mode() if callable(getattr(model, "mode", None)) else \
+        contextlib.nullcontext()
+    keep.__enter__()
+    return keep
 
 
-def restore_modes(modes: list[tuple[Any, bool]]) -> None:
-    for m, flag in modes:
-        object.__setattr__(m, "training", flag)  # per module: train(flag) would recurse
+def restore_modes(keep: Any) -> None:
+    keep.__exit__(None, None, None)
 
 
 def probe(model: Any, xb: np.ndarray) -> np.ndarray:
