@@ -178,7 +178,7 @@ def page(runs: list[dict], args: argparse.Namespace, image: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = base_parser(__doc__)
     ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--train-samples", type=int, default=2000)
     ap.add_argument("--val-samples", type=int, default=1000)
