@@ -137,10 +137,13 @@ def test_exp_regularization_quick_six_configs(tmp_path):
     assert isinstance(exp.build("none", 8)[0], nn.Flatten)
     assert exp.main(["--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "regularization_quick.json").read_text())
-    assert [r["config"] for r in results] == list(exp.CONFIGS)
-    assert all(1 <= r["epochs_run"] <= 3 for r in results)
+    assert [r["config"] for r in results] == list(exp.CONFIGS) * 2  # two seeds in quick
+    assert all(1 <= r["end_epoch"] <= r["epochs_run"] <= 3 for r in results)
+    assert all(len(r["train_accuracy"]) == r["epochs_run"] for r in results)
+    assert all(abs(r["end_gap"] - (r["end_train"] - r["end_val"])) < 1e-12 for r in results)
     page = (tmp_path / "regularization_quick.md").read_text()
-    assert page.count("| variance") + page.count("| bias") + page.count("| balanced") == 6
+    assert "The lectures' claim:" in page
+    assert page.count("Claim \"narrows the gap\": **") == len(exp.CONFIGS) - 1
     assert (tmp_path / "regularization_curves.png").stat().st_size > 5000
 
 
