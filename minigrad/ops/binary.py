@@ -9,34 +9,35 @@ import numpy as np
 from ..autograd import Function
 
 
-class Fmod(Function):
+class _Remainder(Function):
+    """a - round(a / b) * b for the class's rounding: the gradient is dy for a and
+    -dy * round(a / b) for b (zero almost everywhere except through the quotient)."""
+
+    rule = "da = dy; db = -dy * round(a / b)"
+    _remainder = _round = None
+
+    def forward(self, ctx, a, b):
+        ctx.save(a, b)
+        return type(self)._remainder(a, b)
+
+    def backward(self, ctx, dy):
+        a, b = ctx.saved
+        db = -dy * type(self)._round(a / b) if ctx.needs_input_grad[1] else None
+        return dy, db
+
+
+class Fmod(_Remainder):
     """C's fmod: a - trunc(a / b) * b, the sign of a (torch.fmod)."""
 
     rule = "da = dy; db = -dy * trunc(a / b)"
-
-    def forward(self, ctx, a, b):
-        ctx.save(a, b)
-        return np.fmod(a, b)
-
-    def backward(self, ctx, dy):
-        a, b = ctx.saved
-        db = -dy * np.trunc(a / b) if ctx.needs_input_grad[1] else None
-        return dy, db
+    _remainder, _round = staticmethod(np.fmod), staticmethod(np.trunc)
 
 
-class Remainder(Function):
+class Remainder(_Remainder):
     """Python's %: a - floor(a / b) * b, the sign of b (torch.remainder)."""
 
     rule = "da = dy; db = -dy * floor(a / b)"
-
-    def forward(self, ctx, a, b):
-        ctx.save(a, b)
-        return np.remainder(a, b)
-
-    def backward(self, ctx, dy):
-        a, b = ctx.saved
-        db = -dy * np.floor(a / b) if ctx.needs_input_grad[1] else None
-        return dy, db
+    _remainder, _round = staticmethod(np.remainder), staticmethod(np.floor)
 
 
 class LogAddExp(Function):

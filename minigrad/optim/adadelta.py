@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .nadam import without_fused
+from ._checks import without_fused
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
 
 

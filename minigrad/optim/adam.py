@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_betas
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
 
 
@@ -40,14 +41,7 @@ class Adam(Optimizer):
                                       clipvalue=clipvalue, clipnorm=clipnorm), fused)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        betas = group["betas"]
-        if isinstance(betas, np.ndarray):  # a state dict that went through a file
-            betas = betas.tolist()
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{self._name}: betas must be a pair (beta1, beta2), "
-                             f"got {betas!r}")
-        group["betas"] = tuple(check_number(self._name, f"betas[{i}]", b, 0.0, 1.0,
-                                            high_open=True) for i, b in enumerate(betas))
+        group["betas"] = check_betas(self._name, group["betas"])
         group["eps"] = check_number(self._name, "eps", group["eps"])
         group["amsgrad"] = bool(group["amsgrad"])
 

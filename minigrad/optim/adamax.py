@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .nadam import check_betas, without_fused
+from ._checks import check_betas, without_fused
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
 
 

@@ -5,25 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_betas, without_fused
 from .optimizer import Optimizer, Schedule, check_number, coupled_decay
-
-
-def check_betas(name: str, betas: Any) -> tuple[float, float]:
-    """(beta1, beta2), each in [0, 1); ValueError echoing the value otherwise."""
-    if isinstance(betas, np.ndarray):  # a state dict that went through a file
-        betas = betas.tolist()
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-    return tuple(check_number(name, f"betas[{i}]", b, 0.0, 1.0, high_open=True)
-                 for i, b in enumerate(betas))
-
-
-def without_fused(name: str, fused: bool | None) -> bool:
-    """False, for an optimizer without a fused kernel (fused=None or False: the numpy
-    rule runs); ValueError for fused=True."""
-    if fused:
-        raise ValueError(f"{name}: has no fused kernel; pass fused=None or False")
-    return False
 
 
 class Nadam(Optimizer):
