@@ -33,20 +33,38 @@ def _run(code: str, **env) -> str:
     return out.stdout.strip()
 
 
-# One thread: within 20 MB (the contract). Four at once: glibc's own per-thread arenas
-# may keep some tens of MB whoever imported what (up to 61 MB seen on the 2-core test
-# machine, usually under 10), while the old tuning at import kept 310 MB.
+_IMPORT = "import minigrad as mg\nmg.tensor(np.ones(3)).sum()\n"
+
+
+def _growth(threads: int, prelude: str) -> float:
+    return float(_run(prelude + "start = rss_mb()\n"
+                      f"churn_threads({threads})\n"
+                      "print(rss_mb() - start)\n"))
+
+
+# One thread: within 20 MB (the contract), and glibc is repeatable there.
 @glibc
-@pytest.mark.parametrize("threads, limit", [(1, 20.0), (4, 100.0)])
-def test_malloc_import_leaves_freed_memory_to_the_os(threads, limit):
-    code = ("import minigrad as mg\n"
-            "mg.tensor(np.ones(3)).sum()\n"
-            "start = rss_mb()\n"
-            f"churn_threads({threads})\n"
-            "print(rss_mb() - start)\n")
-    growth = float(_run(code))
-    print(f"RSS after 200 MB freed in {threads} thread(s): {growth:+.1f} MB")
-    assert growth < limit, f"freeing 200 MB x {threads} kept {growth:.1f} MB resident"
+def test_malloc_import_leaves_freed_memory_to_the_os():
+    growth = _growth(1, _IMPORT)
+    print(f"RSS after 200 MB freed in 1 thread: {growth:+.1f} MB")
+    assert growth < 20.0, f"freeing 200 MB kept {growth:.1f} MB resident"
+
+
+# Four threads at once: glibc's per-thread arenas keep a varying amount whoever
+# imported what (plain numpy: 26-84 MB in six runs on the 2-core test machine, once
+# 158 MB with minigrad imported), so an absolute limit is a coin toss. What minigrad
+# must not do is add to it: compare with the same churn in a process that never
+# imported minigrad, the least of three runs each (the noise only ever adds). The
+# old tuning at import kept 310 MB in every run.
+@glibc
+def test_malloc_import_keeps_no_more_than_plain_numpy_across_threads():
+    plain = min(_growth(4, "") for _ in range(3))
+    imported = min(_growth(4, _IMPORT) for _ in range(3))
+    print(f"RSS after 200 MB x 4 threads freed: {imported:+.1f} MB with minigrad, "
+          f"{plain:+.1f} MB without")
+    assert imported < plain + 50.0, (
+        f"with minigrad imported, freeing 200 MB x 4 kept {imported:.1f} MB resident, "
+        f"without it {plain:.1f} MB")
 
 
 @glibc
