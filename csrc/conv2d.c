@@ -14,8 +14,9 @@
          dW       dw = sum_n dy[n] @ B^T
          dX       dx = the stride-1 convolution of dy, padded by KH-1-ph, KW-1-pw, with
                   the flipped, transposed weights (C >= 16; else as below)
-     direct loop (forward, stride 1, at most MG_DIRECT_TAPS taps, e.g. a first layer
-       on 1-channel images): y accumulated in registers from the padded image.
+     direct loops (stride 1, at most MG_DIRECT_TAPS taps, e.g. a first layer on
+       1-channel images; conv2d_direct_impl.h): y accumulated in registers from the
+       padded image; dW and db as DB-lane partial sums over its shifted rows.
      1x1, stride 1, no padding: B is x itself.
      im2col + GEMM otherwise (strided convolutions, and the threaded GEMM used when
        there are fewer images than threads): B is written to the thread's workspace;
@@ -92,6 +93,16 @@ static int is_implicit(const conv_dims *d) {
            && d->c * d->kh * d->kw >= 64 && !is_pointwise(d);
 }
 
+/* koff[(c*KH + i)*KW + j] = (c*hp + i)*wp + j: where tap (c, i, j) of output pixel
+   (0, 0) lies in the zero-padded image; with stride 1, pixel (oh, ow) adds oh*wp + ow. */
+static void tap_offsets(const conv_dims *d, long *koff) {
+    long hp = d->h + 2 * d->ph, wp = d->w + 2 * d->pw;
+    for (long c = 0; c < d->c; c++)
+        for (long i = 0; i < d->kh; i++)
+            for (long j = 0; j < d->kw; j++)
+                koff[(c * d->kh + i) * d->kw + j] = (c * hp + i) * wp + j;
+}
+
 /* The dims of dx as a stride-1 convolution of dy ("full" correlation): dy's F channels
    padded by KH-1-ph, KW-1-pw, and C filters of the flipped, transposed weights.
    MG_EINVAL when its buffers would not fit (checked once per call, before the images). */
@@ -106,6 +117,7 @@ static int dx_as_conv(const conv_dims *d, conv_dims *t) {
 #define CONV2D_BACKWARD mg_conv2d_backward_f32
 #define GEMM_THREADED mg_gemm_threaded_f32
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
+#include "conv2d_direct_impl.h"
 #include "conv2d_impl.h"
 #undef T
 #undef SFX
@@ -115,4 +127,5 @@ static int dx_as_conv(const conv_dims *d, conv_dims *t) {
 #define CONV2D_BACKWARD mg_conv2d_backward_f64
 #define GEMM_THREADED mg_gemm_threaded_f64
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
+#include "conv2d_direct_impl.h"
 #include "conv2d_impl.h"

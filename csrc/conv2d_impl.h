@@ -5,12 +5,15 @@
    validated by conv_dims_init, so every offset below fits in a long.
    Loop nests:
      CONV2D_FORWARD  images n (OpenMP threads, or one at a time with a threaded GEMM)
-                       forward_image_: forward_direct_ (f pairs, oh, DB-wide ow blocks, taps)
+                       forward_image_: forward_direct_ (4 filters, oh, DB-wide ow
+                         blocks, taps; conv2d_direct_impl.h)
                        | forward_implicit_ (one GEMM over padded-width rows)
                        | im2col_ (c, i, j, oh, ow) + GEMM
      CONV2D_BACKWARD images n split into one contiguous range per thread
-                       backward_image_: dW (implicit or im2col GEMM, accumulated into
-                       the thread's partial from its second image on), db (f, pixels),
+                       backward_image_: dW and db together (dw_direct_: 2 filters,
+                         16-lane blocks of padded-width rows, taps), or dW (implicit or
+                         im2col GEMM) and db (f, pixels), accumulated into the thread's
+                         partial from its second image on;
                        dX (implicit convolution of dy, or w^T @ dy + col2im_)
                      then the partials are added to dw/db in thread order.
    Edges: padding is explicit zeros in the padded copy (pad_image_), which also carries
@@ -87,41 +90,6 @@ static void FN(col2im_)(const conv_dims *d, const T *cols, T *restrict dxp, T *d
 }
 
 
-/* ---- direct kernels, for stride 1 and few taps (C*KH*KW <= MG_DIRECT_TAPS): with
-   K = C*KH*KW tiny, a GEMM would spend its time packing and storing C tiles. */
-
-/* y[f] = b[f] + sum over taps of w[f, tap] * shifted xp, two filters and DB outputs of
-   a row at a time held in registers. */
-static void FN(forward_direct_)(const conv_dims *d, const T *xp, const T *w, const T *b,
-                                T *y) {
-    long hp = d->h + 2 * d->ph, wp = d->w + 2 * d->pw, ohw = d->oh * d->ow;
-    long taps = d->c * d->kh * d->kw;
-    for (long f = 0; f < d->f; f += 2) {
-        int two = f + 1 < d->f;
-        const T *w0 = w + f * taps, *w1 = two ? w0 + taps : w0;
-        T b0 = b ? b[f] : 0, b1 = b && two ? b[f + 1] : 0;
-        for (long oh = 0; oh < d->oh; oh++)
-            for (long o0 = 0; o0 < d->ow; o0 += DB) {
-                T a0[DB], a1[DB];
-                for (int t = 0; t < DB; t++) a0[t] = b0, a1[t] = b1;
-                for (long c = 0; c < d->c; c++)
-                    for (long i = 0; i < d->kh; i++)
-                        for (long j = 0; j < d->kw; j++) {
-                            const T *xr = xp + (c * hp + oh + i) * wp + j + o0;
-                            long tap = (c * d->kh + i) * d->kw + j;
-                            T v0 = w0[tap], v1 = w1[tap];
-                            for (int t = 0; t < DB; t++) {
-                                a0[t] += v0 * xr[t];
-                                a1[t] += v1 * xr[t];
-                            }
-                        }
-                long len = d->ow - o0 < DB ? d->ow - o0 : DB;
-                memcpy(y + f * ohw + oh * d->ow + o0, a0, (size_t)len * sizeof(T));
-                if (two) memcpy(y + (f + 1) * ohw + oh * d->ow + o0, a1, (size_t)len * sizeof(T));
-            }
-    }
-}
-
 /* ---- implicit GEMM (stride 1, one thread per image): the GEMM packs its B operand
    straight from the zero-padded image (mg_gemm_implicit_b), so no im2col matrix is
    written and read back. Output pixel (oh, ow) is column oh*wp + ow of a product over
@@ -129,16 +97,10 @@ static void FN(forward_direct_)(const conv_dims *d, const T *xp, const T *w, con
    (16 for 14 on the MNIST CNN: 7% more multiply-adds, against a 9x larger matrix
    written and read once more). */
 
-/* koff[(c*KH + i)*KW + j] = (c*hp + i)*wp + j: where tap (c, i, j) of output column 0
-   lies in the padded image. */
+/* The tap offsets (tap_offsets, conv2d.c) in the thread's workspace. */
 static long *FN(tap_offsets_)(const conv_dims *d) {
-    long hp = d->h + 2 * d->ph, wp = d->w + 2 * d->pw;
     long *koff = mg_workspace(MG_WS_OFFSETS, (size_t)d->c * d->kh * d->kw * sizeof(long));
-    if (koff == NULL) return NULL;
-    for (long c = 0; c < d->c; c++)
-        for (long i = 0; i < d->kh; i++)
-            for (long j = 0; j < d->kw; j++)
-                koff[(c * d->kh + i) * d->kw + j] = (c * hp + i) * wp + j;
+    if (koff != NULL) tap_offsets(d, koff);
     return koff;
 }
 
@@ -277,6 +239,14 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
                                int first) {
     long ckk = d->c * d->kh * d->kw, ohw = d->oh * d->ow;
     int pointwise = is_pointwise(d), err = 0;
+    if (nt == 1 && is_direct(d) && (dw_acc != NULL || db_acc != NULL)) {
+        T *xp = mg_workspace(MG_WS_PAD, FN(padded_bytes_)(d));
+        if (xp == NULL) return MG_ENOMEM;
+        FN(pad_image_)(d, x, xp);
+        err = FN(dw_direct_)(d, xp, dy, dw_acc, db_acc, first);
+        if (dx == NULL || err) return err;
+        dw_acc = NULL, db_acc = NULL;   /* done: only dx below */
+    }
     if (nt == 1 && is_implicit(d)) {
         /* dw first: dx reuses the same workspaces */
         if (dw_acc != NULL) err |= FN(dw_implicit_)(d, x, dy, dw_acc, first);
