@@ -62,6 +62,7 @@ def _mlp_epoch(loader, model, opt, F) -> None:
 def _numpy_mlp_epoch(loader, ws) -> None:
     """The same MLP step written directly in numpy: a floor for any framework's epoch."""
     for xb, yb in loader:
+        xb, yb = xb.numpy(), yb.numpy()  # the DataLoader yields Tensors over its arrays
         a0 = xb.reshape(len(xb), -1)
         z1 = a0 @ ws[0].T
         a1 = np.maximum(z1, 0)

@@ -1,6 +1,7 @@
 """Geometric batch augmentations: rotation, affine maps (rotation, translation, scale,
-shear) and zoom, all through one vectorised resampler (see transforms.py for the
-conventions shared by every transform).
+shear) and zoom, all through one affine warp: compiled (_warp.py), with the vectorised
+numpy resampler below as its reference (see transforms.py for the conventions shared
+by every transform).
 
 Coordinates: x to the right, y down, the centre c = ((W - 1) / 2, (H - 1) / 2). Each
 image n gets a 2x2 map M[n] and a translation t[n] in pixels; output pixel p shows the
@@ -55,6 +56,9 @@ def warp_affine(x: np.ndarray, forward: np.ndarray, translate: np.ndarray,
     cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
     offset = np.array([cx, cy], np.float32) - np.einsum("nij,nj->ni", inv,
                                                         translate.astype(np.float32))
+    from . import _warp  # compiled on first use (Numba), so importing data stays light
+    if _warp.enabled():
+        return _warp.warp(x, inv, offset, cx, cy, interpolation, fill)
     xs = np.arange(W, dtype=np.float32) - np.float32(cx)
     ys = np.arange(H, dtype=np.float32) - np.float32(cy)
     # each source coordinate is a column term plus a row term: one broadcast add per map
