@@ -12,7 +12,11 @@ peak RSS is per process: ru_maxrss). minigrad keeps the images uint8 and standar
 each batch; the PyTorch baseline does what its tutorials do: one float32 tensor of the
 standardized images, indexed per batch. Reported: the median epoch time (and the time
 scaled to a 60k-image epoch when --quick or --limit trains on fewer), its ratio to
-PyTorch, peak RSS and its ratio, and test accuracy after the same epochs.
+PyTorch, peak RSS and its ratio, and test accuracy after the same epochs. For a model
+whose only matrix products are its Linear layers (the MLPs), also its GEMM floor: the
+time of exactly the GEMMs of one epoch, alone, on the same backend and threads, timed
+in the same process (benchmarks/gemm_floor.py), and the epoch over it: what
+everything else (bias, activation, loss, Adam, data, autograd, dispatch) costs.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import time
 import numpy as np
 
 from .common import machine, worker_env, write_results
+from .gemm_floor import gemm_floor, linear_only
 
 BATCH = 128
 FULL = 60000
@@ -74,7 +79,11 @@ def worker_minigrad(cfg: dict) -> dict:
                  optimizer=opt, batch_size=BATCH,
                  verbose=0, seed=cfg["seed"], callbacks=[Timer()])
     acc = test_report(model, xte, yte)["test_accuracy"]
-    return {"epoch_s": times, "test_accuracy": acc, "peak_rss_mb": _peak_rss_mb()}
+    out = {"epoch_s": times, "test_accuracy": acc, "peak_rss_mb": _peak_rss_mb()}
+    if linear_only(model):  # the floor counts Linear GEMMs: not a CNN's convolutions
+        out["gemm_floor_s"] = gemm_floor(model, cfg["train"], BATCH)
+        out["epoch_over_gemm_floor"] = statistics.median(times) / out["gemm_floor_s"]
+    return out
 
 
 def _total_steps(cfg: dict) -> int:
@@ -228,7 +237,8 @@ def _name(r: dict) -> str:
 
 def table(results: list[dict]) -> str:
     rows = ["| model | threads | implementation | epoch s (median) | per 60k s | vs PyTorch "
-            "| peak RSS MB | vs PyTorch | test acc |", "|" + "---|" * 9]
+            "| GEMM floor s | epoch / GEMM floor | peak RSS MB | vs PyTorch | test acc |",
+            "|" + "---|" * 11]
     ref = {(r["model"], r["threads"]): r for r in results
            if r["framework"] == "torch" and "epoch_s" in r}
     for r in results:
@@ -237,13 +247,15 @@ def table(results: list[dict]) -> str:
         name = _name(r)
         if "error" in r:
             rows.append(f"| {r['model']} | {r['threads']} | {name} | failed: {r['error']} "
-                        "| | | | | |")
+                        "| | | | | | | |")
             continue
         t = statistics.median(r["epoch_s"])
         base = ref.get((r["model"], r["threads"]))
         bt = statistics.median(base["epoch_s"]) if base else None
+        floor, over = r.get("gemm_floor_s"), r.get("epoch_over_gemm_floor")
         rows.append(f"| {r['model']} | {r['threads']} | {name} | {t:.2f} | "
                     f"{t * FULL / r['train']:.1f} | {_fmt(t / bt if bt else None, '.2f')}x | "
+                    f"{_fmt(floor, '.2f')} | {_fmt(over, '.2f')}{'x' if over else ''} | "
                     f"{r['peak_rss_mb']:.0f} | "
                     f"{_fmt(r['peak_rss_mb'] / base['peak_rss_mb'] if base else None, '.2f')}x"
                     f" | {r['test_accuracy'] * 100:.2f}% |")
