@@ -90,7 +90,15 @@ def gemm_floor(model: Any, n: int, batch: int, rounds: int = 7, budget: float = 
     the median over ``rounds`` of the mean time of a run of steps (about ``budget``
     seconds in all, so a burst of load on the shared machine moves one round, not the
     result), times the epoch's number of such steps. Runs on the current backend and
-    thread count."""
+    thread count, inside the allocator tuning that fit runs under (outside it, each
+    product's output above 128 KiB would be a fresh mmap whose pages fault in at every
+    call, a cost the epoch does not pay)."""
+    from minigrad._malloc import tuned_allocator
+    with tuned_allocator():
+        return _floor(model, n, batch, rounds, budget, seed)
+
+
+def _floor(model: Any, n: int, batch: int, rounds: int, budget: float, seed: int) -> float:
     rng = np.random.default_rng(seed)
     total = 0.0
     for size, steps in epoch_batches(n, batch).items():
