@@ -85,22 +85,24 @@ def _step_runner(model: Any, batch: int, rng: np.random.Generator) -> Callable[[
 
 
 def gemm_floor(model: Any, n: int, batch: int, rounds: int = 7, budget: float = 1.0,
-               seed: int = 0) -> float:
-    """Seconds of the GEMMs of one epoch of ``model`` over n samples: per batch size,
-    the median over ``rounds`` of the mean time of a run of steps (about ``budget``
-    seconds in all, so a burst of load on the shared machine moves one round, not the
-    result), times the epoch's number of such steps. Runs on the current backend and
-    thread count, inside the allocator tuning that fit runs under (outside it, each
-    product's output above 128 KiB would be a fresh mmap whose pages fault in at every
-    call, a cost the epoch does not pay)."""
+               seed: int = 0) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the GEMMs of one epoch of ``model`` over n
+    samples: per batch size, the median over ``rounds`` of the mean time of a run of
+    steps (about ``budget`` seconds in all, so a burst of load on the shared machine
+    moves one round, not the result), times the epoch's number of such steps. CPU
+    time is the steadier measure when other processes share the cores. Runs on the
+    current backend and thread count, inside the allocator tuning that fit runs
+    under (outside it, each product's output above 128 KiB would be a fresh mmap
+    whose pages fault in at every call, a cost the epoch does not pay)."""
     from minigrad._malloc import tuned_allocator
     with tuned_allocator():
         return _floor(model, n, batch, rounds, budget, seed)
 
 
-def _floor(model: Any, n: int, batch: int, rounds: int, budget: float, seed: int) -> float:
+def _floor(model: Any, n: int, batch: int, rounds: int, budget: float, seed: int
+           ) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
-    total = 0.0
+    wall = cpu = 0.0
     for size, steps in epoch_batches(n, batch).items():
         run = _step_runner(model, size, rng)
         run()  # warm-up: page in the operands and outputs
@@ -108,11 +110,13 @@ def _floor(model: Any, n: int, batch: int, rounds: int, budget: float, seed: int
         run()
         once = max(time.perf_counter() - t0, 1e-6)
         per_round = max(1, min(steps, int(budget / rounds / once)))
-        times = []
+        walls, cpus = [], []
         for _ in range(rounds):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(per_round):
                 run()
-            times.append((time.perf_counter() - t0) / per_round)
-        total += statistics.median(times) * steps
-    return total
+            walls.append((time.perf_counter() - t0) / per_round)
+            cpus.append((time.process_time() - c0) / per_round)
+        wall += statistics.median(walls) * steps
+        cpu += statistics.median(cpus) * steps
+    return wall, cpu

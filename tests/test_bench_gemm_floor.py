@@ -69,4 +69,5 @@ def test_epoch_batches_match_fit(n, expected):
 def test_gemm_floor_is_positive_and_scales_with_steps():
     model = build_model("mlp", "glorot_uniform", 72.9, 90.0)
     one = gemm_floor(model, 128, 128, rounds=3, budget=0.05)
-    assert 0 < one < gemm_floor(model, 128 * 20, 128, rounds=3, budget=0.05)
+    many = gemm_floor(model, 128 * 20, 128, rounds=3, budget=0.05)
+    assert all(0 < a < b for a, b in zip(one, many))  # wall and CPU seconds
