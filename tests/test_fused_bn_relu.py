@@ -97,3 +97,14 @@ def test_batchnorm_activation_is_saved_and_checked(tmp_path):
     assert loaded[2].activation == "relu" and repr(loaded) == repr(model)
     with pytest.raises(ValueError, match="BatchNorm2d: activation must be None or one of"):
         nn.BatchNorm2d(3, activation="relu6")
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp-bn"])
+def test_check_init_sees_the_relu_of_fused_layers(name):
+    """The CLI's models are fused (no ReLU module left): check_init still reads their
+    activation off the layers and recommends He, as for the unfused model."""
+    from minigrad.cli import build_model
+    x = np.random.default_rng(0).integers(0, 256, (32, 1, 28, 28)).astype(np.float32)
+    report = mg.diagnostics.check_init(build_model(name, "he_normal", 72.9, 90.0), x,
+                                       verbose=False)
+    assert (report.activation, report.recommended) == ("ReLU", "he_normal")
