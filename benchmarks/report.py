@@ -122,7 +122,8 @@ HEADLINE = (("conv2d winograd fwd+bwd", "32->64"), ("conv2d fwd+bwd", "1->32"),
 
 def summary(records: list[dict]) -> str:
     """The README's one table: headline ratios against OpenBLAS and PyTorch (for the
-    epochs, the newest run of each model and backend)."""
+    epochs, the newest run of each model and backend, and for the MLPs their time
+    over their own GEMM floor)."""
     lines = ["| what (1 thread) | ratio | reference |", "|---|---:|---|"]
     epochs: dict[tuple, str] = {}
     for rec in records:
@@ -148,6 +149,11 @@ def summary(records: list[dict]) -> str:
                     epochs[(r["model"], r["backend"])] = (
                         f"| {r['model']} epoch, {r['backend']} backend | "
                         f"{_x(statistics.median(r['epoch_s']) / ref[key])} | PyTorch |")
+                if r.get("framework") == "minigrad" and "epoch_over_gemm_floor" in r \
+                        and not r.get("tree"):
+                    epochs[(r["model"], r["backend"], "floor")] = (
+                        f"| {r['model']} epoch, {r['backend']} backend | "
+                        f"{_x(r['epoch_over_gemm_floor'])} | its GEMM floor |")
     lines += [epochs[k] for k in sorted(epochs)]
     dates = sorted({rec.get("date", "?") for rec in records})
     machines = sorted({rec.get("machine", "?").rsplit(",", 1)[0] for rec in records})

@@ -12,7 +12,12 @@ peak RSS is per process: ru_maxrss). minigrad keeps the images uint8 and standar
 each batch; the PyTorch baseline does what its tutorials do: one float32 tensor of the
 standardized images, indexed per batch. Reported: the median epoch time (and the time
 scaled to a 60k-image epoch when --quick or --limit trains on fewer), its ratio to
-PyTorch, peak RSS and its ratio, and test accuracy after the same epochs.
+PyTorch, peak RSS and its ratio, and test accuracy after the same epochs. For a model
+whose only matrix products are its Linear layers (the MLPs), also its GEMM floor: the
+time of exactly the GEMMs of one epoch, alone, on the same backend and threads, timed
+in the same process after each epoch (benchmarks/gemm_floor.py), and the epoch over
+it (wall and CPU time, medians over the epochs): what everything else (bias,
+activation, loss, Adam, data, autograd, dispatch) costs.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import time
 import numpy as np
 
 from .common import machine, worker_env, write_results
+from .gemm_floor import gemm_floor, linear_only
 
 BATCH = 128
 FULL = 60000
@@ -58,13 +64,21 @@ def worker_minigrad(cfg: dict) -> dict:
     mg.manual_seed(cfg["seed"])
     model = build_model(cfg["model"], "glorot_uniform", mean, std)
     times: list[float] = []
+    cpu: list[float] = []  # steadier than wall time when other jobs share the cores
+    # the floor is timed after every epoch, between the timed stretches, so that a
+    # change of load on the shared machine hits epochs and floors alike
+    floors: list[tuple[float, float]] = []
+    with_floor = linear_only(model)  # the floor counts Linear GEMMs, not convolutions
 
     class Timer(mg.train.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t0)
+            cpu.append(time.process_time() - self.c0)
+            if with_floor:
+                floors.append(gemm_floor(model, cfg["train"], BATCH))
 
     lr = cfg.get("lr", 1e-3)
     opt = mg.optim.Adam(model.parameters(), lr=lr)
@@ -74,7 +88,14 @@ def worker_minigrad(cfg: dict) -> dict:
                  optimizer=opt, batch_size=BATCH,
                  verbose=0, seed=cfg["seed"], callbacks=[Timer()])
     acc = test_report(model, xte, yte)["test_accuracy"]
-    return {"epoch_s": times, "test_accuracy": acc, "peak_rss_mb": _peak_rss_mb()}
+    out = {"epoch_s": times, "epoch_cpu_s": cpu, "test_accuracy": acc,
+           "peak_rss_mb": _peak_rss_mb()}
+    if floors:
+        out["gemm_floor_s"] = statistics.median(f[0] for f in floors)
+        out["gemm_floor_cpu_s"] = statistics.median(f[1] for f in floors)
+        out["epoch_over_gemm_floor"] = statistics.median(times) / out["gemm_floor_s"]
+        out["epoch_over_gemm_floor_cpu"] = statistics.median(cpu) / out["gemm_floor_cpu_s"]
+    return out
 
 
 def _total_steps(cfg: dict) -> int:
@@ -134,18 +155,19 @@ def worker_torch(cfg: dict) -> dict:
         total = _total_steps(cfg)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
-    rng, times = np.random.default_rng(cfg["seed"]), []
+    rng, times, cpu = np.random.default_rng(cfg["seed"]), [], []
     for _ in range(cfg["epochs"]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         epoch(model, opt, X, Y, rng, sched)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     model.eval()
     correct = 0
     with torch.no_grad():
         Xt = (torch.from_numpy(xte).float() - mean) / std
         for i in range(0, len(Xt), 500):
             correct += int((model(Xt[i:i + 500]).argmax(1).numpy() == yte[i:i + 500]).sum())
-    return {"epoch_s": times, "test_accuracy": correct / len(yte),
+    return {"epoch_s": times, "epoch_cpu_s": cpu, "test_accuracy": correct / len(yte),
             "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -220,6 +242,10 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None or v != v else format(v, spec)
 
 
+def _ratio(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.2f}x"
+
+
 def _name(r: dict) -> str:
     if r["framework"] == "torch":
         return "PyTorch"
@@ -228,7 +254,8 @@ def _name(r: dict) -> str:
 
 def table(results: list[dict]) -> str:
     rows = ["| model | threads | implementation | epoch s (median) | per 60k s | vs PyTorch "
-            "| peak RSS MB | vs PyTorch | test acc |", "|" + "---|" * 9]
+            "| GEMM floor s | epoch / GEMM floor | same, CPU time | peak RSS MB | vs PyTorch "
+            "| test acc |", "|" + "---|" * 12]
     ref = {(r["model"], r["threads"]): r for r in results
            if r["framework"] == "torch" and "epoch_s" in r}
     for r in results:
@@ -237,13 +264,16 @@ def table(results: list[dict]) -> str:
         name = _name(r)
         if "error" in r:
             rows.append(f"| {r['model']} | {r['threads']} | {name} | failed: {r['error']} "
-                        "| | | | | |")
+                        "| | | | | | | | |")
             continue
         t = statistics.median(r["epoch_s"])
         base = ref.get((r["model"], r["threads"]))
         bt = statistics.median(base["epoch_s"]) if base else None
+        floor = r.get("gemm_floor_s")
+        over, over_cpu = r.get("epoch_over_gemm_floor"), r.get("epoch_over_gemm_floor_cpu")
         rows.append(f"| {r['model']} | {r['threads']} | {name} | {t:.2f} | "
                     f"{t * FULL / r['train']:.1f} | {_fmt(t / bt if bt else None, '.2f')}x | "
+                    f"{_fmt(floor, '.2f')} | {_ratio(over)} | {_ratio(over_cpu)} | "
                     f"{r['peak_rss_mb']:.0f} | "
                     f"{_fmt(r['peak_rss_mb'] / base['peak_rss_mb'] if base else None, '.2f')}x"
                     f" | {r['test_accuracy'] * 100:.2f}% |")

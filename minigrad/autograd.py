@@ -71,6 +71,12 @@ class Function:
 
     __slots__ = ("ctx", "inputs", "seq", "output", "versions", "__weakref__")
     saved_inputs: tuple[int, ...] | None = None
+    #: True when every gradient backward returns is an array allocated for that
+    #: gradient alone (not dy, not a view of an input, of saved state or of another
+    #: gradient): a leaf then takes it as its ``.grad`` instead of a copy, which for
+    #: a weight is a pass over its size and an allocation per step. False: the safe
+    #: default, a leaf's first gradient is copied.
+    fresh_grads: bool = False
     #: One line in words for explain_backward: what backward sends to each input.
     rule: str = "custom backward: see Function.backward"
 
@@ -228,11 +234,11 @@ def _walk(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
     pending: dict[int, np.ndarray] = {id(root): seed}
     keep: dict[int, Tensor] = {id(root): root}
 
-    def deliver(t: Tensor, g: np.ndarray) -> None:
+    def deliver(t: Tensor, g: np.ndarray, fresh: bool = False) -> None:
         key = id(t)
         if t._ctx is None and wanted_ids is None:
             if t.requires_grad:
-                t._accumulate(g)
+                t._accumulate(g, owned=fresh)
             return
         pending[key] = pending[key] + g if key in pending else g
         keep[key] = t
@@ -259,11 +265,13 @@ def _walk(entries: Sequence[Function], root: "Tensor", seed: np.ndarray,
         if anomaly:
             check_backward(fn, dy, grads)
         sent = [] if observer is not None else None
+        # an observer keeps what was sent: then no leaf may own it
+        fresh = fn.fresh_grads and sent is None
         for inp, g in zip(fn.inputs, grads):
             if g is not None and isinstance(inp, Tensor) and (
                     inp.requires_grad or (wanted_ids and id(inp) in wanted_ids)):
                 g = unbroadcast(np.asarray(g, dtype=inp.data.dtype), inp.shape)
-                deliver(inp, g)
+                deliver(inp, g, fresh)
             else:
                 g = None
             if sent is not None:

@@ -164,9 +164,14 @@ class Tensor(MathMethods, ShapeMethods):
         autograd.run_backward(autograd.reachable(self), self, seed,
                               retain_graph=retain_graph)
 
-    def _accumulate(self, g: np.ndarray) -> None:
+    def _accumulate(self, g: np.ndarray, owned: bool = False) -> None:
+        """Add g to .grad. owned: nothing else refers to g (Function.fresh_grads), so a
+        first gradient laid out as .grad must be is taken as it is, not copied."""
         if self.grad is None:
-            self.grad = Tensor._wrap(np.array(g, dtype=self.dtype, copy=True, order="C"))
+            if not (owned and g.dtype == self.dtype and g.flags.c_contiguous
+                    and g.flags.writeable):
+                g = np.array(g, dtype=self.dtype, copy=True, order="C")
+            self.grad = Tensor._wrap(g)
         else:
             self.grad.data = self.grad.data + g
 

@@ -148,7 +148,7 @@ def test_fuse_layer_relu_and_relu_pool():
     assert _kinds(cnn)[1:3] == ["ReLU", "MaxPool2d"]  # the original is untouched
     bn = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2),
                        nn.ReLU())
-    assert _kinds(nn.fuse(bn)) == ["Linear", "BatchNorm1d", "ReLU", "Linear+relu",
+    assert _kinds(nn.fuse(bn)) == ["Linear", "BatchNorm1d+relu", "Identity", "Linear+relu",
                                    "Identity"]
 
 

@@ -220,10 +220,22 @@ def check_init(model: Any, x: Any, factor: float = 10.0, verbose: bool = False) 
     return _init_report(leaves, outputs, factor, verbose)
 
 
+def _activation_kind(m: Any) -> str | None:
+    """The activation class a leaf module is or applies: its own class, or the named
+    activation it runs fused (Linear(..., activation="relu") and what mg.nn.fuse makes
+    count as a ReLU); None for any other module."""
+    kinds = _HE + _GLOROT + ("SELU",)
+    if type(m).__name__ in kinds:
+        return type(m).__name__
+    name = getattr(m, "activation", None)
+    if isinstance(name, str):
+        return next((k for k in kinds if k.lower() == name.replace("_", "")), None)
+    return None
+
+
 def _init_report(leaves: list, outputs: dict[str, float], factor: float,
                  verbose: bool) -> InitReport:
-    acts = [type(m).__name__ for _, m in leaves if type(m).__name__ in _HE + _GLOROT
-            + ("SELU",)]
+    acts = [k for _, m in leaves if (k := _activation_kind(m)) is not None]
     activation = max(set(acts), key=acts.count) if acts else None
     rec = recommended_init(activation)
     rows, first, flagged = [], None, []

@@ -252,13 +252,16 @@ def _stat_tensor(name: str, v: Any, channels: int, dtype: Any) -> Tensor:
 
 def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
-               eps: float = 1e-5) -> Tensor:
+               eps: float = 1e-5, activation: str | None = None) -> Tensor:
     """Batch normalization over axis 1 of x (N, C), (N, C, L) or (N, C, H, W).
 
     Training: batch statistics (biased variance) normalise x, and running_mean /
     running_var (Tensors or arrays, (C,)) are updated in place with PyTorch's
     momentum and the unbiased variance. Eval: the running statistics are used.
+    Then the named activation (None: none); "relu" runs as one op, ops.BatchNormReLU.
     """
+    op = ops.BatchNormReLU if check_activation("batch_norm", activation) == "relu" \
+        else ops.BatchNorm
     x = as_tensor(x)
     if x.ndim not in (2, 3, 4):
         raise ShapeError(f"batch_norm: expects x (N, C), (N, C, L) or (N, C, H, W), "
@@ -273,9 +276,10 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Tensor | Non
     shape = x.shape
     if x.ndim == 3:  # (N, C, L) is (N, C, L, 1) for the kernel
         x = x.reshape(*shape, 1)
-    y = ops.BatchNorm.apply(x, gamma, beta, running_mean=mean, running_var=var,
-                             training=bool(training), momentum=momentum, eps=eps)
-    return y.reshape(shape) if len(shape) == 3 else y
+    y = op.apply(x, gamma, beta, running_mean=mean, running_var=var,
+                 training=bool(training), momentum=momentum, eps=eps)
+    y = y.reshape(shape) if len(shape) == 3 else y
+    return y if op is ops.BatchNormReLU else _activate("batch_norm", y, activation)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True,

@@ -1,5 +1,5 @@
 """Rewrites that return a faster copy of a model, visible in its repr: ``fuse`` (ReLU
-into the layer before it, or into the MaxPool2d after it) and ``fuse_batchnorm``
+into the layer or batch norm before it, or into the MaxPool2d after it) and ``fuse_batchnorm``
 (eval-mode batch norm folded into the Linear / Conv2d before or after it)."""
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from .module import Module, ModuleList, Parameter, clone
 from .reshape import Flatten
 
 _PAIRS = ((Linear, BatchNorm1d), (Conv2d, BatchNorm2d))
+# Layers that run a ReLU after them as one op (activation="relu").
+_TAKES_RELU = (Linear, Conv2d, BatchNorm1d, BatchNorm2d)
 # Modules whose output has the number of axes of their input (so a Flatten before
 # them still says the tensor is (N, C)).
 _SAME_NDIM = (Linear, BatchNorm1d, Identity, Dropout, ReLU, LeakyReLU, ELU, SELU, GELU,
@@ -33,7 +35,9 @@ def fuse(model: Module) -> Module:
     activation="relu")`` (the ReLU on the pooled output: max and ReLU commute, so the
     same values and gradients on a quarter of the elements), and otherwise a ReLU right
     after a Linear or Conv2d becomes that layer's ``activation="relu"`` (one op with the
-    bias). The absorbed ReLU is replaced by Identity, so state dicts keep their keys.
+    bias), and one right after a BatchNorm1d/2d that norm's (one op, the ReLU in place
+    on its output). The absorbed ReLU is replaced by Identity, so state dicts keep
+    their keys.
     Only exact classes without forward hooks (or an activity regularizer) fuse, so
     every hook still sees the output it expects. The original is not modified."""
     fused = clone(model)
@@ -45,7 +49,7 @@ def fuse(model: Module) -> Module:
             cur, nxt = items[i], items[i + 1]
             if _plain(cur, (ReLU,)) and _plain(nxt, (MaxPool2d,)):
                 nxt.activation, items[i] = "relu", Identity()
-            elif _plain(cur, (Linear, Conv2d)) and _plain(nxt, (ReLU,)) and not (
+            elif _plain(cur, _TAKES_RELU) and _plain(nxt, (ReLU,)) and not (
                     i + 2 < len(items) and _plain(items[i + 2], (MaxPool2d,))):
                 cur.activation, items[i + 1] = "relu", Identity()
     return fused
@@ -110,6 +114,8 @@ def _folds_forward(items: list[Module], i: int) -> bool:
     would pad the normalised map with zeros, not with t) or groups (its weight sees
     C / groups of the BN's channels)."""
     bn, nxt = items[i], items[i + 1]
+    if getattr(bn, "activation", None) is not None:  # its ReLU comes before the layer
+        return False
     if type(bn) is BatchNorm1d and type(nxt) is Linear:
         return _is_2d(items, i)
     return (type(bn) is BatchNorm2d and type(nxt) is Conv2d
@@ -135,6 +141,7 @@ def fuse_batchnorm(model: Module) -> Module:
             if any(isinstance(prev, a) and type(cur) is b for a, b in _PAIRS) \
                     and prev.activation is None:
                 fold_into(prev, cur)
+                prev.activation = cur.activation  # a fused ReLU moves to the layer
                 items[i] = Identity()
         for i in range(len(items) - 1):
             if _folds_forward(items, i):

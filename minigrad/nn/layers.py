@@ -257,14 +257,18 @@ class AvgPool2d(_Pool2d):
 
 class _BatchNorm(Module):
     """gamma * (x - mean) / sqrt(var + eps) + beta per channel (Ioffe & Szegedy, 2015);
-    batch statistics in training, running ones in eval (PyTorch momentum)."""
+    batch statistics in training, running ones in eval (PyTorch momentum). Then the
+    named activation (keyword-only, None: none); "relu" runs as one op BatchNormReLU
+    (what mg.nn.fuse makes of BatchNorm -> ReLU)."""
 
     ndims: tuple[int, ...] = ()
+    _live_config = ("activation",)  # mg.nn.fuse sets it on a built layer
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 dtype: Any = np.float32):
+                 dtype: Any = np.float32, *, activation: str | None = None):
         super().__init__()
         name = type(self).__name__
+        self.activation = F.check_activation(name, activation)
         if num_features <= 0:
             raise ValueError(f"{name}: num_features must be positive, got {num_features}")
         if not 0.0 <= momentum <= 1.0:
@@ -282,10 +286,11 @@ class _BatchNorm(Module):
         if x.ndim not in self.ndims or x.shape[1] != self.num_features:
             raise _shape_error(self, self._expected(), x)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+                            self.training, self.momentum, self.eps, self.activation)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        act = "" if self.activation is None else f", activation={self.activation!r}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}" + act
 
 
 class BatchNorm1d(_BatchNorm):

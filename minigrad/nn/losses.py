@@ -40,6 +40,8 @@ def _labels(name: str, targets: Any, n: int, classes: int, ignore_index: int = -
     if y.shape != (n,):
         raise ShapeError(f"{name}: expected targets of shape ({n},) for logits with {n} "
                          f"rows, got targets{y.shape}")
+    if y.size and 0 <= y.min() and y.max() < classes:  # the common case: two reductions
+        return y.astype(np.int64, copy=False)
     kept = y[y != ignore_index]
     if kept.size and (kept.min() < 0 or kept.max() >= classes):
         raise ValueError(f"{name}: target labels must be in [0, {classes}) for logits "
@@ -82,6 +84,8 @@ class CrossEntropy(Function):
         n, c = z.shape
         shifted = z - z.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        if weight is None and keep is None and not smoothing and reduction != "none":
+            return self._plain(ctx, logp, labels, reduction)
         w_y = np.ones(n, dtype=z.dtype) if weight is None else weight[labels]
         if keep is not None:
             w_y = (w_y * keep).astype(z.dtype, copy=False)
@@ -98,12 +102,29 @@ class CrossEntropy(Function):
         with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN (PyTorch)
             return np.asarray(total / ctx.denom if ctx.denom else np.nan, dtype=z.dtype)
 
+    def _plain(self, ctx, logp, labels, reduction):
+        """The reduced loss without weights, smoothing or ignored rows: the general
+        forward's numbers (its weights are ones) in a third of the numpy calls."""
+        n = len(labels)
+        total = -logp[np.arange(n), labels].sum(dtype=np.float64)
+        ctx.save(np.exp(logp, out=logp), labels, None, None, None)
+        ctx.smoothing, ctx.reduction = 0.0, reduction
+        ctx.denom = 1.0 if reduction == "sum" else float(n)
+        with np.errstate(invalid="ignore", divide="ignore"):  # n = 0: NaN (PyTorch)
+            return np.asarray(total / ctx.denom if ctx.denom else np.nan, dtype=logp.dtype)
+
     rule = "dlogits = softmax(logits) - onehot(target), scaled by the reduction"
 
     def backward(self, ctx, dy):
         p, labels, weight, w_y, keep = ctx.saved
         n, c = p.shape
         s = ctx.smoothing
+        if w_y is None:  # _plain: every row counts once
+            g = p.copy()
+            g[np.arange(n), labels] -= 1.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g *= dy / ctx.denom
+            return g, None
         k = 1.0 if keep is None else keep
         w_total = float(c) if weight is None else float(weight.sum())
         q_sum = (1.0 - s) * w_y + (s / c) * w_total * k

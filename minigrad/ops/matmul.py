@@ -94,6 +94,7 @@ class Linear(Function):
     Raises ValueError when the features or the bias do not match w."""
 
     relu = False  # LinearReLU: the bias and the ReLU in one pass over the product
+    fresh_grads = True  # dx, dW (GEMM outputs) and db (a sum) are new arrays
 
     def forward(self, ctx, x, w, b=None):
         if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:

@@ -20,6 +20,9 @@ class BatchNorm(Function):
     for training on one value per channel.
     """
 
+    fresh_grads = True  # the backends return new dx, dgamma and dbeta arrays
+    relu = False  # BatchNormReLU
+
     def forward(self, ctx, x, gamma, beta, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
         c = x.shape[1] if x.ndim >= 2 else 0
@@ -36,9 +39,14 @@ class BatchNorm(Function):
         if not isinstance(running_var, np.ndarray):
             running_var = running_var.data
         x = np.ascontiguousarray(x)
-        y, mean, invstd = backend.current().batchnorm_forward(
+        kernels = backend.current()
+        y, mean, invstd = kernels.batchnorm_forward(
             x, gamma, beta, running_mean, running_var, bool(training), momentum, eps)
-        ctx.save(x, gamma, mean, invstd)
+        if self.relu:  # in place on the fresh output: no second array, no second op
+            kernels.bias_relu_forward(y, None)
+            ctx.save(x, gamma, mean, invstd, y)
+        else:
+            ctx.save(x, gamma, mean, invstd)
         ctx.training = bool(training)
         return y
 
@@ -46,9 +54,22 @@ class BatchNorm(Function):
             "dgamma = sum(dy * xhat), dbeta = sum(dy)")
 
     def backward(self, ctx, dy):
-        x, gamma, mean, invstd = ctx.saved
-        dx, dgamma, dbeta = backend.current().batchnorm_backward(
-            np.ascontiguousarray(dy), x, gamma, mean, invstd, ctx.training)
+        x, gamma, mean, invstd = ctx.saved[:4]
+        kernels, dy = backend.current(), np.ascontiguousarray(dy)
+        if self.relu:
+            dy, _ = kernels.bias_relu_backward(dy, ctx.saved[4], need_db=False)
+        dx, dgamma, dbeta = kernels.batchnorm_backward(
+            dy, x, gamma, mean, invstd, ctx.training)
         needs = ctx.needs_input_grad
         return (dx if needs[0] else None, dgamma if needs[1] else None,
                 dbeta if needs[2] else None)
+
+
+class BatchNormReLU(BatchNorm):
+    """relu(batch_norm(x)), fused: the ReLU runs in place on the kernel's fresh output
+    and its mask on dy right before the batch-norm backward, instead of a Relu op with
+    its own output array and tape entry. What mg.nn.fuse makes of BatchNorm -> ReLU."""
+
+    rule = ("dz = dy * [y > 0], dx = invstd * gamma * (dz - mean(dz) - xhat * "
+            "mean(dz * xhat)), dgamma = sum(dz * xhat), dbeta = sum(dz)")
+    relu = True
