@@ -1,211 +1,329 @@
-/* Winograd F(2x2, 3x3) for one element type T, included by winograd.c once per type
-   (T, SFX, WINO_FORWARD, GEMM_SERIAL). Contract: winograd.c's header.
-   Loop nest: filter transform (f, c) once; then tile blocks (OpenMP threads):
+/* Winograd F(m x m, 3x3) for one element type T, included by winograd.c once per type
+   (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL). Contract and algorithm: winograd.c.
+   Loop nest of both kernels: filter transform (f, c) once; then tile blocks (OpenMP):
      tile offsets and runs of side-by-side tiles;
-     input transform (c: gather patches, then a simd loop over tiles) -> V[e][c][t];
-     16 GEMMs M[e] = U[e] @ V[e];
-     output transform (f: a simd loop over tiles, then the stores, bounds-checked). */
+     input transform (c: gather the a x a patches into p[a*a][tb], then two passes of
+       1-d transforms, each a simd loop over the tiles) -> V[e][c][t];
+     forward: a*a GEMMs M[e] = U[e] @ V[e]; output transform (f: two passes, bias and
+       ReLU, then the stores, bounds-checked);
+     dw: dy transform (f: gather m x m tiles, two passes) -> Z[e][f][t]; a*a GEMMs
+       dU[e] += Z[e] @ V[e]^T into this thread's partial sums.
+   A 1-d transform maps streams of nb tiles, in[k * is + t] -> out[i * os + t]: the
+   compiler vectorizes each over t, and the 2-d transform is a column pass then a row
+   pass through a scratch block that stays in L1/L2. */
 
-/* U[e][f][c] = (G g G^T)[e] for g = w[f][c] (3x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+/* out_i = sum_k B^T[i][k] in_k (a -> a), B^T of winograd.c. */
+static void FN(bt_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                    long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
+            out[t] = x0 - x2;
+            out[os + t] = x1 + x2;
+            out[2 * os + t] = x2 - x1;
+            out[3 * os + t] = x1 - x3;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
+          x4 = in[4 * is + t], x5 = in[5 * is + t];
+        out[t] = 4 * x0 - 5 * x2 + x4;
+        out[os + t] = (x3 + x4) - 4 * (x1 + x2);
+        out[2 * os + t] = (x4 - x3) + 4 * (x1 - x2);
+        out[3 * os + t] = (x4 - x2) + 2 * (x3 - x1);
+        out[4 * os + t] = (x4 - x2) - 2 * (x3 - x1);
+        out[5 * os + t] = 4 * x1 - 5 * x3 + x5;
+    }
+}
+
+/* out_i = sum_k A^T[i][k] in_k (a -> m), A^T of winograd.c. */
+static void FN(at_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                    long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
+            out[t] = x0 + x1 + x2;
+            out[os + t] = x1 - x2 - x3;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
+          x4 = in[4 * is + t], x5 = in[5 * is + t];
+        T p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m34 = x3 - x4;
+        out[t] = x0 + p12 + p34;
+        out[os + t] = m12 + 2 * m34;
+        out[2 * os + t] = p12 + 4 * p34;
+        out[3 * os + t] = m12 + 8 * m34 + x5;
+    }
+}
+
+/* out_i = sum_k A[i][k] in_k = sum_k A^T[k][i] in_k (m -> a): dw's dy transform. */
+static void FN(a_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                   long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T y0 = in[t], y1 = in[is + t];
+            out[t] = y0;
+            out[os + t] = y0 + y1;
+            out[2 * os + t] = y0 - y1;
+            out[3 * os + t] = -y1;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T y0 = in[t], y1 = in[is + t], y2 = in[2 * is + t], y3 = in[3 * is + t];
+        T e = y0 + y2, o = y1 + y3, e4 = y0 + 4 * y2, o8 = 2 * y1 + 8 * y3;
+        out[t] = y0;
+        out[os + t] = e + o;
+        out[2 * os + t] = e - o;
+        out[3 * os + t] = e4 + o8;
+        out[4 * os + t] = e4 - o8;
+        out[5 * os + t] = y3;
+    }
+}
+
+static const double *FN(g_table_)(int a) { return a == 4 ? &WINO_G2[0][0] : &WINO_G4[0][0]; }
+
+/* U[e][f][c] = (G g G^T)[e] for g = w[f][c] (3x3). */
 static void FN(filter_transform_)(const wino_dims *d, const T *w, T *restrict u) {
     long fc = d->f * d->c;
+    int a = d->a;
+    const double *g = FN(g_table_)(a);
     for (long k = 0; k < fc; k++) {
-        const T *g = w + 9 * k;
-        T t[4][3], r[4][4];
-        for (int j = 0; j < 3; j++) {      /* t = G g */
-            t[0][j] = g[j];
-            t[1][j] = (T)0.5 * (g[j] + g[3 + j] + g[6 + j]);
-            t[2][j] = (T)0.5 * (g[j] - g[3 + j] + g[6 + j]);
-            t[3][j] = g[6 + j];
-        }
-        for (int i = 0; i < 4; i++) {      /* r = t G^T */
-            r[i][0] = t[i][0];
-            r[i][1] = (T)0.5 * (t[i][0] + t[i][1] + t[i][2]);
-            r[i][2] = (T)0.5 * (t[i][0] - t[i][1] + t[i][2]);
-            r[i][3] = t[i][2];
-        }
-        for (int e = 0; e < 16; e++) u[e * fc + k] = r[e / 4][e % 4];
+        const T *wk = w + 9 * k;
+        double t[WINO_MAX_A][3];             /* in double: once per call, one rounding */
+        for (int i = 0; i < a; i++)          /* t = G w */
+            for (int j = 0; j < 3; j++)
+                t[i][j] = g[3 * i] * wk[j] + g[3 * i + 1] * wk[3 + j] + g[3 * i + 2] * wk[6 + j];
+        for (int i = 0; i < a; i++)          /* t G^T */
+            for (int j = 0; j < a; j++)
+                u[(i * a + j) * fc + k] =
+                    (T)(t[i][0] * g[3 * j] + t[i][1] * g[3 * j + 1] + t[i][2] * g[3 * j + 2]);
     }
 }
 
-/* Where the nb tiles from tile t0 lie: in[t], the offset in x of the top-left of the
-   tile's 4x4 patch (channel 0; it may point into padding), at row pr[t] and column
-   pc[t] of its plane; edge[t] != 0 when the patch leaves the image; out[t], the offset
-   in y of the tile's first output (filter 0); rc[t] = 2 * (second row kept) + (second
-   column kept). run_in[t] / run_out[t]: how many tiles from t on lie side by side in
-   one row (2 apart), all inside the image / all keeping their 4 outputs, so the
-   transforms move them as strided runs the compiler vectorizes. */
-static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, long *in, long *pr,
-                              long *pc, char *edge, long *out, char *rc, long *run_in,
-                              long *run_out) {
-    long per_image = d->th * d->tw;
+/* dw[f][c] = G^T dU[f][c] G (3x3), dU[e][f][c]: the transpose of filter_transform_. */
+static void FN(filter_transform_t_)(const wino_dims *d, const T *du, T *restrict dw) {
+    long fc = d->f * d->c;
+    int a = d->a;
+    const double *g = FN(g_table_)(a);
+    for (long k = 0; k < fc; k++) {
+        double t[3][WINO_MAX_A];             /* in double, as filter_transform_ */
+        for (int p = 0; p < 3; p++)          /* t = G^T dU */
+            for (int j = 0; j < a; j++) {
+                double s = 0;
+                for (int i = 0; i < a; i++) s += g[3 * i + p] * du[(i * a + j) * fc + k];
+                t[p][j] = s;
+            }
+        for (int p = 0; p < 3; p++)          /* t G */
+            for (int q = 0; q < 3; q++) {
+                double s = 0;
+                for (int j = 0; j < a; j++) s += t[p][j] * g[3 * j + q];
+                dw[9 * k + 3 * p + q] = (T)s;
+            }
+    }
+}
+
+/* Where the nb tiles from tile t0 lie. base[t]: offset in x of the tile's image
+   (channel 0); its patch's top-left at row pr[t], column pc[t] (maybe in padding);
+   out[t]: offset in y (or dy) of its first output (filter 0); kr[t], kc[t]: its rows
+   and columns of outputs inside OH x OW. run_in[t] / run_out[t]: how many tiles from
+   t on lie side by side in one row (m apart), all with the patch inside the image /
+   all with m x m outputs kept, so the gathers and stores move them as strided runs. */
+typedef struct {
+    long base[WINO_MAX_TB], pr[WINO_MAX_TB], pc[WINO_MAX_TB], out[WINO_MAX_TB];
+    long run_in[WINO_MAX_TB], run_out[WINO_MAX_TB];
+    char kr[WINO_MAX_TB], kc[WINO_MAX_TB];
+} FN(wino_tiles_);
+
+static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, FN(wino_tiles_) *o) {
+    long per_image = d->th * d->tw, m = d->m;
     for (long t = 0; t < nb; t++) {
         long g = t0 + t, img = g / per_image, rem = g % per_image;
-        long r = 2 * (rem / d->tw), q = 2 * (rem % d->tw);
-        long r0 = r - d->ph, c0 = q - d->pw;
-        in[t] = (img * d->c * d->h + r0) * d->w + c0;
-        pr[t] = r0;
-        pc[t] = c0;
-        edge[t] = !(r0 >= 0 && c0 >= 0 && r0 + 4 <= d->h && c0 + 4 <= d->w);
-        out[t] = (img * d->f * d->oh + r) * d->ow + q;
-        rc[t] = (char)(2 * (r + 1 < d->oh) + (q + 1 < d->ow));
+        long r = m * (rem / d->tw), q = m * (rem % d->tw);
+        o->base[t] = img * d->c * d->h * d->w;
+        o->pr[t] = r - d->ph;
+        o->pc[t] = q - d->pw;
+        o->out[t] = (img * d->f * d->oh + r) * d->ow + q;
+        o->kr[t] = (char)(d->oh - r < m ? d->oh - r : m);
+        o->kc[t] = (char)(d->ow - q < m ? d->ow - q : m);
     }
     for (long t = nb - 1; t >= 0; t--) {
-        int beside = t + 1 < nb && pc[t + 1] == pc[t] + 2;   /* the next one, same row */
-        run_in[t] = edge[t] ? 0 : (beside && !edge[t + 1] ? run_in[t + 1] + 1 : 1);
-        run_out[t] = rc[t] != 3 ? 0 : (beside && rc[t + 1] == 3 ? run_out[t + 1] + 1 : 1);
+        long r0 = o->pr[t], c0 = o->pc[t];
+        int inside = r0 >= 0 && c0 >= 0 && r0 + d->a <= d->h && c0 + d->a <= d->w;
+        int whole = o->kr[t] == m && o->kc[t] == m;
+        int beside = t + 1 < nb && o->pc[t + 1] == c0 + m;  /* the next one, same row */
+        o->run_in[t] = !inside ? 0 : (beside && o->run_in[t + 1] ? o->run_in[t + 1] + 1 : 1);
+        o->run_out[t] = !whole ? 0 : (beside && o->run_out[t + 1] ? o->run_out[t + 1] + 1 : 1);
     }
 }
 
-/* p[k][t] (ld tb), k = 4i + j, for one tile at the image's edge: its patch element
-   (i, j) from channel plane `plane`, zero where it covers padding. Branch-free: every
-   load is from a clamped position inside the plane. */
-static void FN(gather_edge_)(const wino_dims *d, const T *plane, long r0, long c0,
-                             T *restrict p, long t) {
-    long rr[4], qq[4];
-    int rok[4], qok[4];
-    for (int i = 0; i < 4; i++) {
-        long r = r0 + i, q = c0 + i;
-        rok[i] = r >= 0 && r < d->h;
-        qok[i] = q >= 0 && q < d->w;
-        rr[i] = r < 0 ? 0 : (r >= d->h ? d->h - 1 : r);
-        qq[i] = q < 0 ? 0 : (q >= d->w ? d->w - 1 : q);
-    }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            T val = plane[rr[i] * d->w + qq[j]];
-            p[(4 * i + j) * d->tb + t] = rok[i] && qok[j] ? val : 0;
-        }
-}
-
-/* p[k][t] = element k = 4i + j of tile t's patch in channel c, ld tb: runs of inside
-   tiles as stride-2 rows of x, edge tiles one by one. */
-static void FN(gather_)(const wino_dims *d, const T *x, long c, const long *in,
-                        const long *pr, const long *pc, const long *run_in, long nb,
-                        T *restrict p) {
-    long hw = d->h * d->w, tb = d->tb, w = d->w;
+/* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c, zero
+   over the padding. Runs of inside tiles are copied as stride-m rows of x; an edge
+   tile reads clamped positions (branch-free) and zeroes the outside ones. */
+static void FN(gather_)(const wino_dims *d, const T *x, long c, const FN(wino_tiles_) *o,
+                        long nb, T *restrict p) {
+    long tb = d->tb, w = d->w, m = d->m;
+    int a = d->a;
     for (long t = 0; t < nb;) {
-        const T *src = x + in[t] + c * hw;
-        if (run_in[t] == 0) {
-            FN(gather_edge_)(d, src - pr[t] * w - pc[t], pr[t], pc[t], p, t);
-            t++;
+        const T *plane = x + o->base[t] + c * d->h * w;
+        long r0 = o->pr[t], c0 = o->pc[t], len = o->run_in[t];
+        if (len > 0) {
+            const T *src = plane + r0 * w + c0;
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
+                    const T *s = src + i * w + j;
+                    T *dst = p + (a * i + j) * tb + t;
+                    for (long k = 0; k < len; k++) dst[k] = s[m * k];
+                }
+            t += len;
             continue;
         }
-        long len = run_in[t];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                const T *s = src + i * w + j;
-                T *dst = p + (4 * i + j) * tb + t;
-                for (long k = 0; k < len; k++) dst[k] = s[2 * k];
-            }
-        t += len;
-    }
-}
-
-/* V[e][c][t] = (B^T d B)[e] for the nb tiles at in[], ld tb;
-   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Per channel, the patches are first
-   gathered into p[16][tb], so that the transform itself runs as one vectorizable loop
-   over the tiles writing 16 streams in order. */
-static void FN(input_transform_)(const wino_dims *d, const T *x, const long *in,
-                                 const long *pr, const long *pc, const long *run_in, long nb,
-                                 T *restrict p, T *restrict v) {
-    long ct = d->c * d->tb, tb = d->tb;
-    for (long c = 0; c < d->c; c++) {
-        FN(gather_)(d, x, c, in, pr, pc, run_in, nb, p);
-        T *o = v + c * tb;
-        /* Plain scalars, not a local array, and simd: GCC vectorizes the loop only so. */
-#pragma omp simd
-        for (long t = 0; t < nb; t++) {
-#define P_(k) p[(k) * tb + t]
-#define ROW_(i, a0, a1, a2, a3)                         \
-    o[(4 * (i) + 0) * ct + t] = (a0) - (a2);            \
-    o[(4 * (i) + 1) * ct + t] = (a1) + (a2);            \
-    o[(4 * (i) + 2) * ct + t] = (a2) - (a1);            \
-    o[(4 * (i) + 3) * ct + t] = (a1) - (a3);
-            /* rows of B^T p, then each times B */
-            ROW_(0, P_(0) - P_(8), P_(1) - P_(9), P_(2) - P_(10), P_(3) - P_(11))
-            ROW_(1, P_(4) + P_(8), P_(5) + P_(9), P_(6) + P_(10), P_(7) + P_(11))
-            ROW_(2, P_(8) - P_(4), P_(9) - P_(5), P_(10) - P_(6), P_(11) - P_(7))
-            ROW_(3, P_(4) - P_(12), P_(5) - P_(13), P_(6) - P_(14), P_(7) - P_(15))
-#undef ROW_
-#undef P_
+        long rr[WINO_MAX_A], qq[WINO_MAX_A];
+        int rok[WINO_MAX_A], qok[WINO_MAX_A];
+        for (int i = 0; i < a; i++) {
+            long r = r0 + i, q = c0 + i;
+            rok[i] = r >= 0 && r < d->h;
+            qok[i] = q >= 0 && q < w;
+            rr[i] = r < 0 ? 0 : (r >= d->h ? d->h - 1 : r);
+            qq[i] = q < 0 ? 0 : (q >= w ? w - 1 : q);
         }
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                T val = plane[rr[i] * w + qq[j]];
+                p[(a * i + j) * tb + t] = rok[i] && qok[j] ? val : 0;
+            }
+        t++;
     }
 }
 
-/* y's 2x2 outputs of each tile: A^T m A (+ b, ReLU) with A^T = [1 1 1 0; 0 1 -1 -1],
-   m[e] = M[e][f][t]; outputs past OH or OW are dropped. Per filter, one vectorizable
-   loop over the tiles reads the 16 streams in order into o[4][tb]; a scalar loop then
-   stores each tile's kept outputs. */
-static void FN(output_transform_)(const wino_dims *d, const T *restrict m, const T *b,
-                                  int relu, const long *out, const char *rc,
-                                  const long *run_out, long nb, T *restrict o, T *y) {
+/* V[e][c][t] = (B^T d B)[e] for the nb tiles, ld tb; p, s: a*a x tb scratch each. */
+static void FN(input_transform_)(const wino_dims *d, const T *x, const FN(wino_tiles_) *o,
+                                 long nb, T *restrict p, T *restrict s, T *restrict v) {
+    long tb = d->tb, ct = d->c * tb;
+    int a = d->a;
+    for (long c = 0; c < d->c; c++) {
+        FN(gather_)(d, x, c, o, nb, p);
+        for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
+            FN(bt_)(a, p + j * tb, a * tb, s + j * tb, a * tb, nb);
+        for (int i = 0; i < a; i++)          /* (B^T p) B, row by row */
+            FN(bt_)(a, s + i * a * tb, tb, v + c * tb + i * a * ct, ct, nb);
+    }
+}
+
+/* y's m x m outputs of each tile: A^T M A (+ b, ReLU), M[e] = m[e][f][t]; outputs past
+   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. */
+static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
+                                  int relu, const FN(wino_tiles_) *ti, long nb,
+                                  T *restrict o, T *restrict s, T *y) {
     long ft = d->f * d->tb, ohw = d->oh * d->ow, tb = d->tb, ow = d->ow;
+    int a = d->a, m = d->m;
     for (long f = 0; f < d->f; f++) {
-        T bias = b ? b[f] : 0;
-        const T *src = m + f * tb;
+        const T *src = mm + f * tb;
+        for (int j = 0; j < a; j++)          /* s = A^T M */
+            FN(at_)(a, src + j * ft, a * ft, s + j * tb, a * tb, nb);
+        for (int i = 0; i < m; i++)          /* (A^T M) A */
+            FN(at_)(a, s + i * a * tb, tb, o + i * m * tb, tb, nb);
+        if (b || relu) {                     /* NaN <= 0 is false: NaN is kept */
+            T bias = b ? b[f] : 0;
+            for (int k = 0; k < m * m; k++) {
+                T *ok = o + k * tb;
 #pragma omp simd
-        for (long t = 0; t < nb; t++) {
-            T s[2][4];
-            for (int j = 0; j < 4; j++) {  /* s = A^T m */
-                s[0][j] = src[j * ft + t] + src[(4 + j) * ft + t] + src[(8 + j) * ft + t];
-                s[1][j] = src[(4 + j) * ft + t] - src[(8 + j) * ft + t] -
-                          src[(12 + j) * ft + t];
-            }
-            for (int i = 0; i < 2; i++) {  /* (A^T m) A + b; NaN <= 0 is false: kept */
-                T o0 = s[i][0] + s[i][1] + s[i][2] + bias;
-                T o1 = s[i][1] - s[i][2] - s[i][3] + bias;
-                o[(2 * i) * tb + t] = relu && o0 <= 0 ? 0 : o0;
-                o[(2 * i + 1) * tb + t] = relu && o1 <= 0 ? 0 : o1;
+                for (long t = 0; t < nb; t++) {
+                    T val = ok[t] + bias;
+                    ok[t] = relu && val <= 0 ? 0 : val;
+                }
             }
         }
         for (long t = 0; t < nb;) {
-            T *dst = y + out[t] + f * ohw;
-            if (run_out[t] > 0) {  /* a run of whole tiles: two interleaved rows of y */
-                long len = run_out[t];
-                for (long k = 0; k < len; k++) {
-                    dst[2 * k] = o[t + k];
-                    dst[2 * k + 1] = o[tb + t + k];
-                    dst[ow + 2 * k] = o[2 * tb + t + k];
-                    dst[ow + 2 * k + 1] = o[3 * tb + t + k];
-                }
+            T *dst = y + ti->out[t] + f * ohw;
+            long len = ti->run_out[t];
+            if (len > 0) {  /* a run of whole tiles: m interleaved rows of y */
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < m; j++) {
+                        T *dd = dst + i * ow + j;
+                        const T *oo = o + (i * m + j) * tb + t;
+                        for (long k = 0; k < len; k++) dd[m * k] = oo[k];
+                    }
                 t += len;
                 continue;
             }
-            dst[0] = o[t];
-            if (rc[t] & 1) dst[1] = o[tb + t];
-            if (rc[t] & 2) dst[ow] = o[2 * tb + t];
+            for (int i = 0; i < ti->kr[t]; i++)
+                for (int j = 0; j < ti->kc[t]; j++) dst[i * ow + j] = o[(i * m + j) * tb + t];
             t++;
         }
     }
 }
 
-/* One block of nb tiles from tile t0, on this thread, V and M in its workspace. */
-static int FN(block_)(const wino_dims *d, const T *x, const T *u, const T *b, int relu,
-                      long t0, long nb, T *y) {
+/* Z[e][f][t] = (A dY A^T)[e] for dY the m x m tile of dy (zero past OH or OW), ld tb;
+   q: m*m x tb scratch, s: a*m x tb. */
+static void FN(dy_transform_)(const wino_dims *d, const T *dy, const FN(wino_tiles_) *ti,
+                              long nb, T *restrict q, T *restrict s, T *restrict z) {
+    long ft = d->f * d->tb, ohw = d->oh * d->ow, tb = d->tb, ow = d->ow;
+    int a = d->a, m = d->m;
+    for (long f = 0; f < d->f; f++) {
+        for (long t = 0; t < nb;) {
+            const T *src = dy + ti->out[t] + f * ohw;
+            long len = ti->run_out[t];
+            if (len > 0) {
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < m; j++) {
+                        const T *ss = src + i * ow + j;
+                        T *qq = q + (i * m + j) * tb + t;
+                        for (long k = 0; k < len; k++) qq[k] = ss[m * k];
+                    }
+                t += len;
+                continue;
+            }
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < m; j++)
+                    q[(i * m + j) * tb + t] =
+                        i < ti->kr[t] && j < ti->kc[t] ? src[i * ow + j] : 0;
+            t++;
+        }
+        for (int j = 0; j < m; j++)          /* s = A dY */
+            FN(a_)(a, q + j * tb, m * tb, s + j * tb, m * tb, nb);
+        for (int i = 0; i < a; i++)          /* (A dY) A^T */
+            FN(a_)(a, s + i * m * tb, tb, z + f * tb + i * a * ft, ft, nb);
+    }
+}
+
+/* This thread's V, M (or Z) and 2 scratch blocks: a*a * (C + F + 2) * tb elements. */
+static T *FN(block_buffers_)(const wino_dims *d) {
+    return mg_workspace(MG_WS_TILE, (size_t)d->aa * (d->c + d->f + 2) * d->tb * sizeof(T));
+}
+
+/* Forward of nb tiles from tile t0, on this thread. */
+static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const T *b,
+                              int relu, long t0, long nb, T *y) {
     long cs = d->c * d->tb, fs = d->f * d->tb, fc = d->f * d->c;
-    /* V, M, and the 16 x TB gather buffer of the transforms */
-    T *v = mg_workspace(MG_WS_TILE, (size_t)16 * (cs + fs + d->tb) * sizeof(T));
+    T *v = FN(block_buffers_)(d);
     if (v == NULL) return MG_ENOMEM;
-    T *m = v + 16 * cs, *scratch = m + 16 * fs;
-    long in[WINO_MAX_TB], pr[WINO_MAX_TB], pc[WINO_MAX_TB], out[WINO_MAX_TB];
-    long run_in[WINO_MAX_TB], run_out[WINO_MAX_TB];
-    char edge[WINO_MAX_TB], rc[WINO_MAX_TB];
-    FN(tile_offsets_)(d, t0, nb, in, pr, pc, edge, out, rc, run_in, run_out);
-    FN(input_transform_)(d, x, in, pr, pc, run_in, nb, scratch, v);
+    T *mm = v + d->aa * cs, *p = mm + d->aa * fs, *s = p + d->aa * d->tb;
+    FN(wino_tiles_) ti;
+    FN(tile_offsets_)(d, t0, nb, &ti);
+    FN(input_transform_)(d, x, &ti, nb, p, s, v);
     int err = 0;
-    for (int e = 0; e < 16 && !err; e++)
+    for (int e = 0; e < d->aa && !err; e++)
         err = GEMM_SERIAL(0, 0, d->f, nb, d->c, (T)1, u + e * fc, d->c, v + e * cs, d->tb,
-                          (T)0, m + e * fs, d->tb);
-    if (!err) FN(output_transform_)(d, m, b, relu, out, rc, run_out, nb, scratch, y);
+                          (T)0, mm + e * fs, d->tb);
+    if (!err) FN(output_transform_)(d, mm, b, relu, &ti, nb, p, s, y);
     return err;
 }
 
 int WINO_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c, long h,
-                 long wd, long f, long ph, long pw, int relu) {
+                 long wd, long f, long ph, long pw, int relu, int tile) {
     wino_dims d;
-    if (wino_dims_init(&d, n, c, h, wd, f, ph, pw) || !x || !w || !y) return MG_EINVAL;
-    T *u = mg_workspace(MG_WS_WEIGHTS, (size_t)16 * f * c * sizeof(T));
+    if (wino_dims_init(&d, n, c, h, wd, f, ph, pw, tile) || !x || !w || !y) return MG_EINVAL;
+    T *u = mg_workspace(MG_WS_WEIGHTS, (size_t)d.aa * f * c * sizeof(T));
     if (u == NULL) return MG_ENOMEM;
     FN(filter_transform_)(&d, w, u);
     long blocks = (d.tiles + d.tb - 1) / d.tb;
@@ -214,10 +332,59 @@ int WINO_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c, long 
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
     for (long k = 0; k < blocks; k++) {
         long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
-        err |= FN(block_)(&d, x, u, b, relu, t0, nb, y);
+        err |= FN(forward_block_)(&d, x, u, b, relu, t0, nb, y);
     }
     return err ? MG_ENOMEM : 0;
 }
 
+/* dU += Z @ V^T over nb tiles from tile t0 (dU = when first), on this thread. */
+static int FN(dw_block_)(const wino_dims *d, const T *x, const T *dy, long t0, long nb,
+                         int first, T *du) {
+    long cs = d->c * d->tb, fs = d->f * d->tb, fc = d->f * d->c;
+    T *v = FN(block_buffers_)(d);
+    if (v == NULL) return MG_ENOMEM;
+    T *z = v + d->aa * cs, *p = z + d->aa * fs, *s = p + d->aa * d->tb;
+    FN(wino_tiles_) ti;
+    FN(tile_offsets_)(d, t0, nb, &ti);
+    FN(input_transform_)(d, x, &ti, nb, p, s, v);
+    FN(dy_transform_)(d, dy, &ti, nb, p, s, z);
+    int err = 0;
+    for (int e = 0; e < d->aa && !err; e++)
+        err = GEMM_SERIAL(0, 1, d->f, d->c, nb, (T)1, z + e * fs, d->tb, v + e * cs, d->tb,
+                          first ? (T)0 : (T)1, du + e * fc, d->c);
+    return err;
+}
+
+/* Thread k sums the blocks k, k + nt, ... into its own dU; the partial sums are then
+   added in thread order, so a given thread count always gives the same bits. */
+int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, long f,
+            long ph, long pw, int tile) {
+    wino_dims d;
+    if (wino_dims_init(&d, n, c, h, wd, f, ph, pw, tile) || !x || !dy || !dw)
+        return MG_EINVAL;
+    long blocks = (d.tiles + d.tb - 1) / d.tb, size = d.aa * f * c;
+    int nt = mg_threads_avail(), err = 0;
+    if (nt > blocks) nt = (int)blocks;
+    T *du = mg_workspace(MG_WS_PARTIAL, (size_t)nt * size * sizeof(T));
+    if (du == NULL) return MG_ENOMEM;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        int k0 = 0;
+#ifdef _OPENMP
+        k0 = omp_get_thread_num();
+#endif
+        for (long k = k0; k < blocks && !err; k += nt) {
+            long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
+            err |= FN(dw_block_)(&d, x, dy, t0, nb, k == k0, du + k0 * size);
+        }
+    }
+    if (err) return MG_ENOMEM;
+    for (int k = 1; k < nt; k++)
+        for (long i = 0; i < size; i++) du[i] += du[k * size + i];
+    FN(filter_transform_t_)(&d, du, dw);
+    return 0;
+}
+
 #undef WINO_FORWARD
+#undef WINO_DW
 #undef GEMM_SERIAL
