@@ -79,8 +79,14 @@ static const double WINO_G4[6][3] = {
 
 typedef struct {
     long n, c, h, w, f, ph, pw, oh, ow, th, tw, tiles, tb;
-    int m, a, aa;   /* tile outputs per side, patch side m + 2, a * a */
+    long wp, pb_rows;  /* the zero-padded rows a block gathers from: width, most rows */
+    int m, a, aa;      /* tile outputs per side, patch side m + 2, a * a */
 } wino_dims;
+
+/* Where a block's tiles lie (winograd_impl.h's tile_offsets_). */
+typedef struct {
+    long img[WINO_MAX_TB], row[WINO_MAX_TB], col[WINO_MAX_TB], run[WINO_MAX_TB];
+} wino_tiles;
 
 /* Fills d or returns MG_EINVAL (see the contract). Every buffer is counted in bytes of
    double, so no index below can wrap. */
@@ -108,6 +114,11 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
             WINO_TB_STEP;
     if (d->tb < WINO_TB_STEP) d->tb = WINO_TB_STEP;
     if (d->tb > WINO_MAX_TB) d->tb = WINO_MAX_TB;
+    /* A block spans at most tb / tw + 2 tile rows (partial first and last ones). */
+    long tile_rows = d->tb / d->tw + 2 < d->th ? d->tb / d->tw + 2 : d->th;
+    d->wp = tile * d->tw + 2;
+    d->pb_rows = tile * tile_rows + 2;
+    if (MG_PRODUCT(&t, d->wp, d->pb_rows, e)) return MG_EINVAL;
     return 0;
 }
 
