@@ -55,11 +55,14 @@
 /* Bytes of V + M for one block, which sets TB. Measured for F(2, 3) (32->64, 14x14,
    N=128, 1 thread, noisy shared machine): 192 KB (TB = 32, the whole block in L2) ran
    at 0.85-0.9x the implicit GEMM's time, 2 MB (TB = 336) at 0.6-0.65x: the GEMMs want
-   wide B panels more than the block wants L2; one GEMM's operands still fit in L2. */
-#define WINO_BLOCK_BYTES (2048L * 1024)
-/* TB is a multiple of WINO_TB_STEP, which any GEMM panel width (NR) divides, so no
-   GEMM over a block has a ragged last panel but the very last block's. */
-#define WINO_TB_STEP 64
+   wide B panels more than the block wants L2. For F(4, 3) (36 products, so a third
+   of the tiles per byte), CPU time of forward / dw, 32->64: TB = 64 7.1 / 8.5 ms, 128
+   7.3 / 9.1, 256 7.7 / 9.7 (interleaved medians of 15; 64->64 alike within noise):
+   1 MB, which gives TB = 64 there. */
+#define WINO_BLOCK_BYTES (1024L * 1024)
+/* TB is a multiple of WINO_TB_STEP, which any GEMM panel width (NR: 8, 16 or 32)
+   divides, so no GEMM over a block has a ragged last panel but the very last block's. */
+#define WINO_TB_STEP 32
 #define WINO_MAX_TB 512
 #define WINO_MAX_A 6
 

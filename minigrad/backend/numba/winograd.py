@@ -3,7 +3,7 @@ csrc/winograd.c (contract, algorithm, layouts and edge handling there; the matri
 are backend/winograd_ref.py's MATRICES, passed in as arrays).
 
 Tiles are numbered over all images and processed in blocks of `tb` (the C kernel's
-rule: V and M of a block about 2 MB), one block per prange task:
+rule: V and M of a block about 1 MB), one block per prange task:
     input transform (channel, tile) -> v (a*a, C, nb);
     forward: a*a GEMMs m[e] = u[e] (F x C) @ v[e] on the Numba GEMM (gemm_accumulate);
       output transform (filter, tile) from m (a*a, F, nb), bias, ReLU, bounds-checked;
@@ -22,7 +22,7 @@ from ..winograd_ref import DEFAULT_TILE, MATRICES, tile_grid
 from .gemm import gemm_accumulate
 from .jit import jit, parallel_jit
 
-BLOCK_BYTES, MAX_TB, TB_STEP = 2 << 20, 512, 64   # WINO_BLOCK_BYTES ... in winograd.c
+BLOCK_BYTES, MAX_TB, TB_STEP = 1 << 20, 512, 32   # WINO_BLOCK_BYTES ... in winograd.c
 
 
 @jit
