@@ -63,11 +63,13 @@ class Conv2d(Function):
                 db if self.relu else db_conv)
 
 
-def winograd_dx(kernels, w, dy, padding):
+def winograd_dx(kernels, w, dy, padding, **tile):
     """dx of a 3x3 stride-1 conv with padding p <= 2: the full correlation of dy with
-    the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p."""
+    the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p
+    (at the kernels' default tile, or tile=...)."""
     w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    return kernels.conv2d_winograd_forward(dy, w_t, None, (2 - padding[0], 2 - padding[1]))
+    return kernels.conv2d_winograd_forward(dy, w_t, None, (2 - padding[0], 2 - padding[1]),
+                                           **tile)
 
 
 class Conv2dReLU(Conv2d):
