@@ -1,6 +1,6 @@
 """Numba Winograd F(m x m, 3x3) conv2d, m = 2 or 4: the forward and dw, twins of
 csrc/winograd.c (contract, algorithm, layouts and edge handling there; the matrices
-are backend/winograd_ref.py's MATRICES, passed in as arrays).
+are backend/winograd_ref.py's MATRICES: G passed in, B^T and A^T spelled out below).
 
 Tiles are numbered over all images and processed in blocks of `tb` (the C kernel's
 rule: V and M of a block about 1 MB), one block per prange task:
@@ -9,8 +9,7 @@ rule: V and M of a block about 1 MB), one block per prange task:
       output transform (filter, tile) from m (a*a, F, nb), bias, ReLU, bounds-checked;
     dw: dy transform (filter, tile) -> z (a*a, F, nb); a*a GEMMs du[block, e] =
       z[e] @ v[e]^T; the blocks' partial sums are added in block order afterwards.
-The transforms are small dense matrix products (zeros multiplied too): simpler than
-C's spelled-out sums, and the GEMMs dominate at the channel counts "auto" picks.
+The tile transforms run tile by tile (C runs them as vector loops over the tiles).
 """
 from __future__ import annotations
 
@@ -27,17 +26,108 @@ BLOCK_BYTES, MAX_TB, TB_STEP = 1 << 20, 512, 32   # WINO_BLOCK_BYTES ... in wino
 
 @jit
 def _sandwich(left, p, right_t, out):
-    """out = left @ p @ right_t.T for small dense matrices (one tile), summed in
-    float64 (the products are a few terms each)."""
+    """out = left @ p @ right_t.T for small dense matrices (one filter), as two
+    products summed in float64 (a few terms each)."""
+    s = np.empty((left.shape[0], p.shape[1]))
+    for i in range(left.shape[0]):
+        for q in range(p.shape[1]):
+            acc = 0.0
+            for k in range(p.shape[0]):
+                acc += left[i, k] * p[k, q]
+            s[i, q] = acc
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             acc = 0.0
-            for k in range(p.shape[0]):
-                row = 0.0
-                for q in range(p.shape[1]):
-                    row += p[k, q] * right_t[j, q]
-                acc += left[i, k] * row
+            for q in range(s.shape[1]):
+                acc += s[i, q] * right_t[j, q]
             out[i, j] = acc
+
+
+# The tile transforms, hot, spell out the rows of B^T and A^T (winograd_ref.MATRICES)
+# as sums, as csrc/winograd_impl.h does: one 1-d transform per column, then per row.
+
+@jit
+def _bt4(x0, x1, x2, x3):
+    return x0 - x2, x1 + x2, x2 - x1, x1 - x3
+
+
+@jit
+def _bt6(x0, x1, x2, x3, x4, x5):
+    return (4 * x0 - 5 * x2 + x4, (x3 + x4) - 4 * (x1 + x2), (x4 - x3) + 4 * (x1 - x2),
+            (x4 - x2) + 2 * (x3 - x1), (x4 - x2) - 2 * (x3 - x1), 4 * x1 - 5 * x3 + x5)
+
+
+@jit
+def _at4(x0, x1, x2, x3):
+    return x0 + x1 + x2, x1 - x2 - x3
+
+
+@jit
+def _at6(x0, x1, x2, x3, x4, x5):
+    p12, m12, p34, m34 = x1 + x2, x1 - x2, x3 + x4, x3 - x4
+    return x0 + p12 + p34, m12 + 2 * m34, p12 + 4 * p34, m12 + 8 * m34 + x5
+
+
+@jit
+def _a2(y0, y1):
+    return y0, y0 + y1, y0 - y1, -y1
+
+
+@jit
+def _a4(y0, y1, y2, y3):
+    e, o, e4, o8 = y0 + y2, y1 + y3, y0 + 4 * y2, 2 * y1 + 8 * y3
+    return y0, e + o, e - o, e4 + o8, e4 - o8, y3
+
+
+@jit
+def _input_tile(p, s, r):
+    """r = B^T p B for one a x a patch p; s: a x a scratch."""
+    if p.shape[0] == 4:
+        for j in range(4):
+            s[0, j], s[1, j], s[2, j], s[3, j] = _bt4(p[0, j], p[1, j], p[2, j], p[3, j])
+        for i in range(4):
+            r[i, 0], r[i, 1], r[i, 2], r[i, 3] = _bt4(s[i, 0], s[i, 1], s[i, 2], s[i, 3])
+    else:
+        for j in range(6):
+            s[0, j], s[1, j], s[2, j], s[3, j], s[4, j], s[5, j] = _bt6(
+                p[0, j], p[1, j], p[2, j], p[3, j], p[4, j], p[5, j])
+        for i in range(6):
+            r[i, 0], r[i, 1], r[i, 2], r[i, 3], r[i, 4], r[i, 5] = _bt6(
+                s[i, 0], s[i, 1], s[i, 2], s[i, 3], s[i, 4], s[i, 5])
+
+
+@jit
+def _output_tile(mt, s, o):
+    """o = A^T mt A for one a x a tile mt (o: m x m); s: m x a scratch."""
+    if mt.shape[0] == 4:
+        for j in range(4):
+            s[0, j], s[1, j] = _at4(mt[0, j], mt[1, j], mt[2, j], mt[3, j])
+        for i in range(2):
+            o[i, 0], o[i, 1] = _at4(s[i, 0], s[i, 1], s[i, 2], s[i, 3])
+    else:
+        for j in range(6):
+            s[0, j], s[1, j], s[2, j], s[3, j] = _at6(
+                mt[0, j], mt[1, j], mt[2, j], mt[3, j], mt[4, j], mt[5, j])
+        for i in range(4):
+            o[i, 0], o[i, 1], o[i, 2], o[i, 3] = _at6(
+                s[i, 0], s[i, 1], s[i, 2], s[i, 3], s[i, 4], s[i, 5])
+
+
+@jit
+def _dy_tile(q, s, r):
+    """r = A q A^T for one m x m tile q of dy (r: a x a); s: a x m scratch."""
+    if q.shape[0] == 2:
+        for j in range(2):
+            s[0, j], s[1, j], s[2, j], s[3, j] = _a2(q[0, j], q[1, j])
+        for i in range(4):
+            r[i, 0], r[i, 1], r[i, 2], r[i, 3] = _a2(s[i, 0], s[i, 1])
+    else:
+        for j in range(4):
+            s[0, j], s[1, j], s[2, j], s[3, j], s[4, j], s[5, j] = _a4(
+                q[0, j], q[1, j], q[2, j], q[3, j])
+        for i in range(6):
+            r[i, 0], r[i, 1], r[i, 2], r[i, 3], r[i, 4], r[i, 5] = _a4(
+                s[i, 0], s[i, 1], s[i, 2], s[i, 3])
 
 
 @jit
@@ -53,13 +143,13 @@ def _filter_transform(w, g, u):
 
 
 @jit
-def _input_transform(x, bt, pad, grid, t0, v):
-    """v[e, c, t] = (B^T d B)[e] for the patch d of tile t0 + t (zeros outside x)."""
+def _input_transform(x, a, pad, grid, t0, v):
+    """v[e, c, t] = (B^T d B)[e] for the a x a patch d of tile t0 + t (zeros outside x)."""
     h, w = x.shape[2], x.shape[3]
     th, tw = grid
-    a = bt.shape[0]
     m = a - 2
     p = np.empty((a, a), dtype=x.dtype)
+    s = np.empty((a, a), dtype=x.dtype)
     r = np.empty((a, a), dtype=x.dtype)
     for c in range(x.shape[1]):
         for t in range(v.shape[2]):
@@ -70,19 +160,20 @@ def _input_transform(x, bt, pad, grid, t0, v):
                 for j in range(a):
                     rr, q = r0 + i, c0 + j
                     p[i, j] = x[img, c, rr, q] if 0 <= rr < h and 0 <= q < w else 0.0
-            _sandwich(bt, p, bt, r)
+            _input_tile(p, s, r)
             for e in range(a * a):
                 v[e, c, t] = r[e // a, e % a]
 
 
 @jit
-def _output_transform(mm, at, bias, relu, grid, t0, y):
+def _output_transform(mm, a, bias, relu, grid, t0, y):
     """y's m x m outputs of tile t0 + t: A^T M A + bias (then ReLU); outputs past OH
     or OW are dropped. NaN is kept by the ReLU."""
     oh, ow = y.shape[2], y.shape[3]
     th, tw = grid
-    m, a = at.shape
+    m = a - 2
     t_m = np.empty((a, a), dtype=mm.dtype)
+    s = np.empty((m, a), dtype=mm.dtype)
     o = np.empty((m, m), dtype=mm.dtype)
     for f in range(mm.shape[1]):
         for t in range(mm.shape[2]):
@@ -91,7 +182,7 @@ def _output_transform(mm, at, bias, relu, grid, t0, y):
             r0, c0 = m * (rem // tw), m * (rem % tw)
             for e in range(a * a):
                 t_m[e // a, e % a] = mm[e, f, t]
-            _sandwich(at, t_m, at, o)
+            _output_tile(t_m, s, o)
             for i in range(min(m, oh - r0)):
                 for j in range(min(m, ow - c0)):
                     val = o[i, j] + bias[f]
@@ -99,13 +190,14 @@ def _output_transform(mm, at, bias, relu, grid, t0, y):
 
 
 @jit
-def _dy_transform(dy, a_mat, grid, t0, z):
+def _dy_transform(dy, a, grid, t0, z):
     """z[e, f, t] = (A dY A^T)[e] for dY the m x m tile t0 + t of dy (zeros past OH or
-    OW); a_mat = A = (A^T)^T."""
+    OW)."""
     oh, ow = dy.shape[2], dy.shape[3]
     th, tw = grid
-    a, m = a_mat.shape
+    m = a - 2
     q = np.empty((m, m), dtype=dy.dtype)
+    s = np.empty((a, m), dtype=dy.dtype)
     r = np.empty((a, a), dtype=dy.dtype)
     for f in range(dy.shape[1]):
         for t in range(z.shape[2]):
@@ -116,13 +208,13 @@ def _dy_transform(dy, a_mat, grid, t0, z):
                 for j in range(m):
                     inside = r0 + i < oh and c0 + j < ow
                     q[i, j] = dy[img, f, r0 + i, c0 + j] if inside else 0.0
-            _sandwich(a_mat, q, a_mat, r)
+            _dy_tile(q, s, r)
             for e in range(a * a):
                 z[e, f, t] = r[e // a, e % a]
 
 
 @parallel_jit
-def _forward_impl(x, u, bt, at, bias, relu, pad, grid, tb, tiles, y):
+def _forward_impl(x, u, a, bias, relu, pad, grid, tb, tiles, y):
     """y = Winograd conv of x; one prange task per block of tb tiles."""
     c, f, aa = x.shape[1], u.shape[1], u.shape[0]
     blocks = (tiles + tb - 1) // tb
@@ -131,14 +223,14 @@ def _forward_impl(x, u, bt, at, bias, relu, pad, grid, tb, tiles, y):
         nb = min(tb, tiles - t0)
         v = np.empty((aa, c, nb), dtype=x.dtype)
         mm = np.zeros((aa, f, nb), dtype=x.dtype)
-        _input_transform(x, bt, pad, grid, t0, v)
+        _input_transform(x, a, pad, grid, t0, v)
         for e in range(aa):
             gemm_accumulate(u[e], False, v[e], False, mm[e], 0, f)
-        _output_transform(mm, at, bias, relu, grid, t0, y)
+        _output_transform(mm, a, bias, relu, grid, t0, y)
 
 
 @parallel_jit
-def _dw_impl(x, dy, bt, a_mat, pad, grid, tb, tiles, du):
+def _dw_impl(x, dy, a, pad, grid, tb, tiles, du):
     """du[k] = sum over block k's tiles of Z @ V^T; one prange task per block."""
     c, f, aa = x.shape[1], dy.shape[1], du.shape[1]
     for k in prange(du.shape[0]):
@@ -146,8 +238,8 @@ def _dw_impl(x, dy, bt, a_mat, pad, grid, tb, tiles, du):
         nb = min(tb, tiles - t0)
         v = np.empty((aa, c, nb), dtype=x.dtype)
         z = np.empty((aa, f, nb), dtype=x.dtype)
-        _input_transform(x, bt, pad, grid, t0, v)
-        _dy_transform(dy, a_mat, grid, t0, z)
+        _input_transform(x, a, pad, grid, t0, v)
+        _dy_transform(dy, a, grid, t0, z)
         for e in range(aa):
             gemm_accumulate(z[e], False, v[e], True, du[k, e], 0, f)
 
@@ -157,10 +249,6 @@ def block_tiles(c: int, f: int, tile: int) -> int:
     BLOCK_BYTES, a multiple of TB_STEP in [TB_STEP, MAX_TB] (winograd.c's rule)."""
     per_tile = (tile + 2) ** 2 * (c + f) * 4
     return int(min(MAX_TB, max(TB_STEP, BLOCK_BYTES // per_tile // TB_STEP * TB_STEP)))
-
-
-def _matrices(tile, dtype):
-    return tuple(np.ascontiguousarray(mat, dtype=dtype) for mat in MATRICES[tile])
 
 
 def conv2d_winograd_forward(x, w, b, padding, relu=False, tile=DEFAULT_TILE):
@@ -177,11 +265,11 @@ def conv2d_winograd_forward(x, w, b, padding, relu=False, tile=DEFAULT_TILE):
     if c == 0:   # an empty sum: the bias (then ReLU) alone
         y[...] = 0 if b is None else b.reshape(1, -1, 1, 1)
         return np.maximum(y, 0) if relu else y
-    bt, g, at = _matrices(tile, x.dtype)
+    g = MATRICES[tile][1]
     u = np.empty(((tile + 2) ** 2, f, c), dtype=x.dtype)
-    _filter_transform(np.ascontiguousarray(w), g.astype(np.float64), u)
+    _filter_transform(np.ascontiguousarray(w), g, u)
     bias = np.zeros(f, x.dtype) if b is None else np.ascontiguousarray(b)
-    _forward_impl(np.ascontiguousarray(x), u, bt, at, bias, bool(relu), (ph, pw), (th, tw),
+    _forward_impl(np.ascontiguousarray(x), u, tile + 2, bias, bool(relu), (ph, pw), (th, tw),
                   block_tiles(c, f, tile), n * th * tw, y)
     return y
 
@@ -195,11 +283,10 @@ def conv2d_winograd_backward_weight(x, dy, padding, tile=DEFAULT_TILE):
     _, _, th, tw = tile_grid(h, wd, ph, pw, tile)
     if x.size == 0 or dy.size == 0:
         return np.zeros((f, c, 3, 3), dtype=x.dtype)
-    bt, g, at = _matrices(tile, x.dtype)
     tiles, tb = n * th * tw, block_tiles(c, f, tile)
     du = np.zeros((-(-tiles // tb), (tile + 2) ** 2, f, c), dtype=x.dtype)
-    _dw_impl(np.ascontiguousarray(x), np.ascontiguousarray(dy), bt,
-             np.ascontiguousarray(at.T), (ph, pw), (th, tw), tb, tiles, du)
+    _dw_impl(np.ascontiguousarray(x), np.ascontiguousarray(dy), tile + 2, (ph, pw), (th, tw),
+             tb, tiles, du)
     total = du.sum(axis=0).astype(np.float64).reshape(tile + 2, tile + 2, f, c)
-    g = g.astype(np.float64)
+    g = MATRICES[tile][1]
     return np.einsum("ip,ijfc,jq->fcpq", g, total, g).astype(x.dtype)
