@@ -4,9 +4,10 @@ MNIST CNN's two 3x3 pad-1 layers (N=128), forward and forward + backward; interl
 medians (common.median_times). The measurement behind backend/algorithm.py's "auto"
 rule. With --kernels, the kernels themselves instead (benchmarks.kernels.conv_case):
 the default conv kernels, Winograd F(4x4, 3x3) and F(2x2, 3x3) (y, dx and dw), on the
-C and Numba backends next to PyTorch, in ms and GFLOP/s of the direct method's flops.
+C and Numba backends next to PyTorch, in ms (median CPU time) and GFLOP/s of the
+direct method's flops; --wide adds a 64->64 14x14 layer.
 Usage: python -m benchmarks.conv_algorithms [--backend c] [--repeat 10] [--kernels]
-[--wide] (--wide adds a 64->64 14x14 layer)"""
+[--wide]"""
 from __future__ import annotations
 
 import argparse
@@ -60,7 +61,9 @@ def _runners(mg, torch, c, f, hw, need_dx, rng):
 
 def kernel_table(layers, torch, repeat: int) -> None:
     """benchmarks.kernels' conv cases on the C and Numba backends and PyTorch, printed
-    as ms and GFLOP/s per contender with each one's time over PyTorch's."""
+    as ms and GFLOP/s per contender with each one's time over PyTorch's, all from the
+    median CPU time per call (1 thread: the wall time less the waits for a core on a
+    machine shared with other jobs)."""
     import minigrad as mg
     from .kernels import conv_case
     mods = {}
@@ -70,7 +73,8 @@ def kernel_table(layers, torch, repeat: int) -> None:
     rng = np.random.default_rng(0)
     for c, f, hw, need_dx in layers:
         for case in conv_case(128, c, hw, f, need_dx, mods, torch, rng):
-            t = median_times(case.run, repeat=repeat)
+            t: dict[str, float] = {}
+            median_times(case.run, repeat=repeat, cpu=t)
             cells = "  ".join(f"{k} {v * 1e3:.2f} ms {case.work / v / 1e9:.1f} GF/s"
                               + (f" ({v / t['torch']:.2f}x)" if "torch" in t else "")
                               for k, v in t.items())
