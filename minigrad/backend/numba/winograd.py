@@ -9,7 +9,8 @@ rule: V and M of a block about 1 MB), one block per prange task:
       output transform (filter, tile) from m (a*a, F, nb), bias, ReLU, bounds-checked;
     dw: dy transform (filter, tile) -> z (a*a, F, nb); a*a GEMMs du[block, e] =
       z[e] @ v[e]^T; the blocks' partial sums are added in block order afterwards.
-The tile transforms run tile by tile (C runs them as vector loops over the tiles).
+The tile transforms run as C's do: 1-d transforms over streams of the block's tiles,
+a column pass then a row pass.
 """
 from __future__ import annotations
 
@@ -80,54 +81,61 @@ def _a4(y0, y1, y2, y3):
 
 
 @jit
-def _input_tile(p, s, r):
-    """r = B^T p B for one a x a patch p; s: a x a scratch."""
-    if p.shape[0] == 4:
-        for j in range(4):
-            s[0, j], s[1, j], s[2, j], s[3, j] = _bt4(p[0, j], p[1, j], p[2, j], p[3, j])
-        for i in range(4):
-            r[i, 0], r[i, 1], r[i, 2], r[i, 3] = _bt4(s[i, 0], s[i, 1], s[i, 2], s[i, 3])
+def _bt_streams(a, src, s0, ss, dst, d0, ds, nb):
+    """dst[d0 + i*ds, t] = sum_k B^T[i, k] src[s0 + k*ss, t] for the nb tiles t."""
+    if a == 4:
+        for t in range(nb):
+            r0, r1, r2, r3 = _bt4(src[s0, t], src[s0 + ss, t], src[s0 + 2 * ss, t],
+                                  src[s0 + 3 * ss, t])
+            dst[d0, t], dst[d0 + ds, t], dst[d0 + 2 * ds, t], dst[d0 + 3 * ds, t] = r0, r1, r2, r3
     else:
-        for j in range(6):
-            s[0, j], s[1, j], s[2, j], s[3, j], s[4, j], s[5, j] = _bt6(
-                p[0, j], p[1, j], p[2, j], p[3, j], p[4, j], p[5, j])
-        for i in range(6):
-            r[i, 0], r[i, 1], r[i, 2], r[i, 3], r[i, 4], r[i, 5] = _bt6(
-                s[i, 0], s[i, 1], s[i, 2], s[i, 3], s[i, 4], s[i, 5])
+        for t in range(nb):
+            r0, r1, r2, r3, r4, r5 = _bt6(src[s0, t], src[s0 + ss, t], src[s0 + 2 * ss, t],
+                                          src[s0 + 3 * ss, t], src[s0 + 4 * ss, t],
+                                          src[s0 + 5 * ss, t])
+            dst[d0, t], dst[d0 + ds, t], dst[d0 + 2 * ds, t] = r0, r1, r2
+            dst[d0 + 3 * ds, t], dst[d0 + 4 * ds, t], dst[d0 + 5 * ds, t] = r3, r4, r5
 
 
 @jit
-def _output_tile(mt, s, o):
-    """o = A^T mt A for one a x a tile mt (o: m x m); s: m x a scratch."""
-    if mt.shape[0] == 4:
-        for j in range(4):
-            s[0, j], s[1, j] = _at4(mt[0, j], mt[1, j], mt[2, j], mt[3, j])
-        for i in range(2):
-            o[i, 0], o[i, 1] = _at4(s[i, 0], s[i, 1], s[i, 2], s[i, 3])
+def _at_streams(a, src, s0, ss, dst, d0, ds, nb):
+    """dst[d0 + i*ds, t] = sum_k A^T[i, k] src[s0 + k*ss, t] (a -> m = a - 2)."""
+    if a == 4:
+        for t in range(nb):
+            dst[d0, t], dst[d0 + ds, t] = _at4(src[s0, t], src[s0 + ss, t],
+                                               src[s0 + 2 * ss, t], src[s0 + 3 * ss, t])
     else:
-        for j in range(6):
-            s[0, j], s[1, j], s[2, j], s[3, j] = _at6(
-                mt[0, j], mt[1, j], mt[2, j], mt[3, j], mt[4, j], mt[5, j])
-        for i in range(4):
-            o[i, 0], o[i, 1], o[i, 2], o[i, 3] = _at6(
-                s[i, 0], s[i, 1], s[i, 2], s[i, 3], s[i, 4], s[i, 5])
+        for t in range(nb):
+            r0, r1, r2, r3 = _at6(src[s0, t], src[s0 + ss, t], src[s0 + 2 * ss, t],
+                                  src[s0 + 3 * ss, t], src[s0 + 4 * ss, t], src[s0 + 5 * ss, t])
+            dst[d0, t], dst[d0 + ds, t], dst[d0 + 2 * ds, t], dst[d0 + 3 * ds, t] = r0, r1, r2, r3
 
 
 @jit
-def _dy_tile(q, s, r):
-    """r = A q A^T for one m x m tile q of dy (r: a x a); s: a x m scratch."""
-    if q.shape[0] == 2:
-        for j in range(2):
-            s[0, j], s[1, j], s[2, j], s[3, j] = _a2(q[0, j], q[1, j])
-        for i in range(4):
-            r[i, 0], r[i, 1], r[i, 2], r[i, 3] = _a2(s[i, 0], s[i, 1])
+def _a_streams(a, src, s0, ss, dst, d0, ds, nb):
+    """dst[d0 + i*ds, t] = sum_k A[i, k] src[s0 + k*ss, t] (m = a - 2 -> a)."""
+    if a == 4:
+        for t in range(nb):
+            r0, r1, r2, r3 = _a2(src[s0, t], src[s0 + ss, t])
+            dst[d0, t], dst[d0 + ds, t], dst[d0 + 2 * ds, t], dst[d0 + 3 * ds, t] = r0, r1, r2, r3
     else:
-        for j in range(4):
-            s[0, j], s[1, j], s[2, j], s[3, j], s[4, j], s[5, j] = _a4(
-                q[0, j], q[1, j], q[2, j], q[3, j])
-        for i in range(6):
-            r[i, 0], r[i, 1], r[i, 2], r[i, 3], r[i, 4], r[i, 5] = _a4(
-                s[i, 0], s[i, 1], s[i, 2], s[i, 3])
+        for t in range(nb):
+            r0, r1, r2, r3, r4, r5 = _a4(src[s0, t], src[s0 + ss, t], src[s0 + 2 * ss, t],
+                                         src[s0 + 3 * ss, t])
+            dst[d0, t], dst[d0 + ds, t], dst[d0 + 2 * ds, t] = r0, r1, r2
+            dst[d0 + 3 * ds, t], dst[d0 + 4 * ds, t], dst[d0 + 5 * ds, t] = r3, r4, r5
+
+
+@jit
+def _tile_positions(t0, nb, grid, m):
+    """Image, first output row and column of tiles t0 .. t0 + nb - 1."""
+    th, tw = grid
+    img, row, col = np.empty(nb, np.int64), np.empty(nb, np.int64), np.empty(nb, np.int64)
+    for t in range(nb):
+        g = t0 + t
+        img[t], rem = g // (th * tw), g % (th * tw)
+        row[t], col[t] = m * (rem // tw), m * (rem % tw)
+    return img, row, col
 
 
 @jit
@@ -144,25 +152,31 @@ def _filter_transform(w, g, u):
 
 @jit
 def _input_transform(x, a, pad, grid, t0, v):
-    """v[e, c, t] = (B^T d B)[e] for the a x a patch d of tile t0 + t (zeros outside x)."""
+    """v[e, c, t] = (B^T d B)[e] for the a x a patch d of tile t0 + t (zeros outside
+    x): per channel, the patches are gathered into a*a streams over the tiles, then a
+    column pass and a row pass of 1-d transforms, as csrc/winograd_impl.h."""
     h, w = x.shape[2], x.shape[3]
-    th, tw = grid
-    m = a - 2
-    p = np.empty((a, a), dtype=x.dtype)
-    s = np.empty((a, a), dtype=x.dtype)
-    r = np.empty((a, a), dtype=x.dtype)
+    nb = v.shape[2]
+    img, row, col = _tile_positions(t0, nb, grid, a - 2)
+    p = np.empty((a * a, nb), dtype=x.dtype)
+    s = np.empty((a * a, nb), dtype=x.dtype)
     for c in range(x.shape[1]):
-        for t in range(v.shape[2]):
-            g = t0 + t
-            img, rem = g // (th * tw), g % (th * tw)
-            r0, c0 = m * (rem // tw) - pad[0], m * (rem % tw) - pad[1]
-            for i in range(a):
-                for j in range(a):
-                    rr, q = r0 + i, c0 + j
-                    p[i, j] = x[img, c, rr, q] if 0 <= rr < h and 0 <= q < w else 0.0
-            _input_tile(p, s, r)
-            for e in range(a * a):
-                v[e, c, t] = r[e // a, e % a]
+        for t in range(nb):
+            n, r0, c0 = img[t], row[t] - pad[0], col[t] - pad[1]
+            if r0 >= 0 and c0 >= 0 and r0 + a <= h and c0 + a <= w:
+                for i in range(a):
+                    for j in range(a):
+                        p[i * a + j, t] = x[n, c, r0 + i, c0 + j]
+            else:
+                for i in range(a):
+                    for j in range(a):
+                        r, q = r0 + i, c0 + j
+                        p[i * a + j, t] = x[n, c, r, q] if 0 <= r < h and 0 <= q < w else 0.0
+        for j in range(a):
+            _bt_streams(a, p, j, a, s, j, a, nb)
+        vc = v[:, c, :]
+        for i in range(a):
+            _bt_streams(a, s, i * a, 1, vc, i * a, 1, nb)
 
 
 @jit
@@ -170,23 +184,22 @@ def _output_transform(mm, a, bias, relu, grid, t0, y):
     """y's m x m outputs of tile t0 + t: A^T M A + bias (then ReLU); outputs past OH
     or OW are dropped. NaN is kept by the ReLU."""
     oh, ow = y.shape[2], y.shape[3]
-    th, tw = grid
-    m = a - 2
-    t_m = np.empty((a, a), dtype=mm.dtype)
-    s = np.empty((m, a), dtype=mm.dtype)
-    o = np.empty((m, m), dtype=mm.dtype)
+    m, nb = a - 2, mm.shape[2]
+    img, row, col = _tile_positions(t0, nb, grid, m)
+    s = np.empty((m * a, nb), dtype=mm.dtype)
+    o = np.empty((m * m, nb), dtype=mm.dtype)
     for f in range(mm.shape[1]):
-        for t in range(mm.shape[2]):
-            g = t0 + t
-            img, rem = g // (th * tw), g % (th * tw)
-            r0, c0 = m * (rem // tw), m * (rem % tw)
-            for e in range(a * a):
-                t_m[e // a, e % a] = mm[e, f, t]
-            _output_tile(t_m, s, o)
+        mf = mm[:, f, :]
+        for j in range(a):
+            _at_streams(a, mf, j, a, s, j, a, nb)
+        for i in range(m):
+            _at_streams(a, s, i * a, 1, o, i * m, 1, nb)
+        for t in range(nb):
+            n, r0, c0 = img[t], row[t], col[t]
             for i in range(min(m, oh - r0)):
                 for j in range(min(m, ow - c0)):
-                    val = o[i, j] + bias[f]
-                    y[img, f, r0 + i, c0 + j] = 0.0 if relu and val <= 0 else val
+                    val = o[i * m + j, t] + bias[f]
+                    y[n, f, r0 + i, c0 + j] = 0.0 if relu and val <= 0 else val
 
 
 @jit
@@ -194,23 +207,22 @@ def _dy_transform(dy, a, grid, t0, z):
     """z[e, f, t] = (A dY A^T)[e] for dY the m x m tile t0 + t of dy (zeros past OH or
     OW)."""
     oh, ow = dy.shape[2], dy.shape[3]
-    th, tw = grid
-    m = a - 2
-    q = np.empty((m, m), dtype=dy.dtype)
-    s = np.empty((a, m), dtype=dy.dtype)
-    r = np.empty((a, a), dtype=dy.dtype)
+    m, nb = a - 2, z.shape[2]
+    img, row, col = _tile_positions(t0, nb, grid, m)
+    q = np.empty((m * m, nb), dtype=dy.dtype)
+    s = np.empty((a * m, nb), dtype=dy.dtype)
     for f in range(dy.shape[1]):
-        for t in range(z.shape[2]):
-            g = t0 + t
-            img, rem = g // (th * tw), g % (th * tw)
-            r0, c0 = m * (rem // tw), m * (rem % tw)
+        for t in range(nb):
+            n, r0, c0 = img[t], row[t], col[t]
             for i in range(m):
                 for j in range(m):
                     inside = r0 + i < oh and c0 + j < ow
-                    q[i, j] = dy[img, f, r0 + i, c0 + j] if inside else 0.0
-            _dy_tile(q, s, r)
-            for e in range(a * a):
-                z[e, f, t] = r[e // a, e % a]
+                    q[i * m + j, t] = dy[n, f, r0 + i, c0 + j] if inside else 0.0
+        for j in range(m):
+            _a_streams(a, q, j, m, s, j, m, nb)
+        zf = z[:, f, :]
+        for i in range(a):
+            _a_streams(a, s, i * m, 1, zf, i * a, 1, nb)
 
 
 @parallel_jit
