@@ -352,31 +352,35 @@ static int FN(dw_block_)(const wino_dims *d, const T *x, const T *dy, long t0, l
     return err;
 }
 
-/* Thread k sums the blocks k, k + nt, ... into its own dU; the partial sums are then
-   added in thread order, so a given thread count always gives the same bits. */
+/* Thread k of a team of nt sums the blocks k, k + nt, ... into its own dU; the
+   partial sums are then added in thread order, so a given thread count always gives
+   the same bits. The team's real size is read inside the region: OpenMP may grant
+   fewer threads than asked for, and a block left to a missing thread would be lost. */
 int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, long f,
             long ph, long pw, int tile) {
     wino_dims d;
     if (wino_dims_init(&d, n, c, h, wd, f, ph, pw, tile) || !x || !dy || !dw)
         return MG_EINVAL;
     long blocks = (d.tiles + d.tb - 1) / d.tb, size = d.aa * f * c;
-    int nt = mg_threads_avail(), err = 0;
+    int nt = mg_threads_avail(), err = 0, team = 1;
     if (nt > blocks) nt = (int)blocks;
     T *du = mg_workspace(MG_WS_PARTIAL, (size_t)nt * size * sizeof(T));
     if (du == NULL) return MG_ENOMEM;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-        int k0 = 0;
+        int k0 = 0, step = 1;
 #ifdef _OPENMP
         k0 = omp_get_thread_num();
+        step = omp_get_num_threads();
+        if (k0 == 0) team = step;
 #endif
-        for (long k = k0; k < blocks && !err; k += nt) {
+        for (long k = k0; k < blocks && !err; k += step) {
             long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
             err |= FN(dw_block_)(&d, x, dy, t0, nb, k == k0, du + k0 * size);
         }
     }
     if (err) return MG_ENOMEM;
-    for (int k = 1; k < nt; k++)
+    for (int k = 1; k < team; k++)
         for (long i = 0; i < size; i++) du[i] += du[k * size + i];
     FN(filter_transform_t_)(&d, du, dw);
     return 0;
