@@ -111,7 +111,7 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
     d->th = (d->oh + tile - 1) / tile;
     d->tw = (d->ow + tile - 1) / tile;
     if (MG_PRODUCT(&t, n, c, h, w, e) || MG_PRODUCT(&t, n, f, d->oh, d->ow, e) ||
-        MG_PRODUCT(&t, f, c, d->aa, e, 256) || MG_PRODUCT(&d->tiles, n, d->th, d->tw) ||
+        MG_PRODUCT(&t, f, c, d->aa, e) || MG_PRODUCT(&d->tiles, n, d->th, d->tw) ||
         mg_sum(&t, c, f) || mg_sum(&t, t, 2) ||
         MG_PRODUCT(&t, t, d->aa, WINO_MAX_TB, e))
         return MG_EINVAL;

@@ -364,7 +364,9 @@ int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, lon
     long blocks = (d.tiles + d.tb - 1) / d.tb, size = d.aa * f * c;
     int nt = mg_threads_avail(), err = 0, team = 1;
     if (nt > blocks) nt = (int)blocks;
-    T *du = mg_workspace(MG_WS_PARTIAL, (size_t)nt * size * sizeof(T));
+    long bytes;
+    if (MG_PRODUCT(&bytes, nt, size, (long)sizeof(T))) return MG_EINVAL;
+    T *du = mg_workspace(MG_WS_PARTIAL, (size_t)bytes);
     if (du == NULL) return MG_ENOMEM;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
