@@ -86,6 +86,17 @@ def test_winograd_dw_c_threads(rng, tile):
         assert dw_error(dw, expected) <= BOUND[np.float32], nt
 
 
+def test_winograd_empty_batch_or_channels(kern):
+    """N = 0: an empty y and a zero dw; C = 0: y is the bias alone, dw empty."""
+    for xs, dys in (((0, 3, 5, 5), (0, 4, 5, 5)), ((2, 0, 5, 5), (2, 4, 5, 5))):
+        x, dy = np.ones(xs), np.ones(dys)
+        b = np.arange(4.0)
+        y = kern.conv2d_winograd_forward(x, np.ones((4, xs[1], 3, 3)), b, (1, 1))
+        np.testing.assert_array_equal(y, np.broadcast_to(b.reshape(1, 4, 1, 1), dys))
+        dw = kern.conv2d_winograd_backward_weight(x, dy, (1, 1))
+        np.testing.assert_array_equal(dw, np.zeros((4, xs[1], 3, 3)))
+
+
 def test_winograd_dw_rejects_bad_arguments(kern, rng):
     x = rng.standard_normal((2, 3, 6, 6))
     with pytest.raises(ValueError, match=r"dy\(2, 4, 5, 6\) does not match"):

@@ -70,7 +70,8 @@ def conv2d_winograd_forward(x, w, b, padding, relu=False, tile=DEFAULT_TILE):
     u = np.einsum("ik,fckl,jl->fcij", g, w, g, optimize=True)
     m = np.einsum("fcij,nctuij->nftuij", u, v, optimize=True)
     tiles = np.einsum("ai,nftuij,bj->nftuab", at, m, at, optimize=True)
-    y = tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, -1, tile * th, tile * tw)[:, :, :oh, :ow]
+    y = tiles.transpose(0, 1, 2, 4, 3, 5).reshape(n, w.shape[0], tile * th, tile * tw)
+    y = y[:, :, :oh, :ow]
     if b is not None:
         y = y + b.reshape(1, -1, 1, 1)
     if relu:
