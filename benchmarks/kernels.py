@@ -110,25 +110,32 @@ def conv_case(n, c, hw, f, need_dx, mods, torch, rng) -> list[Case]:
         both.run[name] = lambda mod=mod: (
             mod.conv2d_forward(x, w, b, (1, 1), (1, 1)),
             mod.conv2d_backward(x, w, dy, (1, 1), (1, 1), need_dx, True, True))
-    # Winograd F(2x2, 3x3) (conv_algorithm("winograd")): y and dx by Winograd, dw by GEMM
-    wfwd = Case("conv2d winograd fwd", label, flops, "GFLOP/s")
-    wboth = Case("conv2d winograd fwd+bwd", label, flops * (3 if need_dx else 2), "GFLOP/s")
-    for name, mod in mods.items():
-        wfwd.run[name] = lambda mod=mod: mod.conv2d_winograd_forward(x, w, b, (1, 1))
-        wboth.run[name] = lambda mod=mod: (
-            mod.conv2d_winograd_forward(x, w, b, (1, 1)),
-            winograd_dx(mod, w, dy, (1, 1)) if need_dx else None,
-            mod.conv2d_backward(x, w, dy, (1, 1), (1, 1), False, True, True))
+    # Winograd (conv_algorithm("winograd")): y, dx and dw by Winograd F(4x4, 3x3), the
+    # kernels' default tile; "winograd-f2": the same by F(2x2, 3x3) for comparison.
+    wcases = []
+    for kind, tile in (("winograd", 4), ("winograd-f2", 2)):
+        wfwd = Case(f"conv2d {kind} fwd", label, flops, "GFLOP/s")
+        wboth = Case(f"conv2d {kind} fwd+bwd", label, flops * (3 if need_dx else 2), "GFLOP/s")
+        for name, mod in mods.items():
+            wfwd.run[name] = lambda mod=mod, tile=tile: mod.conv2d_winograd_forward(
+                x, w, b, (1, 1), tile=tile)
+            wboth.run[name] = lambda mod=mod, tile=tile: (
+                mod.conv2d_winograd_forward(x, w, b, (1, 1), tile=tile),
+                winograd_dx(mod, w, dy, (1, 1), tile=tile) if need_dx else None,
+                mod.conv2d_winograd_backward_weight(x, dy, (1, 1), tile=tile),
+                mod.conv2d_backward(x, w, dy, (1, 1), (1, 1), False, False, True))
+        wcases += [wfwd, wboth]
     if torch is not None:
         F = torch.nn.functional
         xt = torch.from_numpy(x).requires_grad_(need_dx)
         wt, bt = (torch.from_numpy(a).requires_grad_() for a in (w, b))
         dyt = torch.from_numpy(dy)
-        fwd.run["torch"] = wfwd.run["torch"] = lambda: _no_grad(
-            torch, lambda: F.conv2d(xt, wt, bt, padding=1))
-        both.run["torch"] = wboth.run["torch"] = lambda: _backward(
-            F.conv2d(xt, wt, bt, padding=1), dyt, (xt, wt, bt))
-    return [fwd, both, wfwd, wboth]
+        for case in [fwd, *wcases[::2]]:
+            case.run["torch"] = lambda: _no_grad(torch, lambda: F.conv2d(xt, wt, bt, padding=1))
+        for case in [both, *wcases[1::2]]:
+            case.run["torch"] = lambda: _backward(F.conv2d(xt, wt, bt, padding=1), dyt,
+                                                  (xt, wt, bt))
+    return [fwd, both, *wcases]
 
 
 def _no_grad(torch, fn):

@@ -42,14 +42,21 @@ int mg_conv2d_backward_f64(const double *x, const double *w, const double *dy, d
                            double *dw, double *db, long n, long c, long h, long wd, long f,
                            long kh, long kw, long sh, long sw, long ph, long pw);
 
-/* Winograd F(2x2, 3x3) conv2d forward (winograd.c): x (n, c, h, w), w (f, c, 3, 3),
-   b (f) or NULL, y (n, f, h + 2ph - 2, wd + 2pw - 2); stride 1; relu != 0 fuses ReLU. */
+/* Winograd F(tile x tile, 3x3) conv2d, tile 2 or 4 (winograd.c): x (n, c, h, w),
+   w and dw (f, c, 3, 3), b (f) or NULL, y and dy (n, f, h + 2ph - 2, wd + 2pw - 2);
+   stride 1; relu != 0 fuses ReLU into the forward. */
 int mg_conv2d_winograd_forward_f32(const float *x, const float *w, const float *b,
                                    float *y, long n, long c, long h, long wd, long f,
-                                   long ph, long pw, int relu);
+                                   long ph, long pw, int relu, int tile);
 int mg_conv2d_winograd_forward_f64(const double *x, const double *w, const double *b,
                                    double *y, long n, long c, long h, long wd, long f,
-                                   long ph, long pw, int relu);
+                                   long ph, long pw, int relu, int tile);
+int mg_conv2d_winograd_backward_weight_f32(const float *x, const float *dy, float *dw,
+                                           long n, long c, long h, long wd, long f,
+                                           long ph, long pw, int tile);
+int mg_conv2d_winograd_backward_weight_f64(const double *x, const double *dy, double *dw,
+                                           long n, long c, long h, long wd, long f,
+                                           long ph, long pw, int tile);
 
 /* Pooling: x/dx (n, c, h, w); y/dy/argmax (n, c, oh, ow). */
 int mg_maxpool2d_forward_f32(const float *x, float *y, int64_t *argmax, long n, long c,

@@ -117,13 +117,26 @@ def check_conv2d(x, w, b, stride, padding) -> None:
     check_conv2d_sizes(x, w, (sh, sw), (ph, pw))
 
 
-def check_conv2d_winograd(x, w, b, padding) -> tuple[int, int]:
-    """check_conv2d at stride 1, plus the 3x3 kernel Winograd F(2x2, 3x3) needs.
-    Returns (ph, pw)."""
+def check_conv2d_winograd(x, w, b, padding, tile) -> tuple[int, int]:
+    """check_conv2d at stride 1, plus the 3x3 kernel Winograd needs and its tile side
+    (2 or 4). Returns (ph, pw)."""
     check_conv2d(x, w, b, (1, 1), padding)
     if w.shape[2:] != (3, 3):
         raise ShapeError(f"conv2d_winograd_forward: needs a 3x3 kernel, got w{w.shape}")
+    if tile not in (2, 4):
+        raise ValueError(f"conv2d_winograd: tile must be 2 or 4, got {tile!r}")
     return _pair("conv2d", "padding", padding)
+
+
+def check_conv2d_winograd_backward_weight(x, dy, padding, tile) -> tuple[int, int]:
+    """check_conv2d_backward for a 3x3 stride-1 kernel of dy's F and x's C, and the
+    tile. Returns (ph, pw)."""
+    if getattr(dy, "ndim", 0) != 4 or getattr(x, "ndim", 0) != 4:
+        raise ShapeError(f"conv2d_winograd_backward_weight: expects x (N, C, H, W) and dy "
+                         f"(N, F, OH, OW), got x{np.shape(x)}, dy{np.shape(dy)}")
+    w = np.broadcast_to(np.zeros((), dtype=x.dtype), (dy.shape[1], x.shape[1], 3, 3))
+    check_conv2d_backward(x, w, dy, (1, 1), padding)
+    return check_conv2d_winograd(x, w, None, padding, tile)
 
 
 def check_conv2d_sizes(x, w, stride, padding) -> None:

@@ -1,8 +1,9 @@
 """Which algorithm a convolution runs: ``conv_algorithm("auto" | "gemm" | "winograd")``.
 
 "gemm" is conv2d_forward/_backward (implicit GEMM, direct or im2col + GEMM, csrc/conv2d.c);
-"winograd" is conv2d_winograd_forward, F(2x2, 3x3), for 3x3 stride-1 layers only (its
-dx is the same kernel run on dy; dw stays on the GEMM path); "auto" picks per layer by
+"winograd" is conv2d_winograd_forward and _backward_weight at the kernels' default tile,
+F(4x4, 3x3), for 3x3 stride-1 layers only (its dx is the forward run on dy with the
+flipped weights); "auto" picks per layer by
 ``choose_conv_algorithm``, the one place the rule lives. The choice is read when a
 Conv2d op runs forward, recorded in its ctx (``ctx.algorithm``), and shown by
 explain_backward.
@@ -57,17 +58,20 @@ def winograd_applies(w_shape, stride) -> bool:
     return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
 
 
-# The "auto" rule: Winograd F(2x2, 3x3) on the C backend when both channel counts are
-# at least WINOGRAD_MIN_CHANNELS. Measured on the 2-core EPYC, 1 thread, N=128,
-# float32, interleaved medians on a busy shared machine (noisy, +-10%):
-#   kernel forward, Winograd / implicit GEMM time: 32->64 14x14 0.63, 64->64 14x14
-#   0.60, 32->32 28x28 0.85, 16->32 28x28 0.93-0.98 (a wash), 1->32 28x28 2-4 (the
-#   16 GEMMs over C = 1 channel are all packing);
-#   Conv2d op (benchmarks/conv_algorithms.py), 32->64 14x14: forward 0.75-0.83, forward
-#   + backward (dx by Winograd, dw by GEMM) 0.79-0.91.
-# The Numba twin measured slower than Numba's implicit GEMM even at 32->64 (forward
-# 1.16x, forward + backward 1.21x), so Numba and numpy keep "gemm" under "auto".
-WINOGRAD_MIN_CHANNELS = 32
+# The "auto" rule: Winograd on the C backend when both channel counts are at least
+# WINOGRAD_MIN_CHANNELS. Measured on the 2-core Xeon (AVX-512), 1 thread, float32,
+# CPU time of forward + dx + dw at the kernels (median of 5, the machine shared with
+# other jobs; /tmp script in the wt-wino43 report), Winograd F(4x4, 3x3) / GEMM:
+#   1->32 28x28 N=128 2.66, 4->16 2.87, 8->16 2.23 (the GEMMs over few channels are
+#   all packing, the transforms all overhead); 16->16 28x28 0.79, 16->32 0.76,
+#   32->32 28x28 N=64 0.60, 32->64 14x14 N=128 0.56, 64->64 14x14 0.60, 64->128 7x7
+#   0.49, 128->128 7x7 0.46: the crossover lies between 8 and 16 channels.
+#   F(2x2, 3x3) / GEMM on the same runs: 3.50, 2.87, 2.01, 1.09, 0.98, 0.85, 0.72, 0.70,
+#   0.62, 0.62: slower than F(4x4) everywhere Winograd wins, so ops use F(4x4) only.
+# The Numba twin measured slower than Numba's implicit GEMM (32->64 14x14 N=128, CPU
+# time: forward 31 against 24 ms, dw 44 against 25 ms; its GEMM on these small
+# products is the cost), so Numba and numpy keep "gemm" under "auto".
+WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_AUTO_BACKENDS = ("c",)
 
 

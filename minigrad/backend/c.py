@@ -14,9 +14,11 @@ import numpy as np
 
 from .. import _C  # ImportError here makes the registry fall back, with one warning
 from . import numpy_ref
+from .winograd_ref import DEFAULT_TILE
 from ._check import (_pair, check_avgpool2d_backward, check_batchnorm,
                      check_batchnorm_backward, check_bias_relu, check_conv2d,
-                     check_conv2d_backward, check_conv2d_winograd, check_matmul,
+                     check_conv2d_backward, check_conv2d_winograd,
+                     check_conv2d_winograd_backward_weight, check_matmul,
                      check_maxpool2d_backward, check_pool, conv_out_shape, pool_out_shape)
 
 ffi, lib = _C.ffi, _C.lib
@@ -136,19 +138,34 @@ def conv2d_forward(x, w, b, stride, padding):
     return y
 
 
-def conv2d_winograd_forward(x, w, b, padding, relu=False):
+def conv2d_winograd_forward(x, w, b, padding, relu=False, tile=DEFAULT_TILE):
     """y (N, F, OH, OW) = conv of x (N, C, H, W) with w (F, C, 3, 3) plus b (F,) at stride
-    1 by Winograd F(2x2, 3x3) (csrc/winograd.c), then ReLU when relu."""
-    ph, pw = check_conv2d_winograd(x, w, b, padding)
+    1 by Winograd F(tile x tile, 3x3) (csrc/winograd.c), then ReLU when relu."""
+    ph, pw = check_conv2d_winograd(x, w, b, padding, tile)
     if x.size == 0 or w.size == 0:
-        return numpy_ref.conv2d_winograd_forward(x, w, b, padding, relu)
+        return numpy_ref.conv2d_winograd_forward(x, w, b, padding, relu, tile)
     x, w, b = _c(x), _c(w), _c(b)
     n, c, h, wd = x.shape
     y = np.empty((n, w.shape[0], h + 2 * ph - 2, wd + 2 * pw - 2), dtype=x.dtype)
     code = _fn("conv2d_winograd_forward", x.dtype)(_ptr(x), _ptr(w), _ptr(b), _ptr(y), n, c,
-                                                   h, wd, w.shape[0], ph, pw, int(relu))
+                                                   h, wd, w.shape[0], ph, pw, int(relu), tile)
     _raise("conv2d_winograd_forward", code, f"x{x.shape}, w{w.shape}")
     return y
+
+
+def conv2d_winograd_backward_weight(x, dy, padding, tile=DEFAULT_TILE):
+    """dw (F, C, 3, 3) of the 3x3 stride-1 conv of x (N, C, H, W) for upstream dy
+    (N, F, OH, OW), by Winograd F(tile x tile, 3x3) (csrc/winograd.c)."""
+    ph, pw = check_conv2d_winograd_backward_weight(x, dy, padding, tile)
+    if x.size == 0 or dy.size == 0:
+        return numpy_ref.conv2d_winograd_backward_weight(x, dy, padding, tile)
+    x, dy = _c(x), _c(dy)
+    n, c, h, wd = x.shape
+    dw = np.empty((dy.shape[1], c, 3, 3), dtype=x.dtype)
+    code = _fn("conv2d_winograd_backward_weight", x.dtype)(_ptr(x), _ptr(dy), _ptr(dw), n, c,
+                                                           h, wd, dy.shape[1], ph, pw, tile)
+    _raise("conv2d_winograd_backward_weight", code, f"x{x.shape}, dy{dy.shape}")
+    return dw
 
 
 def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,

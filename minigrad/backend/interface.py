@@ -20,11 +20,16 @@ conv2d_forward(x, w, b, stride, padding) -> y
 conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True, need_db=True)
     -> (dx, dw, db); each is None when not needed. db: (F,) = dy summed over N, OH, OW.
 
-conv2d_winograd_forward(x, w, b, padding, relu=False) -> y
-    conv2d_forward at stride 1 for w: (F, C, 3, 3) only, by Winograd F(2x2, 3x3)
-    (backend/winograd_ref.py states the algorithm), then max(y, 0) when relu. Differs
-    from the direct method by rounding only (float32: <= 1e-4 of max |y|; csrc/winograd.c).
+conv2d_winograd_forward(x, w, b, padding, relu=False, tile=4) -> y
+    conv2d_forward at stride 1 for w: (F, C, 3, 3) only, by Winograd F(tile x tile,
+    3x3), tile 2 or 4 (backend/winograd_ref.py states the algorithm), then max(y, 0)
+    when relu. Differs from the direct method by rounding only (float32: <= 1e-4 of
+    max |y|; csrc/winograd.c states the measured error).
     Which layers use it: ``backend.conv_algorithm`` (minigrad/backend/algorithm.py).
+
+conv2d_winograd_backward_weight(x, dy, padding, tile=4) -> dw
+    dw (F, C, 3, 3) of that conv for upstream dy (N, F, OH, OW), by the same transforms
+    (the transpose of the forward's map in w); rounding as the forward.
 
 maxpool2d_forward(x, kernel, stride) -> (y, argmax)
     x: (N, C, H, W); kernel, stride: (int, int); no padding, floor mode.
@@ -64,6 +69,7 @@ KERNELS = (
     "conv2d_forward",
     "conv2d_backward",
     "conv2d_winograd_forward",
+    "conv2d_winograd_backward_weight",
     "maxpool2d_forward",
     "maxpool2d_backward",
     "avgpool2d_forward",

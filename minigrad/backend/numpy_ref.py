@@ -9,7 +9,8 @@ from ._check import (check_argmax_range, check_avgpool2d_backward, check_batchno
                      check_batchnorm_backward, check_bias_relu, check_conv2d,
                      check_conv2d_backward, check_matmul, check_maxpool2d_backward,
                      check_pool, pool_out_shape)
-from .winograd_ref import conv2d_winograd_forward  # noqa: F401  (this backend's kernel)
+from .winograd_ref import (conv2d_winograd_backward_weight,  # noqa: F401  (this
+                           conv2d_winograd_forward)  # backend's kernels)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False,

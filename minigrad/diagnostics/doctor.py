@@ -34,6 +34,7 @@ def _cases(rng: np.random.Generator) -> dict[str, Callable[[Any], tuple]]:
     x, w, cb = f(2, 3, 9, 8), f(4, 3, 3, 3), f(4)
     stride, pad = (2, 1), (1, 1)
     dy = f(*_conv_out(x.shape, w.shape, stride, pad))
+    wdy, wdy2 = f(2, 4, 9, 8), f(2, 4, 7, 10)   # Winograd dw's dy at padding 1 and (0, 2)
     px = f(2, 3, 9, 8)
     _, argmax = numpy_ref.maxpool2d_forward(px, (2, 2), (2, 2))
     pdy = f(*argmax.shape)
@@ -56,6 +57,9 @@ def _cases(rng: np.random.Generator) -> dict[str, Callable[[Any], tuple]]:
         "conv2d_winograd_forward": lambda k: (k.conv2d_winograd_forward(x, w, cb, (1, 1)),
                                               k.conv2d_winograd_forward(x, w, None, (0, 2),
                                                                         True)),
+        "conv2d_winograd_backward_weight": lambda k: (
+            k.conv2d_winograd_backward_weight(x, wdy, (1, 1)),
+            k.conv2d_winograd_backward_weight(x, wdy2, (0, 2), tile=2)),
         "maxpool2d_forward": lambda k: k.maxpool2d_forward(px, (2, 2), (2, 2)),
         "maxpool2d_backward": lambda k: (k.maxpool2d_backward(pdy, argmax, px.shape),),
         "avgpool2d_forward": lambda k: (k.avgpool2d_forward(px, (3, 2), (2, 2)),),

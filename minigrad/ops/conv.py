@@ -38,7 +38,7 @@ class Conv2d(Function):
         return y
 
     rule = ("dx = full-correlate(dy, flipped w), dw = correlate(x, dy), db = sum(dy); "
-            "algorithm \"winograd\": y and dx by Winograd F(2x2, 3x3), dw by GEMM")
+            "algorithm \"winograd\": y, dx and dw by Winograd F(4x4, 3x3)")
 
     def backward(self, ctx, dy):
         x, w = ctx.saved[:2]
@@ -47,20 +47,29 @@ class Conv2d(Function):
         db = None
         if self.relu:
             dy, db = kernels.bias_relu_backward(dy, ctx.saved[2], need[2])
-        dx = None
-        if need[0] and ctx.algorithm == "winograd" and max(ctx.padding) <= 2:
-            dx, need = winograd_dx(kernels, w, dy, ctx.padding), (False, *need[1:])
-        dx_gemm, dw, db_conv = kernels.conv2d_backward(
-            x, w, dy, ctx.stride, ctx.padding,
-            need_dx=need[0], need_dw=need[1], need_db=need[2] and not self.relu)
-        return dx if dx is not None else dx_gemm, dw, db if self.relu else db_conv
+        dx = dw = None
+        if ctx.algorithm == "winograd":
+            if need[0] and max(ctx.padding) <= 2:
+                dx, need = winograd_dx(kernels, w, dy, ctx.padding), (False, *need[1:])
+            if need[1]:
+                dw = kernels.conv2d_winograd_backward_weight(x, dy, ctx.padding)
+                need = (need[0], False, need[2])
+        dx_gemm = dw_gemm = db_conv = None
+        if need[0] or need[1] or (need[2] and not self.relu):
+            dx_gemm, dw_gemm, db_conv = kernels.conv2d_backward(
+                x, w, dy, ctx.stride, ctx.padding,
+                need_dx=need[0], need_dw=need[1], need_db=need[2] and not self.relu)
+        return (dx if dx is not None else dx_gemm, dw if dw is not None else dw_gemm,
+                db if self.relu else db_conv)
 
 
-def winograd_dx(kernels, w, dy, padding):
+def winograd_dx(kernels, w, dy, padding, **tile):
     """dx of a 3x3 stride-1 conv with padding p <= 2: the full correlation of dy with
-    the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p."""
+    the flipped, transposed weights, i.e. the Winograd forward at padding 2 - p
+    (at the kernels' default tile, or tile=...)."""
     w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    return kernels.conv2d_winograd_forward(dy, w_t, None, (2 - padding[0], 2 - padding[1]))
+    return kernels.conv2d_winograd_forward(dy, w_t, None, (2 - padding[0], 2 - padding[1]),
+                                           **tile)
 
 
 class Conv2dReLU(Conv2d):
@@ -69,6 +78,5 @@ class Conv2dReLU(Conv2d):
     (backend.bias_relu_backward)."""
 
     rule = ("dz = dy * [y > 0], dx = full-correlate(dz, flipped w), dw = correlate(x, dz), "
-            "db = sum(dz); algorithm \"winograd\": y and dx by Winograd F(2x2, 3x3), dw by "
-            "GEMM")
+            "db = sum(dz); algorithm \"winograd\": y, dx and dw by Winograd F(4x4, 3x3)")
     relu = True

@@ -5,7 +5,8 @@ family as minitorch splits its fast_ops:
     gemm       matmul, and the single-thread GEMM the convolutions share
     conv       conv2d forward / backward: im2col + GEMM, or at stride 1
     conv_implicit  the implicit GEMM (and the direct kernel for few taps) of one image
-    winograd   conv2d_winograd_forward: Winograd F(2x2, 3x3) on the GEMM above
+    winograd   conv2d_winograd_forward / _backward_weight: Winograd F(2x2 or 4x4, 3x3)
+               on the GEMM above
     pool       max- and average-pooling
     batchnorm  batch norm over (N, C) and (N, C, H, W)
     bias_act   the fused bias + ReLU epilogue
@@ -25,10 +26,11 @@ from .conv import conv2d_backward, conv2d_forward
 from .gemm import matmul
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .threads import get_num_threads, set_num_threads
-from .winograd import conv2d_winograd_forward
+from .winograd import conv2d_winograd_backward_weight, conv2d_winograd_forward
 
 __all__ = ["avgpool2d_backward", "avgpool2d_forward", "batchnorm_backward",
            "batchnorm_forward", "bias_relu_backward", "bias_relu_forward",
-           "conv2d_backward", "conv2d_forward", "conv2d_winograd_forward",
+           "conv2d_backward", "conv2d_forward", "conv2d_winograd_backward_weight",
+           "conv2d_winograd_forward",
            "get_num_threads", "matmul",
            "maxpool2d_backward", "maxpool2d_forward", "set_num_threads"]
