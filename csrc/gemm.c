@@ -12,11 +12,25 @@
    sizes, strides shorter than a row or NULL operands, MG_ENOMEM (-2).
 
    Design (BLIS, see gemm_impl.h): A and B are packed into per-thread, grow-only
-   workspaces (no malloc in steady state), cache-blocked for Zen (32 KB L1d, 512 KB L2
-   per core) and multiplied by a register-blocked micro-kernel: 6x16 floats or 6x8
-   doubles held in 12 AVX2 registers, one FMA per register per k step. Without AVX2/FMA
-   (e.g. MINIGRAD_NO_NATIVE=1) a plain C micro-kernel of the same shape is compiled.
-   OpenMP splits C between threads (mg_set_num_threads). */
+   workspaces (no malloc in steady state), cache-blocked, and multiplied by a
+   register-blocked micro-kernel that keeps an MR x NR tile of C in registers, NR
+   columns being whole vectors of B and each of the MR rows one broadcast of A. The
+   kernel and its blocks are chosen at compile time by instruction set; the one table
+   of MR NR MC KC NC per set is in mg_internal.h (MG_GEMM_*), which conv2d.c and
+   winograd.c read too:
+     AVX-512F (-march=native on Skylake-X .. Sapphire/Emerald Rapids, Zen 4/5): 12 x 32
+       floats or 12 x 16 doubles, 24 of the 32 zmm registers accumulate, 2 hold the B
+       vectors, A's broadcasts are FMA memory operands ({1to16}); blocks sized for 48 KB
+       L1d and 2 MB L2 (on Emerald Rapids, 1 thread: about 1.0-1.1x OpenBLAS on the
+       MNIST MLP's products and 128^3-1024^3, 0.8-0.95x at 2048^3; the AVX2 kernel
+       was 0.55-0.8x).
+     AVX2+FMA (Zen, Haswell .. Alder Lake; or MINIGRAD_NO_AVX512=1 at build): 6 x 16
+       floats or 6 x 8 doubles in 12 ymm registers, BLIS's Zen blocks.
+     neither (MINIGRAD_NO_NATIVE=1, other CPUs): a plain C kernel of the AVX2 shape.
+   A B read transposed (x @ W.T, a conv's dW) is packed through in-register 8x8
+   transposes, NR/8 of them per 8 k steps.
+   Threads: OpenMP splits C in whole micro-tiles between mg_set_num_threads threads
+   (GEMM_THREADED in gemm_impl.h), from MG_GEMM_PAR_MIN multiply-adds up. */
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
@@ -38,8 +52,12 @@
 #define MC_F32 MG_GEMM_MC_F32
 #define MC_F64 MG_GEMM_MC_F64
 #define NC_ALL MG_GEMM_NC
+/* Multiply-adds from which the second thread pays. Measured on the 2-core Emerald Rapids
+   (float, AVX-512, median of 400, 1 vs 2 threads of one build, the machine shared):
+   64^3 = 262144 ran 0.86-0.88x (slower) on 2 threads, 80^3 = 512000 1.22-1.31x,
+   128^3 1.29-1.42x, the MLP's 128x300x784 products 1.2-1.5x. */
 #ifndef MG_GEMM_PAR_MIN
-#define MG_GEMM_PAR_MIN 262144.0
+#define MG_GEMM_PAR_MIN 400000.0
 #endif
 
 /* The portable micro-kernel: C[MR x NR] (= or +=) packed A panel @ packed B panel. */
@@ -262,10 +280,7 @@ static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) 
 #include "gemm_impl.h"
 
 void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b) {
-    size_t a32 = (size_t)MC_F32 * MG_GEMM_KC_F32 * sizeof(float);
-    size_t a64 = (size_t)MC_F64 * MG_GEMM_KC_F64 * sizeof(double);
-    size_t b32 = (size_t)MG_GEMM_KC_F32 * NC_ALL * sizeof(float);
-    size_t b64 = (size_t)MG_GEMM_KC_F64 * NC_ALL * sizeof(double);
-    *bytes_a = a32 > a64 ? a32 : a64;
-    *bytes_b = b32 > b64 ? b32 : b64;
+    /* float32's blocks (the training type); a float64 product grows them on first use */
+    *bytes_a = (size_t)MC_F32 * MG_GEMM_KC_F32 * sizeof(float);
+    *bytes_b = (size_t)MG_GEMM_KC_F32 * NC_ALL * sizeof(float);
 }

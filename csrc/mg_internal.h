@@ -54,21 +54,25 @@ void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b);
 
 /* The GEMM's register and cache blocking, one row per instruction set (gemm.c picks the
    micro-kernel by the same test). MR x NR is the micro-tile of C, NR columns being whole
-   vectors; MC x KC the block of A kept in L2, KC x NR the panel of B kept in L1, KC x NC
-   the block of B. AVX-512 values measured on Sapphire/Emerald Rapids (48 KB L1d, 2 MB
-   L2 per core): a 256 x 32 float panel of B is 32 KB of L1, the 12 x 256 panel of A
-   streams past it, the 192 x 256 block of A (192 KB) sits in L2; see gemm.c for the
-   measurements. The AVX2 values are BLIS's Zen ones (32 KB L1d, 512 KB L2). */
+   vectors; KC x NR the panel of B kept in L1 while MR x KC panels of A stream past it
+   from the MC x KC block of A kept in L2; KC x NC the block of B (L3). The AVX-512 row
+   was measured on Emerald Rapids (48 KB L1d, 2 MB L2 per core; 1 thread, 128^3-2048^3
+   and the MLP's products, against variants with MR 14 (28 accumulators: 3-10% slower),
+   MC 192-768, KC 128-384, and loops that keep A's panel in L1 instead, which were no
+   faster): a 256 x 32 float panel of B is 32 KB of L1, A's block
+   768 x 256 floats or 256 x 256 doubles (768 / 512 KB) stays in L2. KC 128 or 192 for
+   double (so that both panels fit L1) was slower at 1024^3 and 2048^3: C is then
+   updated 2x as often. The AVX2 row is BLIS's for Zen (32 KB L1d, 512 KB L2). */
 #if defined(MG_TUNE)        /* every value from -D flags: how the rows below were measured */
 #elif defined(__AVX512F__)
 #define MG_GEMM_MR_F32 12
 #define MG_GEMM_NR_F32 32
 #define MG_GEMM_MR_F64 12
 #define MG_GEMM_NR_F64 16
-#define MG_GEMM_MC_F32 384
-#define MG_GEMM_MC_F64 96
+#define MG_GEMM_MC_F32 768
+#define MG_GEMM_MC_F64 256
 #define MG_GEMM_KC_F32 256
-#define MG_GEMM_KC_F64 192
+#define MG_GEMM_KC_F64 256
 #define MG_GEMM_NC 4096
 #elif defined(__AVX2__) && defined(__FMA__)
 #define MG_GEMM_MR_F32 6
