@@ -16,8 +16,8 @@
    register-blocked micro-kernel that keeps an MR x NR tile of C in registers, NR
    columns being whole vectors of B and each of the MR rows one broadcast of A. The
    kernel and its blocks are chosen at compile time by instruction set; the one table
-   of MR NR MC KC NC per set is in mg_internal.h (MG_GEMM_*), which conv2d.c and
-   winograd.c read too:
+   of MR NR MC KC NC per set is in mg_internal.h (MG_GEMM_*, where the conv code can
+   see NR too):
      AVX-512F (-march=native on Skylake-X .. Sapphire/Emerald Rapids, Zen 4/5): 12 x 32
        floats or 12 x 16 doubles, 24 of the 32 zmm registers accumulate, 2 hold the B
        vectors, A's broadcasts are FMA memory operands ({1to16}); blocks sized for 48 KB
