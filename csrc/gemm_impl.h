@@ -200,12 +200,12 @@ int GEMM_THREADED(int nt, int ta, int tb, long m, long n, long k, T alpha,
     int err = 0;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-#ifdef _OPENMP
-        long t = omp_get_thread_num();
+#ifdef _OPENMP   /* the team may be smaller than asked (OMP_DYNAMIC, thread limits) */
+        long t = omp_get_thread_num(), got = omp_get_num_threads();
 #else
-        long t = 0;
+        long t = 0, got = 1;
 #endif
-        long lo = t * tiles / nt * step, hi = (t + 1) * tiles / nt * step;
+        long lo = t * tiles / got * step, hi = (t + 1) * tiles / got * step;
         if (hi > len) hi = len;
         if (lo < hi && by_rows)
             err |= GEMM_SERIAL(ta, tb, hi - lo, n, k, alpha,
