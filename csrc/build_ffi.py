@@ -1,8 +1,13 @@
 """cffi build script (API mode): cdef from minigrad_api.h, sources from csrc/.
 
 Compiler flags are probed, not assumed: -O3 always, -march=native when the compiler
-accepts it (AVX2/FMA on CPUs that have them; the C code keeps a portable path
-under #ifdef), and OpenMP when the compiler and its runtime link.
+accepts it (AVX-512 or AVX2/FMA on CPUs that have them; the C code keeps a portable
+path under #ifdef), and OpenMP when the compiler and its runtime link.
+
+Environment switches (for testing the fallbacks on a machine that has the faster path):
+  MINIGRAD_NO_NATIVE=1   no -march=native: the portable C micro-kernels
+  MINIGRAD_NO_AVX512=1   -march=native -mno-avx512f: the AVX2/FMA kernels on an AVX-512 CPU
+  MINIGRAD_NO_OPENMP=1   no OpenMP: every kernel on one thread
 """
 import os
 import subprocess
@@ -36,6 +41,9 @@ def _flags() -> tuple[list[str], list[str]]:
     link_args: list[str] = []
     if os.environ.get("MINIGRAD_NO_NATIVE") != "1" and _compiles(["-march=native"]):
         compile_args.append("-march=native")
+        if os.environ.get("MINIGRAD_NO_AVX512") == "1" and _compiles(
+                ["-march=native", "-mno-avx512f"]):
+            compile_args.append("-mno-avx512f")
     omp = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
     if os.environ.get("MINIGRAD_NO_OPENMP") != "1" and _compiles(["-fopenmp"], omp):
         compile_args.append("-fopenmp")

@@ -12,32 +12,53 @@
    sizes, strides shorter than a row or NULL operands, MG_ENOMEM (-2).
 
    Design (BLIS, see gemm_impl.h): A and B are packed into per-thread, grow-only
-   workspaces (no malloc in steady state), cache-blocked for Zen (32 KB L1d, 512 KB L2
-   per core) and multiplied by a register-blocked micro-kernel: 6x16 floats or 6x8
-   doubles held in 12 AVX2 registers, one FMA per register per k step. Without AVX2/FMA
-   (e.g. MINIGRAD_NO_NATIVE=1) a plain C micro-kernel of the same shape is compiled.
-   OpenMP splits C between threads (mg_set_num_threads). */
+   workspaces (no malloc in steady state), cache-blocked, and multiplied by a
+   register-blocked micro-kernel that keeps an MR x NR tile of C in registers, NR
+   columns being whole vectors of B and each of the MR rows one broadcast of A. The
+   kernel and its blocks are chosen at compile time by instruction set; the one table
+   of MR NR MC KC NC per set is in mg_internal.h (MG_GEMM_*, where the conv code can
+   see NR too):
+     AVX-512F (-march=native on Skylake-X .. Sapphire/Emerald Rapids, Zen 4/5): 12 x 32
+       floats or 12 x 16 doubles, 24 of the 32 zmm registers accumulate, 2 hold the B
+       vectors, A's broadcasts are FMA memory operands ({1to16}); blocks sized for 48 KB
+       L1d and 2 MB L2 (on Emerald Rapids, 1 thread: about 1.0-1.1x OpenBLAS on the
+       MNIST MLP's products and 128^3-1024^3, 0.8-0.95x at 2048^3; the AVX2 kernel
+       was 0.55-0.8x).
+     AVX2+FMA (Zen, Haswell .. Alder Lake; or MINIGRAD_NO_AVX512=1 at build): 6 x 16
+       floats or 6 x 8 doubles in 12 ymm registers, BLIS's Zen blocks.
+     neither (MINIGRAD_NO_NATIVE=1, other CPUs): a plain C kernel of the AVX2 shape.
+   A B read transposed (x @ W.T, a conv's dW) is packed through in-register 8x8
+   transposes, NR/8 of them per 8 k steps.
+   Threads: OpenMP splits C in whole micro-tiles between mg_set_num_threads threads
+   (GEMM_THREADED in gemm_impl.h), from MG_GEMM_PAR_MIN multiply-adds up. */
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define MG_GEMM_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define MG_GEMM_AVX2 1
 #endif
 
-#define MR_F32 6
-#define NR_F32 16
-#define MR_F64 6
-#define NR_F64 8
-/* Cache blocks (BLIS's Zen values): a KC x NR panel of B stays in L1 (16 KB), an
-   MC x KC block of A in L2 (144 KB float, 144 KB double), the KC x NC block of B in L3. */
-#define MC_F32 144
-#define MC_F64 72
-#define KC_ALL 256
-#define NC_ALL 4080
+#define MR_F32 MG_GEMM_MR_F32
+#define NR_F32 MG_GEMM_NR_F32
+#define MR_F64 MG_GEMM_MR_F64
+#define NR_F64 MG_GEMM_NR_F64
+#define MC_F32 MG_GEMM_MC_F32
+#define MC_F64 MG_GEMM_MC_F64
+#define NC_ALL MG_GEMM_NC
+/* Multiply-adds from which the second thread pays. Measured on the 2-core Emerald Rapids
+   (float, AVX-512, median of 400, 1 vs 2 threads of one build, the machine shared):
+   64^3 = 262144 ran 0.86-0.88x (slower) on 2 threads, 80^3 = 512000 1.22-1.31x,
+   128^3 1.29-1.42x, the MLP's 128x300x784 products 1.2-1.5x. */
+#ifndef MG_GEMM_PAR_MIN
+#define MG_GEMM_PAR_MIN 400000.0
+#endif
 
 /* The portable micro-kernel: C[MR x NR] (= or +=) packed A panel @ packed B panel. */
 #define DEFINE_REF_UKR(NAME, T, MR, NR)                                                \
@@ -52,7 +73,47 @@
                 c[i * ldc + j] = beta == 0 ? acc[i][j] : beta * c[i * ldc + j] + acc[i][j]; \
     }
 
-#ifdef MG_GEMM_AVX2
+#ifdef MG_GEMM_AVX512
+/* MR rows x 2 vectors of C in 2*MR zmm accumulators (24 of the 32 registers for MR =
+   12), 2 loads of B and MR broadcasts of A per k step; the broadcasts fold into the
+   FMAs as {1toN} memory operands, so they cost no register. The arrays are fully
+   unrolled, so GCC keeps them in registers (no spills: checked with objdump). */
+#define DEFINE_AVX512_UKR(NAME, T, MR, NR, V, LOAD, LOADU, STOREU, SET1, FMADD, ZERO)  \
+    static void NAME(long kc, const T *restrict a, const T *restrict b, T *restrict c, \
+                     long ldc, T beta) {                                              \
+        enum { W = NR / 2 };                                                          \
+        V acc0[MR], acc1[MR];                                                         \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = ZERO(); \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                          \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                   \
+        _Pragma("GCC unroll 2") for (long p = 0; p < kc; p++, a += MR, b += NR) {     \
+            V b0 = LOAD(b), b1 = LOAD(b + W);                                         \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                   \
+                V av = SET1(a[i]);                                                    \
+                acc0[i] = FMADD(av, b0, acc0[i]);                                     \
+                acc1[i] = FMADD(av, b1, acc1[i]);                                     \
+            }                                                                         \
+        }                                                                             \
+        if (beta == 0) {                                                              \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                   \
+                STOREU(c + i * ldc, acc0[i]);                                         \
+                STOREU(c + i * ldc + W, acc1[i]);                                     \
+            }                                                                         \
+        } else {                                                                      \
+            V bv = SET1(beta);                                                        \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                   \
+                T *ci = c + i * ldc;                                                  \
+                STOREU(ci, FMADD(bv, LOADU(ci), acc0[i]));                            \
+                STOREU(ci + W, FMADD(bv, LOADU(ci + W), acc1[i]));                    \
+            }                                                                         \
+        }                                                                             \
+    }
+DEFINE_AVX512_UKR(ukr_f32, float, MR_F32, NR_F32, __m512, _mm512_load_ps, _mm512_loadu_ps,
+                  _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_setzero_ps)
+DEFINE_AVX512_UKR(ukr_f64, double, MR_F64, NR_F64, __m512d, _mm512_load_pd,
+                  _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+                  _mm512_setzero_pd)
+#elif defined(MG_GEMM_AVX2)
 /* 6 rows x 16 columns of float: 12 accumulators, 2 B vectors, 1 broadcast of A. */
 static void ukr_f32(long kc, const float *restrict a, const float *restrict b,
                     float *restrict c, long ldc, float beta) {
@@ -95,40 +156,6 @@ static void ukr_f32(long kc, const float *restrict a, const float *restrict b,
     }
 }
 
-/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. */
-static inline void transpose8_ps(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/* A full 16-column panel of a B whose columns are rows in memory (x @ W.T: row j of W
-   is column j of B; or the implicit B of a conv's dW): out[p*16 + j] = rows[j][p].
-   8x8 blocks are transposed in registers, so each source row is read 8 floats at a
-   time instead of the panel being written one float per store, 64 bytes apart. */
-static void pack_bt16_f32(long kc, const float *const *rows, float *restrict out) {
-    long p = 0;
-    for (; p + 8 <= kc; p += 8) {
-        for (int half = 0; half < 2; half++) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[8 * half + i] + p);
-            transpose8_ps(r);
-            for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * 16 + 8 * half, r[q]);
-        }
-    }
-    for (; p < kc; p++)
-        for (int j = 0; j < 16; j++) out[p * 16 + j] = rows[j][p];
-}
-#define MG_PACK_BT16_F32 pack_bt16_f32
 
 /* 6 rows x 8 columns of double, same register plan. */
 static void ukr_f64(long kc, const double *restrict a, const double *restrict b,
@@ -176,6 +203,44 @@ DEFINE_REF_UKR(ukr_f32, float, MR_F32, NR_F32)
 DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #endif
 
+#if defined(MG_GEMM_AVX512) || defined(MG_GEMM_AVX2)
+/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. */
+static inline void transpose8_ps(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* A full NR-column panel of a B whose columns are rows in memory (x @ W.T: row j of W
+   is column j of B; or the implicit B of a conv's dW): out[p*NR + j] = rows[j][p].
+   8x8 blocks are transposed in registers, NR/8 of them per 8 k steps, so each source
+   row is read 8 floats at a time instead of the panel being written one float per
+   store, 4*NR bytes apart. */
+static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int g = 0; g < NR_F32 / 8; g++) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[8 * g + i] + p);
+            transpose8_ps(r);
+            for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * NR_F32 + 8 * g, r[q]);
+        }
+    }
+    for (; p < kc; p++)
+        for (int j = 0; j < NR_F32; j++) out[p * NR_F32 + j] = rows[j][p];
+}
+#define MG_PACK_BT_F32 pack_bt_f32
+#endif
+
 #define T float
 #define SFX f32
 #define GEMM mg_gemm_f32
@@ -186,7 +251,7 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #define MR MR_F32
 #define NR NR_F32
 #define MC MC_F32
-#define KC KC_ALL
+#define KC MG_GEMM_KC_F32
 #define NC NC_ALL
 #define UKR ukr_f32
 #include "gemm_impl.h"
@@ -209,13 +274,13 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #define MR MR_F64
 #define NR NR_F64
 #define MC MC_F64
-#define KC KC_ALL
+#define KC MG_GEMM_KC_F64
 #define NC NC_ALL
 #define UKR ukr_f64
 #include "gemm_impl.h"
 
 void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b) {
-    /* float32's blocks: the larger of the two types' (f64 has half the MC rows) */
-    *bytes_a = (size_t)MC_F32 * KC_ALL * sizeof(float);
-    *bytes_b = (size_t)KC_ALL * NC_ALL * sizeof(float);
+    /* float32's blocks (the training type); a float64 product grows them on first use */
+    *bytes_a = (size_t)MC_F32 * MG_GEMM_KC_F32 * sizeof(float);
+    *bytes_b = (size_t)MG_GEMM_KC_F32 * NC_ALL * sizeof(float);
 }

@@ -40,9 +40,9 @@ static void FN(pack_a_)(long mc, long kc, const T *a, long lda, int ta, T alpha,
 /* One NR-column panel whose nr columns are rows in memory: out[p*NR + j] = rows[j][p],
    zeros past nr (the B of x @ W.T, or the implicit B of a conv's dW). */
 static void FN(pack_panel_t_)(long kc, long nr, const T *const *rows, T *restrict out) {
-#ifdef MG_PACK_BT16_F32
-    if (sizeof(T) == sizeof(float) && nr == 16 && NR == 16) {
-        MG_PACK_BT16_F32(kc, (const float *const *)rows, (float *)out);
+#ifdef MG_PACK_BT_F32
+    if (sizeof(T) == sizeof(float) && nr == NR) {
+        MG_PACK_BT_F32(kc, (const float *const *)rows, (float *)out);
         return;
     }
 #endif
@@ -181,28 +181,32 @@ int GEMM_IMPLICIT_B(int tb, long m, long n, long k, const T *a, long lda,
     return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc);
 }
 
-/* Splits C between nt threads along its longer side (in whole micro-tiles); each thread
-   runs the serial GEMM on its strip with its own packing buffers, so there is no
-   barrier. The operand on the short side is packed by every thread: its cost is one
-   pass over it per thread against a strip's m*n*k/nt multiply-adds. */
+/* Splits C between nt threads along one side in whole micro-tiles, balanced to within
+   one tile; each thread runs the serial GEMM on its strip with its own packing
+   buffers, so there is no barrier. The operand along the other side is packed by every
+   thread, so the side is chosen to duplicate the smaller one: columns (each thread packs
+   all of op(A), m*k) when m <= n, rows (each packs op(B), k*n) otherwise, unless that
+   side has fewer tiles than threads. Below MG_GEMM_PAR_MIN multiply-adds (gemm.c) the
+   parallel region costs more than it saves and the product stays on the caller. */
 int GEMM_THREADED(int nt, int ta, int tb, long m, long n, long k, T alpha,
                           const T *a, long lda, const T *b, long ldb, T beta, T *c,
                           long ldc) {
-    /* Below ~64^3 multiply-adds a parallel region costs more than it saves. */
-    if (nt <= 1 || (double)m * n * k < 262144.0 || (m < 2 * MR && n < 2 * NR))
+    long mt = (m + MR - 1) / MR, ntl = (n + NR - 1) / NR;
+    int by_rows = (m > n && mt >= nt) || ntl < nt;
+    long tiles = by_rows ? mt : ntl, step = by_rows ? MR : NR, len = by_rows ? m : n;
+    if (nt > tiles) nt = (int)tiles;
+    if (nt <= 1 || (double)m * n * k < MG_GEMM_PAR_MIN)
         return GEMM_SERIAL(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    int by_rows = m >= n;
-    long len = by_rows ? m : n, step = by_rows ? MR : NR;
-    long chunk = FN(round_up_)((len + nt - 1) / nt, step);
     int err = 0;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-#ifdef _OPENMP
-        long t = omp_get_thread_num();
+#ifdef _OPENMP   /* the team may be smaller than asked (OMP_DYNAMIC, thread limits) */
+        long t = omp_get_thread_num(), got = omp_get_num_threads();
 #else
-        long t = 0;
+        long t = 0, got = 1;
 #endif
-        long lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+        long lo = t * tiles / got * step, hi = (t + 1) * tiles / got * step;
+        if (hi > len) hi = len;
         if (lo < hi && by_rows)
             err |= GEMM_SERIAL(ta, tb, hi - lo, n, k, alpha,
                                        ta ? a + lo : a + lo * lda, lda, b, ldb, beta,

@@ -52,6 +52,50 @@ int mg_threads_avail(void);
    A, a KC x NC block of B; gemm.c), which mg_warmup reserves. */
 void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b);
 
+/* The GEMM's register and cache blocking, one row per instruction set (gemm.c picks the
+   micro-kernel by the same test). MR x NR is the micro-tile of C, NR columns being whole
+   vectors; KC x NR the panel of B kept in L1 while MR x KC panels of A stream past it
+   from the MC x KC block of A kept in L2; KC x NC the block of B (L3). The AVX-512 row
+   was measured on Emerald Rapids (48 KB L1d, 2 MB L2 per core; 1 thread, 128^3-2048^3
+   and the MLP's products, against variants with MR 14 (28 accumulators: 3-10% slower),
+   MC 192-768, KC 128-384, and loops that keep A's panel in L1 instead, which were no
+   faster): a 256 x 32 float panel of B is 32 KB of L1, A's block
+   768 x 256 floats or 256 x 256 doubles (768 / 512 KB) stays in L2. KC 128 or 192 for
+   double (so that both panels fit L1) was slower at 1024^3 and 2048^3: C is then
+   updated 2x as often. The AVX2 row is BLIS's for Zen (32 KB L1d, 512 KB L2). */
+#if defined(MG_TUNE)        /* every value from -D flags: how the rows below were measured */
+#elif defined(__AVX512F__)
+#define MG_GEMM_MR_F32 12
+#define MG_GEMM_NR_F32 32
+#define MG_GEMM_MR_F64 12
+#define MG_GEMM_NR_F64 16
+#define MG_GEMM_MC_F32 768
+#define MG_GEMM_MC_F64 256
+#define MG_GEMM_KC_F32 256
+#define MG_GEMM_KC_F64 256
+#define MG_GEMM_NC 4096
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MG_GEMM_MR_F32 6
+#define MG_GEMM_NR_F32 16
+#define MG_GEMM_MR_F64 6
+#define MG_GEMM_NR_F64 8
+#define MG_GEMM_MC_F32 144
+#define MG_GEMM_MC_F64 72
+#define MG_GEMM_KC_F32 256
+#define MG_GEMM_KC_F64 256
+#define MG_GEMM_NC 4080
+#else
+#define MG_GEMM_MR_F32 6
+#define MG_GEMM_NR_F32 16
+#define MG_GEMM_MR_F64 6
+#define MG_GEMM_NR_F64 8
+#define MG_GEMM_MC_F32 144
+#define MG_GEMM_MC_F64 72
+#define MG_GEMM_KC_F32 256
+#define MG_GEMM_KC_F64 256
+#define MG_GEMM_NC 4080
+#endif
+
 /* GEMM on one thread (the caller may already be an OpenMP worker), and the threaded
    one; same contract as mg_gemm_f32/_f64 in gemm.c, arguments already validated.
    They return 0 or MG_ENOMEM when a packing workspace cannot be allocated. */
@@ -71,7 +115,9 @@ int mg_gemm_threaded_f64(int nt, int ta, int tb, long m, long n, long k, double 
 /* C = beta * C + A @ B on one thread, with A row-major (m x k, lda) and B implicit in an
    image: B(p, j) = src[koff[p] + j] (tb = 0) or src[koff[j] + p] (tb = 1). The im2col
    matrix of a stride-1 convolution, read from the zero-padded image while packing;
-   src must be readable up to the largest offset + round_up(n or k, 16). */
+   packing reads src only at the offsets named, i.e. up to the largest offset + n
+   (tb = 0) or + k (tb = 1): partial panels are zero-filled, never over-read, whatever
+   MG_GEMM_NR_F32/_F64 is. */
 int mg_gemm_implicit_b_f32(int tb, long m, long n, long k, const float *a, long lda,
                            const float *src, const long *koff, float beta, float *c,
                            long ldc);
