@@ -118,19 +118,31 @@ def _batchnorm_rows_apply_impl(x2, mean, scale, beta, y2):
 
 @jit
 def _batchnorm_rows_backward_impl(dy2, x2, stats, training, dx2, dgamma, dbeta):
-    """stats = (gamma, mean, invstd), each (C,); dgamma, dbeta start at zero."""
+    """stats = (gamma, mean, invstd), each (C,); dgamma, dbeta (C,) float64, written.
+    The sums go to fresh arrays (LLVM knows they alias nothing, so the loops
+    vectorize), then dx is the affine pass of _channel_backward per column."""
     gamma, mean, invstd = stats
     n, c = x2.shape
+    s1, s2 = np.zeros(c), np.zeros(c)
     for i in range(n):
         for j in range(c):
             g = np.float64(dy2[i, j])
-            dbeta[j] += g
-            dgamma[j] += g * (np.float64(x2[i, j]) - mean[j]) * invstd[j]
+            s1[j] += g
+            s2[j] += g * (np.float64(x2[i, j]) - mean[j])
+    to_dtype = dx2.dtype.type
+    slope, offset = np.empty(c, dtype=dx2.dtype), np.empty(c, dtype=dx2.dtype)
+    center, dy_scale = np.empty(c, dtype=dx2.dtype), np.empty(c, dtype=dx2.dtype)
+    for j in range(c):
+        dbeta[j], dgamma[j] = s1[j], s2[j] * invstd[j]
+        mean_dy, mean_dy_xhat = ((dbeta[j] / n, dgamma[j] / n) if training else (0.0, 0.0))
+        scale = np.float64(gamma[j]) * invstd[j]
+        slope[j] = to_dtype(-scale * invstd[j] * mean_dy_xhat)
+        offset[j] = to_dtype(-scale * mean_dy)
+        center[j], dy_scale[j] = to_dtype(mean[j]), to_dtype(scale)
     for i in range(n):
+        x_row, g_row, out = x2[i], dy2[i], dx2[i]
         for j in range(c):
-            xhat = (np.float64(x2[i, j]) - mean[j]) * invstd[j]
-            a, b = (dbeta[j] / n, dgamma[j] / n) if training else (0.0, 0.0)
-            dx2[i, j] = gamma[j] * invstd[j] * (np.float64(dy2[i, j]) - a - xhat * b)
+            out[j] = (x_row[j] - center[j]) * slope[j] + offset[j] + g_row[j] * dy_scale[j]
 
 
 def _as3(x: np.ndarray) -> np.ndarray:

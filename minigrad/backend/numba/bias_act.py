@@ -34,13 +34,28 @@ def _bias_relu_backward_loops(dy3, y3, dz3, db64):
 
 
 @jit
+def _bias_relu_forward_rows_impl(z2, b):
+    """(N, F) input, b (F,): along the rows, so the inner loop is long and contiguous
+    (the (N, F, 1) view of the general loops vectorizes nothing)."""
+    for i in range(z2.shape[0]):
+        row = z2[i]
+        for c in range(z2.shape[1]):
+            v = row[c] + b[c]
+            row[c] = 0 if v < 0 else v
+
+
+@jit
 def _bias_relu_backward_rows_impl(dy2, y2, dz2, db64):
-    """(N, F) input: along the rows, so every access is contiguous."""
+    """(N, F) input: along the rows, so every access is contiguous; the sums go to a
+    fresh array (LLVM knows it aliases nothing, so the loop vectorizes)."""
+    total = np.zeros(dy2.shape[1])
     for i in range(dy2.shape[0]):
+        g_row, y_row, out = dy2[i], y2[i], dz2[i]
         for c in range(dy2.shape[1]):
-            g = dy2[i, c] * (y2[i, c] > 0)
-            dz2[i, c] = g
-            db64[c] += g
+            g = g_row[c] * (y_row[c] > 0)
+            out[c] = g
+            total[c] += g
+    db64[:] = total
 
 
 _bias_relu_forward_impl = jit(_bias_relu_forward_loops)
@@ -54,6 +69,9 @@ def bias_relu_forward(z, b):
     n, f, s = check_bias_relu("bias_relu_forward", z, b, inplace=True)
     has_bias = b is not None
     b = np.ascontiguousarray(b) if has_bias else np.zeros(f, dtype=z.dtype)
+    if s == 1 and z.size < PARALLEL_MIN:
+        _bias_relu_forward_rows_impl(z.reshape(n, f), b)
+        return z
     impl = (_bias_relu_forward_parallel_impl if z.size >= PARALLEL_MIN
             else _bias_relu_forward_impl)
     impl(z.reshape(n, f, s), b, has_bias)

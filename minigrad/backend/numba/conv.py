@@ -81,19 +81,18 @@ def _col2im(dcols, n, geo, dx):
 
 @jit
 def _forward_images(x, w2, b, has_bias, geo, images, y3):
-    """y3[n] (F, OH*OW) = w2 (F, C*KH*KW) @ im2col(x[n]) (+ b) for n in range(*images)."""
+    """y3[n] (F, OH*OW) = w2 (F, C*KH*KW) @ im2col(x[n]) (+ b) for n in range(*images);
+    y3 is written, not read (b holds zeros when has_bias is False)."""
     cols = np.empty((0 if geo.implicit else w2.shape[1], geo.oh * geo.ow), dtype=x.dtype)
     for n in range(images[0], images[1]):
-        if has_bias:
-            for f in range(y3.shape[1]):
-                y3[n, f] = b[f]
+        y = y3[n].reshape(y3.shape[1], geo.oh, geo.ow)
         if geo.implicit and w2.shape[1] <= DIRECT_TAPS:
-            direct_conv_image(x, n, w2, (geo.kh, geo.kw), (geo.ph, geo.pw),
-                              y3[n].reshape(y3.shape[1], geo.oh, geo.ow))
+            direct_conv_image(x, n, w2, b, (geo.kh, geo.kw), (geo.ph, geo.pw), y)
         elif geo.implicit:
-            implicit_conv_image(x, n, w2, (geo.kh, geo.kw), (geo.ph, geo.pw),
-                                y3[n].reshape(y3.shape[1], geo.oh, geo.ow))
+            implicit_conv_image(x, n, w2, b, (geo.kh, geo.kw), (geo.ph, geo.pw), y)
         else:
+            for f in range(y3.shape[1]):
+                y3[n, f] = b[f] if has_bias else 0.0
             _im2col(x, n, geo, cols)
             gemm_accumulate(w2, False, cols, False, y3[n], 0, w2.shape[0])
 
@@ -106,11 +105,12 @@ def _backward_images_implicit(x, flipped, dy3, geo, need, images, dx, dw):
     need_dx, need_dw = need
     dy4 = dy3.reshape(dy3.shape[0], dy3.shape[1], geo.oh, geo.ow)
     kernel, transposed = (geo.kh, geo.kw), dw.shape[0] != dy3.shape[1]
+    no_bias = np.zeros(flipped.shape[0], dtype=x.dtype)
     for n in range(images[0], images[1]):
         if need_dw:
             implicit_dw_image(x, n, dy4, kernel, (geo.ph, geo.pw), dw, transposed)
         if need_dx:
-            implicit_conv_image(dy4, n, flipped, kernel,
+            implicit_conv_image(dy4, n, flipped, no_bias, kernel,
                                 (geo.kh - 1 - geo.ph, geo.kw - 1 - geo.pw), dx[n])
 
 
@@ -192,7 +192,7 @@ def conv2d_forward(x, w, b, stride, padding):
     x, w2, geo = _setup(x, w, stride, padding)
     n, f, pixels = x.shape[0], w2.shape[0], geo.oh * geo.ow
     bias = np.zeros(f, x.dtype) if b is None else np.ascontiguousarray(b)
-    y3 = np.zeros((n, f, pixels), dtype=x.dtype)
+    y3 = np.empty((n, f, pixels), dtype=x.dtype)
     if n and f and pixels:
         _conv2d_forward_impl(x, w2, bias, b is not None, geo, threads_for(n), y3)
     return y3.reshape(n, f, geo.oh, geo.ow)
@@ -209,11 +209,14 @@ def conv2d_backward(x, w, dy, stride, padding, need_dx=True, need_dw=True,
     threads, patch = threads_for(n), w2.shape[1]
     # The implicit dw is computed transposed when that makes its rows longer.
     transposed = geo.implicit and patch < f
-    dx = np.zeros(x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
+    runs = (need_dx or need_dw) and n and f and pixels and patch
+    # The implicit dx writes every image; col2im adds into zeros.
+    dx = (np.empty if runs and geo.implicit else np.zeros)(
+        x.shape if need_dx else (0, 0, 0, 0), dtype=x.dtype)
     dw_shape = (patch, f) if transposed else (f, patch)
     dw_part = np.zeros((threads, *dw_shape) if need_dw else (threads, 0, 0), dtype=x.dtype)
     weights = flipped_weights(w) if geo.implicit else w2
-    if (need_dx or need_dw) and n and f and pixels and patch:
+    if runs:
         _conv2d_backward_impl(x, weights, dy3, geo, (bool(need_dx), bool(need_dw)),
                               threads, dx, dw_part)
     db = np.zeros(f, dtype=x.dtype) if need_db else None

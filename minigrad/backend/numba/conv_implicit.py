@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gemm import dense, gemm_operands
-from .jit import jit
+from .jit import fma_jit, jit, wide_vectors
 
 
 DIRECT_TAPS = 32
@@ -66,52 +66,66 @@ def _tap_offsets(channels, kernel, padded_hw):
 
 
 @jit
-def implicit_conv_image(x, n, w2, kernel, pad, y):
-    """y (F, OH, OW) += conv(x[n] (C, H, W) padded by pad, w2 (F, C*KH*KW)) at
-    stride 1; y is the caller's image of the output, zeroed or holding the bias."""
+def implicit_conv_image(x, n, w2, bias, kernel, pad, y):
+    """y (F, OH, OW) = conv(x[n] (C, H, W) padded by pad, w2 (F, C*KH*KW)) + bias
+    (F,) at stride 1; y is written, not read."""
     channels, h, w = x.shape[1], x.shape[2], x.shape[3]
     hp, wp = h + 2 * pad[0], w + 2 * pad[1]
     oh, ow = y.shape[1], y.shape[2]
     image = (_padded(x, n, pad, kernel[1]), _tap_offsets(channels, kernel, (hp, wp)), False)
-    wide = np.zeros((w2.shape[0], oh * wp), dtype=x.dtype)
+    wide = np.empty((w2.shape[0], oh * wp), dtype=x.dtype)
+    for f in range(w2.shape[0]):
+        wide[f] = bias[f]
     gemm_operands(dense(w2, False), image, w2.shape[1], wide, 0, w2.shape[0])
     for f in range(y.shape[0]):
         for p in range(oh):
             src, dst = wide[f, p * wp:p * wp + ow], y[f, p]
             for q in range(ow):
-                dst[q] += src[q]
+                dst[q] = src[q]
 
 
-@jit
-def direct_conv_image(x, n, w2, kernel, pad, y):
-    """implicit_conv_image for few taps: for each filter, the sum over taps of the
-    tap's weight times the padded image read from the tap's offset, over padded-width
-    rows (one long loop per tap, accumulated in a fresh buffer that LLVM knows aliases
-    nothing, so it vectorizes)."""
+@fma_jit
+def direct_conv_image(x, n, w2, bias, kernel, pad, y):
+    """y (F, OH, OW) = conv(x[n], w2) + bias for few taps, as csrc/conv2d_impl.h's
+    forward_direct_ (y is written, not read: one pass over the output): for two
+    filters at a time, the bias plus the sum over taps of the tap's weight times the
+    padded image read from the tap's offset, over padded-width rows. One long loop per
+    three taps (FMA vectors: fma_jit, wide_vectors) accumulates in two fresh buffers,
+    which LLVM knows alias nothing, so it vectorizes."""
+    wide_vectors()
     channels, h, w = x.shape[1], x.shape[2], x.shape[3]
     hp, wp = h + 2 * pad[0], w + 2 * pad[1]
-    oh, ow = y.shape[1], y.shape[2]
+    filters, oh, ow = y.shape[0], y.shape[1], y.shape[2]
     flat = _padded(x, n, pad, kernel[1])
     offsets = _tap_offsets(channels, kernel, (hp, wp))
-    wide = np.empty(oh * wp, dtype=y.dtype)
     size, taps = oh * wp, offsets.shape[0]
-    for f in range(y.shape[0]):
-        wide[:] = 0
-        for tap in range(0, taps - 2, 3):  # three taps per pass over the buffer
+    wide0, wide1 = np.empty(size, dtype=y.dtype), np.empty(size, dtype=y.dtype)
+    for f in range(0, filters, 2):
+        g = min(f + 1, filters - 1)  # an odd last filter is computed twice
+        wide0[:] = bias[f]
+        wide1[:] = bias[g]
+        for tap in range(0, taps - 2, 3):  # three taps per pass over the buffers
             v0, v1, v2 = w2[f, tap], w2[f, tap + 1], w2[f, tap + 2]
+            u0, u1, u2 = w2[g, tap], w2[g, tap + 1], w2[g, tap + 2]
             s0 = flat[offsets[tap]:offsets[tap] + size]
             s1 = flat[offsets[tap + 1]:offsets[tap + 1] + size]
             s2 = flat[offsets[tap + 2]:offsets[tap + 2] + size]
             for t in range(size):
-                wide[t] += v0 * s0[t] + v1 * s1[t] + v2 * s2[t]
+                x0, x1, x2 = s0[t], s1[t], s2[t]
+                wide0[t] = wide0[t] + v0 * x0 + v1 * x1 + v2 * x2
+                wide1[t] = wide1[t] + u0 * x0 + u1 * x1 + u2 * x2
         for tap in range(taps - taps % 3, taps):
-            v, src = w2[f, tap], flat[offsets[tap]:offsets[tap] + size]
+            v, u, src = w2[f, tap], w2[g, tap], flat[offsets[tap]:offsets[tap] + size]
             for t in range(size):
-                wide[t] += v * src[t]
+                wide0[t] += v * src[t]
+                wide1[t] += u * src[t]
         for p in range(oh):
-            dst = y[f, p]
+            dst0, dst1 = y[f, p], y[g, p]
             for q in range(ow):
-                dst[q] += wide[p * wp + q]
+                dst0[q] = wide0[p * wp + q]
+            if g != f:
+                for q in range(ow):
+                    dst1[q] = wide1[p * wp + q]
 
 
 @jit

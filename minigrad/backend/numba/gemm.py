@@ -14,17 +14,23 @@ Loop nest of ``gemm_operands`` (one thread, rows [row_start, row_stop) of c):
       k0: KC of the reduction; the KC x NC block of op(b) packed once into b_pack
         i: MR rows of c; their KC values of op(a) packed into a_pack, then the
            micro-kernel adds a_pack @ b_pack to those rows.
-Packing makes every operand contiguous whatever its transpose flag, and pads the
-reduction to a multiple of K_STEP with zeros on both sides (0 * 0 adds nothing, even
-next to an inf), so the micro-kernel never branches.
+Packing makes every operand contiguous whatever its transpose flag, pads the
+reduction to a multiple of K_STEP and the columns to a multiple of ROW_ALIGN with zeros
+on both sides (0 * 0 adds nothing, even next to an inf), so the micro-kernel never
+branches and never runs a scalar remainder loop.
 
-Why the micro-kernel reads the way it does: Numba does not tell LLVM that two array
-arguments never overlap, and with a dozen rows to check LLVM gives up vectorizing.
-The accumulator tile is therefore a fresh local array (its allocation is known not to
-alias anything), updated by a loop over contiguous columns that LLVM turns into FMA
-vectors (vfmadd...ps on ymm; checked with inspect_asm in tests/test_numba_gemm.py).
-Each step reads MR x K_STEP scalars of a once (24 broadcast registers) and K_STEP
-rows of b once: 24 FMAs per 4 loads of b and 6 loads and stores of the tile.
+Why the micro-kernel reads the way it does: Numba leaves LLVM's SLP vectorizer off, so
+accumulators in scalars stay scalar, and a loop of constant trip count (a 16-wide
+register tile) is unrolled into scalars before the loop vectorizer sees it. What
+vectorizes is a loop over the columns of a row. Numba does not tell LLVM that two
+array arguments never overlap, and with a dozen rows to check LLVM gives up
+vectorizing; the accumulator rows are therefore a fresh local array (its allocation
+is known not to alias anything), updated by a loop over contiguous columns that LLVM
+turns into FMA vectors (vfmadd...ps on zmm with jit.wide_vectors, 64-byte aligned
+rows; checked with inspect_asm in tests/test_numba_gemm.py). Each step keeps MR x
+K_STEP = 16 broadcasts of a in registers (6 x 4 spilled 14 of them: 1.2-1.4x slower)
+and reads K_STEP vectors of b: 16 FMAs per 4 loads of b and 4 loads and stores of the
+accumulators.
 """
 from __future__ import annotations
 
@@ -32,11 +38,12 @@ import numpy as np
 from numba import prange
 
 from .._check import check_matmul
-from .jit import fma_jit, jit, parallel_jit
+from .jit import fma_jit, jit, parallel_jit, wide_vectors
 from .threads import get_num_threads
 
-MR, K_STEP = 6, 4     # micro-tile: 6 rows of c, 4 steps of the reduction per pass
+MR, K_STEP = 4, 4     # micro-tile: 4 rows of c, 4 steps of the reduction per pass
 KC, NC = 256, 512     # cache blocks: KC x NC of op(b) (512 KB in float32) in L2
+ROW_ALIGN = 16        # packed rows padded to 16 values: whole 64-byte lines, one zmm
 
 
 @jit
@@ -67,27 +74,28 @@ def _pack_a(a, rows, k_range, a_pack):
 
 
 @jit
-def _pack_b(b, k_range, j0, b_pack):
-    """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1), zero rows
-    after; b_pack is (KP, NB), KP >= k1 - k0."""
+def _pack_b(b, k_range, j_range, b_pack):
+    """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1) and
+    j0 + j in j_range = (j0, j1), else 0 (rows past k1 - k0, columns past j1 - j0);
+    b_pack is (KP, NB), KP >= k1 - k0, NB >= j1 - j0."""
     src, offsets, trans = b
-    k0, k1 = k_range
-    valid = k1 - k0
+    (k0, k1), (j0, j1) = k_range, j_range
+    valid, width = k1 - k0, j1 - j0
+    b_pack[valid:] = 0
+    b_pack[:valid, width:] = 0
     if trans:  # 16 rows of src at a time, so that both sides stream
-        width = b_pack.shape[1]
-        for j1 in range(0, width, 16):
-            group = offsets[j0 + j1:j0 + min(width, j1 + 16)] + k0
+        for js in range(0, width, 16):
+            group = offsets[j0 + js:j0 + min(width, js + 16)] + k0
             for k in range(valid):
                 row = b_pack[k]
                 for j in range(group.shape[0]):
-                    row[j1 + j] = src[group[j] + k]
+                    row[js + j] = src[group[j] + k]
     else:
         for k in range(valid):
             start = offsets[k0 + k] + j0
             row = b_pack[k]
-            for j in range(b_pack.shape[1]):
+            for j in range(width):
                 row[j] = src[start + j]
-    b_pack[valid:] = 0
 
 
 @jit
@@ -97,36 +105,44 @@ def _four(row, k):
 
 
 @fma_jit
-def _fma4(total, a, x):
-    """total + a[0] * x[0] + ... + a[3] * x[3], in that order, each step an FMA."""
-    total += a[0] * x[0]
-    total += a[1] * x[1]
-    total += a[2] * x[2]
-    total += a[3] * x[3]
-    return total
-
-
-@fma_jit
 def _micro_kernel(a_pack, b_pack, c_rows):
-    """c_rows (R <= MR, NB) += (a_pack (MR, KP) @ b_pack (KP, NB))[:R]."""
+    """c_rows (R <= MR, W) += (a_pack (MR, KP) @ b_pack (KP, NB))[:R, :W], W <= NB;
+    NB a multiple of ROW_ALIGN, b_pack 64-byte aligned."""
+    wide_vectors()
     depth, width = b_pack.shape
-    acc = np.zeros((MR, width), dtype=c_rows.dtype)
-    acc0, acc1, acc2, acc3, acc4, acc5 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]
+    acc = aligned_empty(MR * width, c_rows).reshape(MR, width)
+    acc[:] = 0
+    acc0, acc1, acc2, acc3 = acc[0], acc[1], acc[2], acc[3]
     for k in range(0, depth, K_STEP):
-        a0, a1, a2 = _four(a_pack[0], k), _four(a_pack[1], k), _four(a_pack[2], k)
-        a3, a4, a5 = _four(a_pack[3], k), _four(a_pack[4], k), _four(a_pack[5], k)
+        a00, a01, a02, a03 = _four(a_pack[0], k)
+        a10, a11, a12, a13 = _four(a_pack[1], k)
+        a20, a21, a22, a23 = _four(a_pack[2], k)
+        a30, a31, a32, a33 = _four(a_pack[3], k)
         b0, b1, b2, b3 = b_pack[k], b_pack[k + 1], b_pack[k + 2], b_pack[k + 3]
-        for j in range(width):
-            x = (b0[j], b1[j], b2[j], b3[j])
-            acc0[j] = _fma4(acc0[j], a0, x)
-            acc1[j] = _fma4(acc1[j], a1, x)
-            acc2[j] = _fma4(acc2[j], a2, x)
-            acc3[j] = _fma4(acc3[j], a3, x)
-            acc4[j] = _fma4(acc4[j], a4, x)
-            acc5[j] = _fma4(acc5[j], a5, x)
+        for j in range(width):  # left to right: each row a chain of 4 FMAs
+            x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
+            acc0[j] = acc0[j] + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
+            acc1[j] = acc1[j] + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
+            acc2[j] = acc2[j] + a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
+            acc3[j] = acc3[j] + a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
     for r in range(c_rows.shape[0]):
-        for j in range(width):
+        for j in range(c_rows.shape[1]):
             c_rows[r, j] += acc[r, j]
+
+
+@jit
+def aligned_empty(size, like):
+    """np.empty(size) of like's dtype starting on a 64-byte boundary (Numba aligns to
+    32): rows of a multiple of ROW_ALIGN values then never split a cache line in a
+    zmm load or store."""
+    buffer = np.empty(size + ROW_ALIGN, dtype=like.dtype)
+    skip = (-buffer.ctypes.data % 64) // buffer.itemsize
+    return buffer[skip:skip + size]
+
+
+@jit
+def _round_up(size, step):
+    return -(-size // step) * step
 
 
 @jit
@@ -155,17 +171,18 @@ def gemm_operands(a, b, depth, c, row_start, row_stop):
     if n == 0 or depth == 0 or row_stop <= row_start:
         return
     nb, kb = _even_block(n, NC), _even_block(depth, KC)
-    kp_max = -(-kb // K_STEP) * K_STEP
-    b_buffer = np.empty(kp_max * nb, dtype=c.dtype)
+    kp_max = _round_up(kb, K_STEP)
+    b_buffer = aligned_empty(kp_max * _round_up(nb, ROW_ALIGN), c)
     a_buffer = np.empty(MR * kp_max, dtype=c.dtype)
     for j0 in range(0, n, nb):
         width = min(nb, n - j0)
+        padded = _round_up(width, ROW_ALIGN)
         for k0 in range(0, depth, kb):
             k_range = (k0, min(depth, k0 + kb))
-            kp = -(-(k_range[1] - k0) // K_STEP) * K_STEP
-            b_pack = b_buffer[:kp * width].reshape(kp, width)
+            kp = _round_up(k_range[1] - k0, K_STEP)
+            b_pack = b_buffer[:kp * padded].reshape(kp, padded)
             a_pack = a_buffer[:MR * kp].reshape(MR, kp)
-            _pack_b(b, k_range, j0, b_pack)
+            _pack_b(b, k_range, (j0, j0 + width), b_pack)
             for i in range(row_start, row_stop, MR):
                 _pack_a(a, (i, row_stop), k_range, a_pack)
                 _micro_kernel(a_pack, b_pack, c[i:min(i + MR, row_stop), j0:j0 + width])
