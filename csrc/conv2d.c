@@ -16,7 +16,7 @@
                   the flipped, transposed weights (C >= 16; else as below)
      direct loops (stride 1, at most MG_DIRECT_TAPS taps, e.g. a first layer on
        1-channel images; conv2d_direct_impl.h): y accumulated in registers from the
-       padded image; dW and db as DB-lane partial sums over its shifted rows.
+       padded image; dW and db as 16-lane partial sums over its shifted rows.
      1x1, stride 1, no padding: B is x itself.
      im2col + GEMM otherwise (strided convolutions, and the threaded GEMM used when
        there are fewer images than threads): B is written to the thread's workspace;
@@ -85,11 +85,11 @@ static int is_pointwise(const conv_dims *d) {
 
 /* Stride 1 with padding smaller than the kernel (so dx is a stride-1 convolution of
    dy too), rows short enough for the DB elements of slack after the padded image (the
-   GEMM's last 16-column panel reads up to KW + 15 past the image's end), and at least
-   64 taps: with fewer (a first layer, C*9 = 9), dW's product is a sliver of one
-   16-column panel and im2col + GEMM was measured faster. */
+   padded-width product's last column reads KW - 2 past the image's end; the GEMM's
+   packing reads no further, mg_internal.h), and at least 64 taps: with fewer (a first
+   layer, C*9 = 9) the direct kernels win (conv2d_direct_impl.h). */
 static int is_implicit(const conv_dims *d) {
-    return d->sh == 1 && d->sw == 1 && d->ph < d->kh && d->pw < d->kw && d->kw + 16 <= DB
+    return d->sh == 1 && d->sw == 1 && d->ph < d->kh && d->pw < d->kw && d->kw <= DB
            && d->c * d->kh * d->kw >= 64 && !is_pointwise(d);
 }
 
