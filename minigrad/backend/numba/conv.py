@@ -8,8 +8,8 @@ import numpy as np
 from numba import prange
 
 from .._check import _pair, check_conv2d, check_conv2d_backward, conv_out_shape
-from .conv_implicit import (DIRECT_TAPS, direct_conv_image, flipped_weights,
-                            implicit_conv_image, implicit_dw_image, usable)
+from .conv_implicit import (DIRECT_TAPS, direct_conv_image, direct_dw_images,
+                            flipped_weights, implicit_conv_image, implicit_dw_image, usable)
 from .gemm import gemm_accumulate
 from .jit import jit, parallel_jit
 from .threads import threads_for
@@ -106,8 +106,11 @@ def _backward_images_implicit(x, flipped, dy3, geo, need, images, dx, dw):
     dy4 = dy3.reshape(dy3.shape[0], dy3.shape[1], geo.oh, geo.ow)
     kernel, transposed = (geo.kh, geo.kw), dw.shape[0] != dy3.shape[1]
     no_bias = np.zeros(flipped.shape[0], dtype=x.dtype)
+    direct = x.shape[1] * geo.kh * geo.kw <= DIRECT_TAPS
+    if need_dw and direct:  # few taps: as the forward, no GEMM (conv_implicit.py)
+        direct_dw_images(x, dy4, images, kernel, (geo.ph, geo.pw), dw, transposed)
     for n in range(images[0], images[1]):
-        if need_dw:
+        if need_dw and not direct:
             implicit_dw_image(x, n, dy4, kernel, (geo.ph, geo.pw), dw, transposed)
         if need_dx:
             implicit_conv_image(dy4, n, flipped, no_bias, kernel,
