@@ -126,7 +126,8 @@ def summary(records: list[dict]) -> str:
     over their own GEMM floor)."""
     lines = ["| what (1 thread) | ratio | reference |", "|---|---:|---|"]
     epochs: dict[tuple, str] = {}
-    for rec in records:
+    # oldest first, so that the newest run of each model and backend is the one kept
+    for rec in sorted(records, key=lambda rec: rec.get("date", "")):
         if rec.get("kind") == "kernels":
             c1 = [r for r in rec["rows"] if r["threads"] == 1 and r["backend"] == "c"]
             for kind in ("sgemm", "dgemm"):
@@ -144,6 +145,8 @@ def summary(records: list[dict]) -> str:
                    for r in rec["results"] if r.get("framework") == "torch" and "epoch_s" in r}
             for r in rec["results"]:
                 key = (r.get("model"), r.get("threads"))
+                if r.get("threads") != 1:
+                    continue
                 if r.get("framework") == "minigrad" and "epoch_s" in r and key in ref \
                         and not r.get("tree"):
                     epochs[(r["model"], r["backend"])] = (
