@@ -248,6 +248,9 @@ static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) 
 #define GEMM_SERIAL mg_gemm_serial_f32
 #define GEMM_THREADED mg_gemm_threaded_f32
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
+#define GEMM_PACKED_A mg_gemm_packed_a_f32
+#define GEMM_PACK_A mg_gemm_pack_a_f32
+#define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f32
 #define MR MR_F32
 #define NR NR_F32
 #define MC MC_F32
@@ -271,6 +274,9 @@ static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) 
 #define GEMM_SERIAL mg_gemm_serial_f64
 #define GEMM_THREADED mg_gemm_threaded_f64
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
+#define GEMM_PACKED_A mg_gemm_packed_a_f64
+#define GEMM_PACK_A mg_gemm_pack_a_f64
+#define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f64
 #define MR MR_F64
 #define NR NR_F64
 #define MC MC_F64

@@ -1,7 +1,8 @@
 /* The GEMM driver for one element type T, included by gemm.c once per type.
    Template parameters: T, SFX (f32/f64), MR NR (micro-tile), MC KC NC (cache blocks),
    UKR (the micro-kernel, see gemm.c), and the names GEMM, GEMM_BATCH, GEMM_SERIAL,
-   GEMM_THREADED, GEMM_IMPLICIT_B (mg_gemm_f32 ...).
+   GEMM_THREADED, GEMM_IMPLICIT_B, GEMM_PACKED_A, GEMM_PACK_A, GEMM_PACKED_A_LEN
+   (mg_gemm_f32 ...).
    Contract: gemm.c's header. C = alpha * op(A) @ op(B) + beta * C, row-major with row
    strides; C overwritten (never read) when beta == 0, else scaled and accumulated
    into; only the (m, n) window of C is touched; partial tiles are zero-padded in the
@@ -133,10 +134,12 @@ static void FN(pack_b_implicit_)(int tb, long kc, long nc, const T *src, const l
 }
 
 /* The BLIS loops over one thread's C. B is op(b) (ldb, tb), or with koff != NULL the
-   implicit B of an image (see pack_b_implicit_; b is then the image, ldb unused). */
+   implicit B of an image (see pack_b_implicit_; b is then the image, ldb unused). A is
+   op(a) (lda, ta, alpha), or with packed != NULL already packed by GEMM_PACK_A (a
+   and lda unused, alpha 1, k <= KC: one k block, so panel i starts at packed + i*k). */
 static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
                              long lda, const T *b, long ldb, const long *koff, T beta,
-                             T *c, long ldc) {
+                             T *c, long ldc, const T *packed) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0 || alpha == 0) {
         FN(scale_)(m, n, beta, c, ldc);
@@ -146,9 +149,9 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
     long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
     long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
     long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
-    T *ap = mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
+    T *ap = packed ? NULL : mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
     T *bp = mg_workspace(MG_WS_PACK_B, (size_t)ncb * kcb * sizeof(T));
-    if (ap == NULL || bp == NULL) return MG_ENOMEM;
+    if ((ap == NULL && packed == NULL) || bp == NULL) return MG_ENOMEM;
     for (long jc = 0; jc < n; jc += ncb) {
         long nc = n - jc < ncb ? n - jc : ncb;
         for (long pc = 0; pc < k; pc += kcb) {
@@ -162,6 +165,10 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
                             bp);
             for (long ic = 0; ic < m; ic += mcb) {
                 long mc = m - ic < mcb ? m - ic : mcb;
+                if (packed != NULL) {   /* one k block: kc == k, pc == 0 */
+                    FN(macro_)(mc, nc, kc, packed + ic * k, bp, c + ic * ldc + jc, ldc, bet);
+                    continue;
+                }
                 FN(pack_a_)(mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ta,
                             alpha, ap);
                 FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
@@ -173,12 +180,29 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
 
 int GEMM_SERIAL(int ta, int tb, long m, long n, long k, T alpha, const T *a,
                         long lda, const T *b, long ldb, T beta, T *c, long ldc) {
-    return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+    return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc,
+                             NULL);
 }
 
 int GEMM_IMPLICIT_B(int tb, long m, long n, long k, const T *a, long lda,
                             const T *src, const long *koff, T beta, T *c, long ldc) {
-    return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc);
+    return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc,
+                             NULL);
+}
+
+long GEMM_PACKED_A_LEN(long m, long k) {
+    return m < 0 || k < 0 || k > KC ? -1 : FN(round_up_)(m, MR) * k;
+}
+
+void GEMM_PACK_A(long m, long k, const T *a, long lda, T *out) {
+    FN(pack_a_)(m, k, a, lda, 0, (T)1, out);
+}
+
+int GEMM_PACKED_A(long m, long n, long k, const T *packed, const T *b, long ldb, T beta,
+                  T *c, long ldc) {
+    if (GEMM_PACKED_A_LEN(m, k) < 0) return MG_EINVAL;
+    return FN(gemm_blocked_)(0, 0, m, n, k, (T)1, NULL, 0, b, ldb, NULL, beta, c, ldc,
+                             packed);
 }
 
 /* Splits C between nt threads along one side in whole micro-tiles, balanced to within
@@ -273,3 +297,6 @@ int GEMM_BATCH(int trans_a, int trans_b, long batch, long m, long n, long k,
 #undef GEMM_SERIAL
 #undef GEMM_THREADED
 #undef GEMM_IMPLICIT_B
+#undef GEMM_PACKED_A
+#undef GEMM_PACK_A
+#undef GEMM_PACKED_A_LEN

@@ -125,6 +125,21 @@ int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long
                            const double *src, const long *koff, double beta, double *c,
                            long ldc);
 
+/* A constant op(A) (m x k, not transposed, k <= the KC of the type) packed once into
+   the GEMM's panel layout, then multiplied against many B's without packing it again
+   (Winograd's transformed weights, reused by every block of tiles):
+   mg_gemm_packed_a_len: elements of the packed form, or -1 when k exceeds one k block
+   (then use mg_gemm_serial); mg_gemm_pack_a: packs it; mg_gemm_packed_a: C = beta * C
+   + A @ B on one thread, same contract as mg_gemm_serial (MG_EINVAL for k > KC). */
+long mg_gemm_packed_a_len_f32(long m, long k);
+long mg_gemm_packed_a_len_f64(long m, long k);
+void mg_gemm_pack_a_f32(long m, long k, const float *a, long lda, float *out);
+void mg_gemm_pack_a_f64(long m, long k, const double *a, long lda, double *out);
+int mg_gemm_packed_a_f32(long m, long n, long k, const float *packed, const float *b,
+                         long ldb, float beta, float *c, long ldc);
+int mg_gemm_packed_a_f64(long m, long n, long k, const double *packed, const double *b,
+                         long ldb, double beta, double *c, long ldc);
+
 /* The *_impl.h templates are included once per element type, with T (float or double)
    and SFX (f32 or f64) defined. Their exported functions are named by macros the
    including .c file defines next to the #include (e.g. CONV2D_FORWARD is

@@ -1,5 +1,6 @@
 /* Winograd F(m x m, 3x3) for one element type T, included by winograd.c once per type
-   (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL). Contract and algorithm: winograd.c.
+   (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL, GEMM_PACKED_A, GEMM_PACK_A,
+   GEMM_PACKED_A_LEN). Contract and algorithm: winograd.c.
    Loop nest of both kernels: filter transform (f, c) once; then tile blocks (OpenMP):
      tile offsets and runs of side-by-side tiles;
      input transform (c: gather the a x a patches into p[a*a][tb], then two passes of
@@ -298,9 +299,11 @@ static T *FN(block_buffers_)(const wino_dims *d) {
                                      (size_t)d->pb_rows * d->wp) * sizeof(T));
 }
 
-/* Forward of nb tiles from tile t0, on this thread. */
-static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const T *b,
-                              int relu, long t0, long nb, T *y) {
+/* Forward of nb tiles from tile t0, on this thread. up: the a*a products' weights
+   U[e] packed once per call (GEMM_PACK_A, plen elements each), or NULL when C exceeds
+   one k block of the GEMM (then each product packs u + e*F*C itself). */
+static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const T *up,
+                              long plen, const T *b, int relu, long t0, long nb, T *y) {
     long cs = d->c * d->tb, fs = d->f * d->tb, fc = d->f * d->c;
     T *v = FN(block_buffers_)(d);
     if (v == NULL) return MG_ENOMEM;
@@ -310,7 +313,10 @@ static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const 
     FN(input_transform_)(d, x, &ti, nb, p, s, s + d->aa * d->tb, v);
     int err = 0;
     for (int e = 0; e < d->aa && !err; e++)
-        err = GEMM_SERIAL(0, 0, d->f, nb, d->c, (T)1, u + e * fc, d->c, v + e * cs, d->tb,
+        err = up != NULL
+            ? GEMM_PACKED_A(d->f, nb, d->c, up + e * plen, v + e * cs, d->tb, (T)0,
+                            mm + e * fs, d->tb)
+            : GEMM_SERIAL(0, 0, d->f, nb, d->c, (T)1, u + e * fc, d->c, v + e * cs, d->tb,
                           (T)0, mm + e * fs, d->tb);
     if (!err) FN(output_transform_)(d, mm, b, relu, &ti, nb, p, s, y);
     return err;
@@ -320,16 +326,23 @@ int WINO_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c, long 
                  long wd, long f, long ph, long pw, int relu, int tile) {
     wino_dims d;
     if (wino_dims_init(&d, n, c, h, wd, f, ph, pw, tile) || !x || !w || !y) return MG_EINVAL;
-    T *u = mg_workspace(MG_WS_WEIGHTS, (size_t)d.aa * f * c * sizeof(T));
+    /* U, and U packed for the GEMM once here rather than by every block's products
+       (it was as much work as the multiply at 32->64: 64 x 32 per product) */
+    long plen = GEMM_PACKED_A_LEN(f, c), fc = f * c;
+    T *u = mg_workspace(MG_WS_WEIGHTS,
+                        (size_t)d.aa * (fc + (plen > 0 ? plen : 0)) * sizeof(T));
     if (u == NULL) return MG_ENOMEM;
     FN(filter_transform_)(&d, w, u);
+    T *up = plen > 0 ? u + d.aa * fc : NULL;
+    for (int e = 0; up != NULL && e < d.aa; e++)
+        GEMM_PACK_A(f, c, u + e * fc, c, up + e * plen);
     long blocks = (d.tiles + d.tb - 1) / d.tb;
     int nt = mg_threads_avail(), err = 0;
     if (nt > blocks) nt = (int)blocks;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
     for (long k = 0; k < blocks; k++) {
         long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
-        err |= FN(forward_block_)(&d, x, u, b, relu, t0, nb, y);
+        err |= FN(forward_block_)(&d, x, u, up, plen, b, relu, t0, nb, y);
     }
     return err ? MG_ENOMEM : 0;
 }
@@ -391,3 +404,6 @@ int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, lon
 #undef WINO_FORWARD
 #undef WINO_DW
 #undef GEMM_SERIAL
+#undef GEMM_PACKED_A
+#undef GEMM_PACK_A
+#undef GEMM_PACKED_A_LEN

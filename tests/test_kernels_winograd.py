@@ -87,6 +87,17 @@ def test_winograd_blocks_split_inside_images(kern, rng, tile):
 
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_winograd_channels_past_one_gemm_k_block(kern, rng, dtype, tile):
+    # C = 300 > the GEMM's KC (256): the C kernel cannot pack the transformed weights
+    # once per call (csrc/winograd_impl.h) and lets each product pack them itself
+    x = rng.standard_normal((2, 300, 6, 5)).astype(dtype)
+    w = rng.standard_normal((5, 300, 3, 3)).astype(dtype)
+    y = kern.conv2d_winograd_forward(x, w, None, (1, 1), tile=tile)
+    assert_within_bound(y, direct(x, w, None, (1, 1)), dtype, kern.name)
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 def test_winograd_fused_bias_relu(kern, rng, dtype, tile):
     x = rng.standard_normal((2, 3, 5, 7)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
