@@ -20,5 +20,11 @@ def backend_name(request):
 
 
 @pytest.fixture
+def kern(backend_name):
+    """The kernel module of each usable backend in turn (see backend_name)."""
+    return mg.backend.current()
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -18,12 +18,6 @@ SHAPES = [(1, 1), (7, 33), (129, 300), (1, 3, 5, 7), (3, 7, 4, 4), (2, 5, 129, 1
           (128, 32, 16, 16)]  # the last is past the kernels' threading threshold
 
 
-@pytest.fixture(params=BACKENDS)
-def kern(request):
-    with mg.backend.use(request.param):
-        yield mg.backend.current()
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_bias_relu_kernels_match_reference(kern, rng, dtype, shape):

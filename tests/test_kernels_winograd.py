@@ -44,12 +44,6 @@ def assert_within_bound(y, expected, dtype, what=""):
     assert err <= BOUND[dtype], f"{what}: max error {err:.3g} of the output's scale"
 
 
-@pytest.fixture(params=BACKENDS)
-def kern(request):
-    with mg.backend.use(request.param):
-        yield mg.backend.current()
-
-
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("channels", CHANNELS, ids=lambda c: f"c{c[0]}to{c[1]}")

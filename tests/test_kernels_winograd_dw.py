@@ -28,12 +28,6 @@ def dw_error(dw, expected):
     return float(np.abs(dw - expected).max()) / max(float(np.abs(expected).max()), 1e-30)
 
 
-@pytest.fixture(params=BACKENDS)
-def kern(request):
-    with mg.backend.use(request.param):
-        yield mg.backend.current()
-
-
 @pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("channels", CHANNELS, ids=lambda c: f"c{c[0]}to{c[1]}")
