@@ -1,0 +1,284 @@
+/* The Winograd transforms for one element type T (T and SFX defined), included by
+   winograd_impl.h: the 1-d transforms over streams of tiles, the filter transform and
+   its transpose, the gather of tiles from the image, and the input, output and dy
+   transforms of a block of tiles. winograd_impl.h drives them and the GEMMs between;
+   winograd.c holds the matrices, the contract and the algorithm. */
+
+/* out_i = sum_k B^T[i][k] in_k (a -> a), B^T of winograd.c. */
+static void FN(bt_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                    long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
+            out[t] = x0 - x2;
+            out[os + t] = x1 + x2;
+            out[2 * os + t] = x2 - x1;
+            out[3 * os + t] = x1 - x3;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
+          x4 = in[4 * is + t], x5 = in[5 * is + t];
+        out[t] = 4 * x0 - 5 * x2 + x4;
+        out[os + t] = (x3 + x4) - 4 * (x1 + x2);
+        out[2 * os + t] = (x4 - x3) + 4 * (x1 - x2);
+        out[3 * os + t] = (x4 - x2) + 2 * (x3 - x1);
+        out[4 * os + t] = (x4 - x2) - 2 * (x3 - x1);
+        out[5 * os + t] = 4 * x1 - 5 * x3 + x5;
+    }
+}
+
+/* out_i = sum_k A^T[i][k] in_k (a -> m), A^T of winograd.c. */
+static void FN(at_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                    long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
+            out[t] = x0 + x1 + x2;
+            out[os + t] = x1 - x2 - x3;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
+          x4 = in[4 * is + t], x5 = in[5 * is + t];
+        T p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m34 = x3 - x4;
+        out[t] = x0 + p12 + p34;
+        out[os + t] = m12 + 2 * m34;
+        out[2 * os + t] = p12 + 4 * p34;
+        out[3 * os + t] = m12 + 8 * m34 + x5;
+    }
+}
+
+/* out_i = sum_k A[i][k] in_k = sum_k A^T[k][i] in_k (m -> a): dw's dy transform. */
+static void FN(a_)(int a, const T *restrict in, long is, T *restrict out, long os,
+                   long nb) {
+    if (a == 4) {
+#pragma omp simd
+        for (long t = 0; t < nb; t++) {
+            T y0 = in[t], y1 = in[is + t];
+            out[t] = y0;
+            out[os + t] = y0 + y1;
+            out[2 * os + t] = y0 - y1;
+            out[3 * os + t] = -y1;
+        }
+        return;
+    }
+#pragma omp simd
+    for (long t = 0; t < nb; t++) {
+        T y0 = in[t], y1 = in[is + t], y2 = in[2 * is + t], y3 = in[3 * is + t];
+        T e = y0 + y2, o = y1 + y3, e4 = y0 + 4 * y2, o8 = 2 * y1 + 8 * y3;
+        out[t] = y0;
+        out[os + t] = e + o;
+        out[2 * os + t] = e - o;
+        out[3 * os + t] = e4 + o8;
+        out[4 * os + t] = e4 - o8;
+        out[5 * os + t] = y3;
+    }
+}
+
+static const double *FN(g_table_)(int a) { return a == 4 ? &WINO_G2[0][0] : &WINO_G4[0][0]; }
+
+/* U[e][f][c] = (G g G^T)[e] for g = w[f][c] (3x3). */
+static void FN(filter_transform_)(const wino_dims *d, const T *w, T *restrict u) {
+    long fc = d->f * d->c;
+    int a = d->a;
+    const double *g = FN(g_table_)(a);
+    for (long k = 0; k < fc; k++) {
+        const T *wk = w + 9 * k;
+        double t[WINO_MAX_A][3];             /* in double: once per call, one rounding */
+        for (int i = 0; i < a; i++)          /* t = G w */
+            for (int j = 0; j < 3; j++)
+                t[i][j] = g[3 * i] * wk[j] + g[3 * i + 1] * wk[3 + j] + g[3 * i + 2] * wk[6 + j];
+        for (int i = 0; i < a; i++)          /* t G^T */
+            for (int j = 0; j < a; j++)
+                u[(i * a + j) * fc + k] =
+                    (T)(t[i][0] * g[3 * j] + t[i][1] * g[3 * j + 1] + t[i][2] * g[3 * j + 2]);
+    }
+}
+
+/* dw[f][c] = G^T dU[f][c] G (3x3), dU[e][f][c]: the transpose of filter_transform_. */
+static void FN(filter_transform_t_)(const wino_dims *d, const T *du, T *restrict dw) {
+    long fc = d->f * d->c;
+    int a = d->a;
+    const double *g = FN(g_table_)(a);
+    for (long k = 0; k < fc; k++) {
+        double t[3][WINO_MAX_A];             /* in double, as filter_transform_ */
+        for (int p = 0; p < 3; p++)          /* t = G^T dU */
+            for (int j = 0; j < a; j++) {
+                double s = 0;
+                for (int i = 0; i < a; i++) s += g[3 * i + p] * du[(i * a + j) * fc + k];
+                t[p][j] = s;
+            }
+        for (int p = 0; p < 3; p++)          /* t G */
+            for (int q = 0; q < 3; q++) {
+                double s = 0;
+                for (int j = 0; j < a; j++) s += t[p][j] * g[3 * j + q];
+                dw[9 * k + 3 * p + q] = (T)s;
+            }
+    }
+}
+
+/* Tiles t0 .. t0 + nb - 1: their image, tile row and column, and run[t], how many
+   tiles from t on lie side by side in the same image and tile row, which the gathers
+   and stores move together as stride-m rows. */
+static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, wino_tiles *o) {
+    long per_image = d->th * d->tw;
+    for (long t = 0; t < nb; t++) {
+        long g = t0 + t, rem = g % per_image;
+        o->img[t] = g / per_image;
+        o->row[t] = rem / d->tw;
+        o->col[t] = rem % d->tw;
+    }
+    for (long t = nb - 1; t >= 0; t--) {
+        int beside = t + 1 < nb && o->col[t + 1] == o->col[t] + 1;  /* same row, image */
+        o->run[t] = beside ? o->run[t + 1] + 1 : 1;
+    }
+}
+
+/* pb = rows [r0, r1) of channel plane `plane` zero-padded to wp columns, in padded
+   coordinates (row r is the image's row r - ph). */
+static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
+                          T *restrict pb) {
+    long wp = d->wp;
+    for (long r = r0; r < r1; r++, pb += wp) {
+        long row = r - d->ph;
+        long k = 0;
+        if (row >= 0 && row < d->h) {
+            for (; k < d->pw; k++) pb[k] = 0;
+            const T *src = plane + row * d->w;
+            for (long q = 0; q < d->w; q++) pb[k + q] = src[q];
+            k += d->w;
+        }
+        for (; k < wp; k++) pb[k] = 0;
+    }
+}
+
+/* The copies between a run of len side-by-side tiles and a*a (or m*m) streams of ld tb:
+   element (i, j) of tile k sits at rows[i * ld + m * k + j]. Called with literal a and
+   m, so that the compiler unrolls the patch loops: with m a variable they ran at ~5
+   cycles per element and took a third of the forward's time. */
+static inline __attribute__((always_inline)) void FN(rows_to_streams_)(
+    const T *restrict rows, long ld, long len, T *restrict streams, long tb, const int a,
+    const int m) {
+    for (long k = 0; k < len; k++)
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) streams[(a * i + j) * tb + k] = rows[i * ld + m * k + j];
+}
+
+static inline __attribute__((always_inline)) void FN(streams_to_rows_)(
+    const T *restrict streams, long tb, long len, T *restrict rows, long ld, const int m) {
+    for (long k = 0; k < len; k++)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++) rows[i * ld + m * k + j] = streams[(m * i + j) * tb + k];
+}
+
+/* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c. Per
+   image the rows the block's tiles read are first copied, zero-padded, into pb, so
+   that every tile is then a plain strided read, the edge tiles too. */
+static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles *ti,
+                        long nb, T *restrict pb, T *restrict p) {
+    long tb = d->tb, wp = d->wp, m = d->m;
+    int a = d->a;
+    for (long t = 0; t < nb;) {
+        long img = ti->img[t], end = t;
+        while (end < nb && ti->img[end] == img) end++;
+        long r0 = m * ti->row[t], r1 = m * ti->row[end - 1] + a;
+        FN(pad_rows_)(d, x + (img * d->c + c) * d->h * d->w, r0, r1, pb);
+        for (; t < end; t += ti->run[t]) {
+            const T *src = pb + (m * ti->row[t] - r0) * wp + m * ti->col[t];
+            if (a == 6)
+                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 6, 4);
+            else
+                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 4, 2);
+        }
+    }
+}
+
+/* V[e][c][t] = (B^T d B)[e] for the nb tiles, ld tb; p, s: a*a x tb scratch each. */
+static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tiles *ti,
+                                 long nb, T *restrict p, T *restrict s, T *restrict pb,
+                                 T *restrict v) {
+    long tb = d->tb, ct = d->c * tb;
+    int a = d->a;
+    for (long c = 0; c < d->c; c++) {
+        FN(gather_)(d, x, c, ti, nb, pb, p);
+        for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
+            FN(bt_)(a, p + j * tb, a * tb, s + j * tb, a * tb, nb);
+        for (int i = 0; i < a; i++)          /* (B^T p) B, row by row */
+            FN(bt_)(a, s + i * a * tb, tb, v + c * tb + i * a * ct, ct, nb);
+    }
+}
+
+/* y's m x m outputs of each tile: A^T M A (+ b, ReLU), M[e] = m[e][f][t]; outputs past
+   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. A run of tiles is laid out
+   as its m rows of y in s, then copied out clipped to OH x OW. */
+static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
+                                  int relu, const wino_tiles *ti, long nb,
+                                  T *restrict o, T *restrict s, T *y) {
+    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
+    int a = d->a;
+    for (long f = 0; f < d->f; f++) {
+        const T *src = mm + f * tb;
+        for (int j = 0; j < a; j++)          /* s = A^T M */
+            FN(at_)(a, src + j * ft, a * ft, s + j * tb, a * tb, nb);
+        for (int i = 0; i < m; i++)          /* (A^T M) A */
+            FN(at_)(a, s + i * a * tb, tb, o + i * m * tb, tb, nb);
+        if (b || relu) {                     /* NaN <= 0 is false: NaN is kept */
+            T bias = b ? b[f] : 0;
+            for (int k = 0; k < m * m; k++) {
+                T *ok = o + k * tb;
+#pragma omp simd
+                for (long t = 0; t < nb; t++) {
+                    T val = ok[t] + bias;
+                    ok[t] = relu && val <= 0 ? 0 : val;
+                }
+            }
+        }
+        for (long t = 0; t < nb; t += ti->run[t]) {
+            long len = ti->run[t], width = m * len, r = m * ti->row[t], q = m * ti->col[t];
+            if (m == 4)
+                FN(streams_to_rows_)(o + t, tb, len, s, width, 4);
+            else
+                FN(streams_to_rows_)(o + t, tb, len, s, width, 2);
+            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - q < width ? ow - q : width;
+            T *dst = y + ((ti->img[t] * d->f + f) * d->oh + r) * ow + q;
+            for (long i = 0; i < rows; i++)
+                for (long k = 0; k < cols; k++) dst[i * ow + k] = s[i * width + k];
+        }
+    }
+}
+
+/* Z[e][f][t] = (A dY A^T)[e] for dY the m x m tile of dy (zero past OH or OW), ld tb;
+   q: m*m x tb scratch, s: a*m x tb. */
+static void FN(dy_transform_)(const wino_dims *d, const T *dy, const wino_tiles *ti,
+                              long nb, T *restrict q, T *restrict s, T *restrict z) {
+    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
+    int a = d->a;
+    for (long f = 0; f < d->f; f++) {
+        for (long t = 0; t < nb; t += ti->run[t]) {  /* the run's m rows into s, then q */
+            long len = ti->run[t], width = m * len, r = m * ti->row[t], c0 = m * ti->col[t];
+            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - c0 < width ? ow - c0 : width;
+            const T *src = dy + ((ti->img[t] * d->f + f) * d->oh + r) * ow + c0;
+            for (long i = 0; i < m; i++) {
+                long k = 0;
+                if (i < rows)
+                    for (; k < cols; k++) s[i * width + k] = src[i * ow + k];
+                for (; k < width; k++) s[i * width + k] = 0;
+            }
+            if (m == 4)
+                FN(rows_to_streams_)(s, width, len, q + t, tb, 4, 4);
+            else
+                FN(rows_to_streams_)(s, width, len, q + t, tb, 2, 2);
+        }
+        for (int j = 0; j < m; j++)          /* s = A dY */
+            FN(a_)(a, q + j * tb, m * tb, s + j * tb, m * tb, nb);
+        for (int i = 0; i < a; i++)          /* (A dY) A^T */
+            FN(a_)(a, s + i * m * tb, tb, z + f * tb + i * a * ft, ft, nb);
+    }
+}
