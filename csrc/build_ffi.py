@@ -17,7 +17,8 @@ import tempfile
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["threads.c", "gemm.c", "conv2d.c", "winograd.c", "pool.c", "batchnorm.c", "bias_act.c"]
+SOURCES = ["threads.c", "gemm.c", "conv2d.c", "winograd.c", "pool.c", "batchnorm.c", "bias_act.c",
+           "adam.c"]
 
 
 def _compiles(flags: list[str], code: str = "int main(void){return 0;}\n") -> bool:
@@ -37,7 +38,10 @@ def _flags() -> tuple[list[str], list[str]]:
     # -std=c99 alone turns off contraction of a * b + c into FMA (ISO mode), which
     # halves the throughput of every loop GCC vectorizes (the direct conv kernels,
     # bias and batch-norm passes); the intrinsic GEMM kernels use FMA regardless.
-    compile_args = ["-O3", "-std=c99", "-ffp-contract=fast", "-fno-strict-aliasing"]
+    # -fno-math-errno: no kernel reads errno, and with it GCC cannot vectorise sqrt
+    # (adam.c's update).
+    compile_args = ["-O3", "-std=c99", "-ffp-contract=fast", "-fno-strict-aliasing",
+                    "-fno-math-errno"]
     link_args: list[str] = []
     if os.environ.get("MINIGRAD_NO_NATIVE") != "1" and _compiles(["-march=native"]):
         compile_args.append("-march=native")

@@ -102,3 +102,13 @@ int mg_bias_relu_backward_f32(const float *dy, const float *y, float *dz, float 
                               long n, long f, long s);
 int mg_bias_relu_backward_f64(const double *dy, const double *y, double *dz, double *db,
                               long n, long f, long s);
+
+/* Adam / AdamW over count tensors in one call (adam.c): p, g, m, v, vmax are arrays
+   of count pointers to size[k] elements each (vmax only read under amsgrad); h the
+   8 step scalars. p, m, v, vmax updated in place. */
+int mg_adam_multi_f32(long count, float **p, float **g, float **m, float **v,
+                      float **vmax, const long *size, const float *h, int coupled,
+                      int decoupled, int amsgrad);
+int mg_adam_multi_f64(long count, double **p, double **g, double **m, double **v,
+                      double **vmax, const long *size, const double *h, int coupled,
+                      int decoupled, int amsgrad);

@@ -98,9 +98,12 @@ class Adam(Optimizer):
             lr / (1.0 - beta1 ** t), math.sqrt(1.0 - beta2 ** t), beta2, 1.0 - beta1,
             1.0 - beta2, group["eps"], wd, 1.0 - lr * wd))
         decay = wd != 0
-        self._kernels.adam_step(fp, g.ravel(order), fm, fv, fvmax, h,
-                                decay and not self._decoupled, decay and self._decoupled,
-                                amsgrad)
+        flags = (decay and not self._decoupled, decay and self._decoupled, amsgrad)
+        if self._batch is not None:  # the C backend: one call for all (multi_tensor.py)
+            self._batch.add((id(group), p.dtype.char, t), h, flags,
+                            (fp, fm, fv, fvmax if amsgrad else None), g.ravel(order))
+        else:
+            self._kernels.adam_step(fp, g.ravel(order), fm, fv, fvmax, h, *flags)
         return True
 
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tensor import Tensor
-from . import schedules
+from . import multi_tensor, schedules
 from ._checks import (Schedule, _as_groups, _check_common, _check_param, _checked_lr,
                       _check_lr, _loaded_value, check_number)
 
@@ -99,6 +99,8 @@ class Optimizer:
         self._scratch: dict[int, list[np.ndarray]] = {}
         self._flat_views: dict[int, tuple[tuple, Any]] = {}
         self._step_scalars: dict[tuple, np.ndarray] = {}  # of the current step
+        self._batch: multi_tensor.Batch | None = None  # deferred updates of this step
+        self._pointer_cache = multi_tensor.Cache()
         groups = _as_groups(self._name, params)
         seen: dict[int, int] = {}
         for group in groups:
@@ -176,6 +178,17 @@ class Optimizer:
         """
         loss = closure() if closure is not None else None
         self._step_scalars.clear()  # groups' hyperparameters may change between steps
+        # deferred updates (the C multi-tensor kernel) run before a constraint reads
+        # their parameter and at the end, even when a later parameter raises
+        self._batch = multi_tensor.batch_for_step() if self._kernels is not None else None
+        try:
+            self._step_groups()
+        finally:
+            self._run_batch()
+        self.iterations += 1
+        return loss
+
+    def _step_groups(self) -> None:
         index = 0
         for group in self.param_groups:
             lr = self._group_lr(group)
@@ -196,10 +209,14 @@ class Optimizer:
                     self._update(data, g, state, group, lr, self._buffers(i, data))
                 constraint = getattr(p, "constraint", None)  # nn.constraints (Keras)
                 if constraint is not None:
+                    self._run_batch()
                     np.copyto(data, constraint(data))
                 p._version += 1  # an in-place write: backward through p's old value raises
-        self.iterations += 1
-        return loss
+
+    def _run_batch(self) -> None:
+        """Run the updates deferred to the multi-tensor kernel (see multi_tensor.py)."""
+        if self._batch is not None:
+            self._batch.run(self._pointer_cache)
 
     def _work(self, i: int, p: np.ndarray) -> np.ndarray:
         return self._buffers(i, p)[0]
@@ -310,6 +327,7 @@ class Optimizer:
             new_groups.append(full)
         self.param_groups, self.state = new_groups, ParamState(self, state)
         self._flat_views = {}  # holds the replaced arrays
+        self._pointer_cache = multi_tensor.Cache()  # so does this
         self.iterations = int(state_dict.get("iterations", 0))
 
     def __repr__(self) -> str:
