@@ -364,6 +364,16 @@ def enable_grad() -> _Setting:
     return _Setting(_grad_enabled, True)
 
 
+def records(t: "Tensor") -> bool:
+    """Whether an op applied to t now would be recorded or checked: grad mode is on
+    and t requires grad or an active GradientTape watches it, or anomaly mode checks
+    every op. When False, a composite may compute on ``t.data`` directly: no graph
+    would hold its ops, so nothing of them could show anywhere."""
+    tapes = _tapes.get()
+    return _anomaly.get() or (_grad_enabled.get() and (
+        t.requires_grad or (bool(tapes) and _watched(tapes, t))))
+
+
 def is_grad_enabled() -> bool:
     """Whether ops run now in this thread are recorded."""
     return _grad_enabled.get()

@@ -36,6 +36,7 @@ class ArraySource:
         self.n, self.batch_size = len(x), int(batch_size)
         self.dtype = np.dtype(dtype)
         self._buf: np.ndarray | None = None
+        self._raw: np.ndarray | None = None  # the gather buffer of a cast batch
 
     def __len__(self) -> int:
         return self.n
@@ -61,6 +62,13 @@ class ArraySource:
         return (ArraySource(self.x[:at], ys[0], self.batch_size, self.dtype),
                 ArraySource(self.x[at:], ys[1], self.batch_size, self.dtype))
 
+    def _raw_buffer(self) -> np.ndarray:
+        """A batch buffer in x's own dtype, kept between epochs (see batches)."""
+        if self._raw is None:
+            self._raw = np.empty((min(self.batch_size, self.n),) + self.x.shape[1:],
+                                 self.x.dtype)
+        return self._raw
+
     def batches(self, order: np.ndarray | None = None, training: bool = True
                 ) -> Iterator[tuple[np.ndarray, Any]]:
         """Yield ``(xb, yb)`` in ``order`` (indices) or sequentially."""
@@ -81,8 +89,10 @@ class ArraySource:
                 idx = order[start:stop]
                 if same:
                     np.take(x, idx, axis=0, out=xb, mode="clip")  # "clip": no temp buffer
-                else:
-                    xb[...] = x[idx]
+                else:  # gathered in x's dtype (uint8 images: a quarter of the bytes), cast
+                    raw = self._raw_buffer()[:stop - start]
+                    np.take(x, idx, axis=0, out=raw, mode="clip")
+                    np.copyto(xb, raw, casting="unsafe")  # as xb[...] = x[idx]
             yield xb, (None if y is None else y[idx])
 
 
