@@ -209,7 +209,7 @@ def check_batchnorm(x, gamma, beta, running_mean, running_var) -> None:
     c = x.shape[1]
     if c == 0:
         raise ShapeError(f"batchnorm: x{x.shape} has no channels")
-    check_size("batchnorm", "an input", x.shape, x.itemsize, f"x{x.shape}")
+    check_size("batchnorm", "an input", x.shape, x.itemsize, lambda: f"x{x.shape}")
     for name, a in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if a.shape != (c,):
@@ -310,7 +310,7 @@ def check_batchnorm_backward(dy, x, gamma, mean, invstd) -> None:
     if x.ndim not in (2, 4) or dy.shape != x.shape:
         raise ShapeError(f"{op}: expects dy and x of one shape (N, C) or (N, C, H, W), "
                          f"got dy{dy.shape}, x{x.shape}")
-    check_size(op, "an input", x.shape, x.itemsize, f"x{x.shape}")
+    check_size(op, "an input", x.shape, x.itemsize, lambda: f"x{x.shape}")
     for name, a in (("gamma", gamma), ("mean", mean), ("invstd", invstd)):
         if a.shape != (x.shape[1],):
             raise ShapeError(f"{op}: {name} must have shape ({x.shape[1]},) for "
