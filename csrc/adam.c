@@ -14,8 +14,10 @@
        amsgrad: vmax <- max(vmax, v) (a NaN v propagates), used for v below
        p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
    p, m, v, vmax are overwritten in place; g is only read. Every k shares h: the
-   caller groups the tensors by step count. One thread (the update is memory bound;
-   the parallel regions belong to the GEMM and conv kernels).
+   caller groups the tensors by step count. Threads: a tensor of at least
+   MG_ADAM_PARALLEL_MIN elements is cut into one contiguous share per thread (each
+   core's cache and bandwidth take a share of this memory-bound pass); smaller ones
+   run on the calling thread.
    Errors: MG_EINVAL for count < 0, a negative size or a NULL array. */
 #include <math.h>
 #include <stdint.h>
@@ -27,14 +29,20 @@
    -fno-math-errno, which this pragma could not set. */
 #pragma GCC optimize("fp-contract=off")
 
+/* Below this many elements one thread finishes before a team would start. */
+#define MG_ADAM_PARALLEL_MIN (1L << 15)
+
 #define T float
+#define SFX f32
 #define SQRT sqrtf
 #define ADAM_MULTI mg_adam_multi_f32
 #include "adam_impl.h"
 #undef T
+#undef SFX
 #undef SQRT
 #undef ADAM_MULTI
 #define T double
+#define SFX f64
 #define SQRT sqrt
 #define ADAM_MULTI mg_adam_multi_f64
 #include "adam_impl.h"

@@ -1,6 +1,34 @@
 /* The multi-tensor Adam step for one element type T, included by adam.c once per type
-   (T, its SQRT and the name ADAM_MULTI). Contract: adam.c's header. The flags are loop
-   invariant: GCC unswitches the loop, so each combination runs a plain vector loop. */
+   (T, its SQRT, SFX and the name ADAM_MULTI). Contract: adam.c's header. The flags
+   are loop invariant: GCC unswitches the loop, so each combination runs a plain
+   vector loop. */
+
+/* Elements [lo, hi) of one tensor. */
+static void FN(adam_range_)(T *restrict p, const T *restrict g, T *restrict m,
+                            T *restrict v, T *restrict vmax, long lo, long hi,
+                            const T *h, int coupled, int decoupled, int amsgrad) {
+    const T step_size = h[0], bc2_sqrt = h[1], beta2 = h[2], keep1 = h[3];
+    const T keep2 = h[4], eps = h[5], wd = h[6], shrink = h[7];
+    for (long i = lo; i < hi; i++) {
+        T pi = p[i];
+        if (decoupled) pi = pi * shrink;
+        T gi = g[i];
+        if (coupled) gi = pi * wd + gi;
+        T mi = m[i];
+        mi = mi + (gi - mi) * keep1;
+        m[i] = mi;
+        T vi = v[i] * beta2 + gi * gi * keep2;
+        v[i] = vi;
+        if (amsgrad) {
+            T vm = vmax[i];
+            if (vi > vm || vi != vi) vm = vi;
+            vmax[i] = vm;
+            vi = vm;
+        }
+        T denom = SQRT(vi) / bc2_sqrt + eps;
+        p[i] = pi - mi / denom * step_size;
+    }
+}
 
 int ADAM_MULTI(long count, T **p, T **g, T **m, T **v, T **vmax, const long *size,
                const T *h, int coupled, int decoupled, int amsgrad) {
@@ -9,31 +37,23 @@ int ADAM_MULTI(long count, T **p, T **g, T **m, T **v, T **vmax, const long *siz
     for (long k = 0; k < count; k++)
         if (size[k] < 0 || !p[k] || !g[k] || !m[k] || !v[k] || (amsgrad && !vmax[k]))
             return MG_EINVAL;
-    const T step_size = h[0], bc2_sqrt = h[1], beta2 = h[2], keep1 = h[3];
-    const T keep2 = h[4], eps = h[5], wd = h[6], shrink = h[7];
     for (long k = 0; k < count; k++) {
-        T *restrict pk = p[k], *restrict mk = m[k], *restrict vk = v[k];
-        const T *restrict gk = g[k];
-        T *restrict vmk = amsgrad ? vmax[k] : NULL;
         const long n = size[k];
-        for (long i = 0; i < n; i++) {
-            T pi = pk[i];
-            if (decoupled) pi = pi * shrink;
-            T gi = gk[i];
-            if (coupled) gi = pi * wd + gi;
-            T mi = mk[i];
-            mi = mi + (gi - mi) * keep1;
-            mk[i] = mi;
-            T vi = vk[i] * beta2 + gi * gi * keep2;
-            vk[i] = vi;
-            if (amsgrad) {
-                T vm = vmk[i];
-                if (vi > vm || vi != vi) vm = vi;
-                vmk[i] = vm;
-                vi = vm;
-            }
-            T denom = SQRT(vi) / bc2_sqrt + eps;
-            pk[i] = pi - mi / denom * step_size;
+        T *vm = amsgrad ? vmax[k] : NULL;
+        int nt = n >= MG_ADAM_PARALLEL_MIN ? mg_threads_avail() : 1;
+        if (nt <= 1) {
+            FN(adam_range_)(p[k], g[k], m[k], v[k], vm, 0, n, h, coupled, decoupled,
+                            amsgrad);
+            continue;
+        }
+        /* one contiguous share per thread, cut at multiples of 64 elements */
+        const long share = (n / nt + 63) / 64 * 64;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int t = 0; t < nt; t++) {
+            long lo = t * share, hi = lo + share < n ? lo + share : n;
+            if (lo < hi)
+                FN(adam_range_)(p[k], g[k], m[k], v[k], vm, lo, hi, h, coupled, decoupled,
+                                amsgrad);
         }
     }
     return 0;

@@ -32,13 +32,13 @@ CASES = {
 }
 
 
-def _trajectory(cls, kwargs, path, dtype=np.float32, skip=None, hook=None):
+def _trajectory(cls, kwargs, path, dtype=np.float32, skip=None, hook=None, shapes=SHAPES):
     """Parameters after each step. path: "numpy" (fused=False), "numba" (the Numba
     kernels, one call per parameter) or "c" (the multi-tensor kernel). skip(t, i):
     parameter i gets no gradient at step t."""
     rng = np.random.default_rng(5)
     params = [mg.nn.Parameter(rng.uniform(-0.7, 0.7, s), dtype=dtype)
-              for s in SHAPES]
+              for s in shapes]
     opt = cls(params, fused=path != "numpy", **kwargs)
     out = []
     with mg.backend.use("numba" if path == "numpy" else path):
@@ -101,6 +101,21 @@ def test_multi_tensor_runs_one_call_per_bucket(monkeypatch):
     calls.clear()
     _trajectory(optim.Adam, {}, "numba")
     assert calls == []  # the numba backend keeps the per-parameter kernels
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_large_tensors_split_over_threads_bit_for_bit(threads):
+    """Tensors past the kernel's threshold (2**15 elements) are cut into one share per
+    thread, at multiples of 64 elements; shares and the tail must not change a bit."""
+    shapes = [(181, 200), (7,), (1 << 15,)]
+    kwargs = dict(lr=1e-2, amsgrad=True, weight_decay=0.1)
+    before = mg.get_num_threads()
+    mg.set_num_threads(threads)
+    try:
+        c = _trajectory(optim.AdamW, kwargs, "c", shapes=shapes)
+    finally:
+        mg.set_num_threads(before)
+    _same(c, _trajectory(optim.AdamW, kwargs, "numpy", shapes=shapes))
 
 
 def test_missing_gradients_give_separate_step_counts():
