@@ -24,8 +24,9 @@ class Adam(Optimizer):
         p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
     Defaults as PyTorch: lr=1e-3, betas=(0.9, 0.999), eps=1e-8. fused: None/True/
-    False, the one-pass Numba kernel (see Optimizer). Raises ValueError for betas
-    outside [0, 1), negative/NaN lr, eps or weight_decay.
+    False, the one-pass Numba kernel (see Optimizer); on the C backend one call of
+    the C kernel over all parameters instead (multi_tensor.py). Raises ValueError
+    for betas outside [0, 1), negative/NaN lr, eps or weight_decay.
     """
 
     _name = "Adam"

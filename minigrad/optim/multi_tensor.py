@@ -1,13 +1,16 @@
 """The multi-tensor optimizer step of the C backend: the fused Adam/AdamW update of
 every parameter of a step in one call of ``mg_adam_multi`` (csrc/adam.c).
 
-The Numba kernel of fused.py updates one parameter per call, and with a model's
-few weights and biases the calls' dispatch (a few microseconds each, the whole
-update of a bias) adds up; so when the C backend is in use, ``Adam._fused_update``
-hands its flat arrays to a ``Batch`` instead, and ``Optimizer.step`` runs the batch
-once every parameter has been seen. The C loop performs the Numba kernel's float
-operations in the same order (no FMA contraction), so the two paths and the numpy
-rule of adam.py agree to the bit; the numpy rule stays the reference.
+When the C backend is in use, ``Adam._fused_update`` hands its flat arrays to a
+``Batch`` instead of calling the per-parameter Numba kernel of fused.py, and
+``Optimizer.step`` runs the batch once every parameter has been seen (and before a
+constraint reads a parameter). Why: the C kernel splits the large tensors over the
+backend's threads (this pass is memory bound, so each core's cache and bandwidth
+help): Adam over the 266k parameters of the 784-300-100-10 MLP took 0.20 ms with
+the Numba kernels and 0.12 ms here at 2 threads; at one thread both take the same
+0.20 ms. The C loop performs the Numba kernel's float operations in the same order
+(no FMA contraction), so the two paths and the numpy rule of adam.py agree to the
+bit; the numpy rule stays the reference.
 """
 from __future__ import annotations
 
