@@ -127,18 +127,22 @@ int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long
 
 /* A constant op(A) (m x k, not transposed, k <= the KC of the type) packed once into
    the GEMM's panel layout, then multiplied against many B's without packing it again
-   (Winograd's transformed weights, reused by every block of tiles):
+   (Winograd's transformed weights, reused by every block of tiles), B written straight
+   in its packed layout by the caller (Winograd's input transform):
    mg_gemm_packed_a_len: elements of the packed form, or -1 when k exceeds one k block
-   (then use mg_gemm_serial); mg_gemm_pack_a: packs it; mg_gemm_packed_a: C = beta * C
-   + A @ B on one thread, same contract as mg_gemm_serial (MG_EINVAL for k > KC). */
+   (then use mg_gemm_serial); mg_gemm_pack_a: packs it; mg_gemm_packed_ab: C = beta * C
+   + A @ B on one thread (C as mg_gemm_serial's; MG_EINVAL for k > KC), B (k x n) in
+   ceil(n / NR) panels of NR columns (MG_GEMM_NR_F32/_F64), element (p, j) at
+   pb[(j / NR) * NR * k + p * NR + j % NR]; the columns past n of the last panel are
+   read but only reach C's columns past n, which are not written. */
 long mg_gemm_packed_a_len_f32(long m, long k);
 long mg_gemm_packed_a_len_f64(long m, long k);
 void mg_gemm_pack_a_f32(long m, long k, const float *a, long lda, float *out);
 void mg_gemm_pack_a_f64(long m, long k, const double *a, long lda, double *out);
-int mg_gemm_packed_a_f32(long m, long n, long k, const float *packed, const float *b,
-                         long ldb, float beta, float *c, long ldc);
-int mg_gemm_packed_a_f64(long m, long n, long k, const double *packed, const double *b,
-                         long ldb, double beta, double *c, long ldc);
+int mg_gemm_packed_ab_f32(long m, long n, long k, const float *pa, const float *pb,
+                          float beta, float *c, long ldc);
+int mg_gemm_packed_ab_f64(long m, long n, long k, const double *pa, const double *pb,
+                          double beta, double *c, long ldc);
 
 /* The *_impl.h templates are included once per element type, with T (float or double)
    and SFX (f32 or f64) defined. Their exported functions are named by macros the

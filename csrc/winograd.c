@@ -132,7 +132,8 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
 #define WINO_FORWARD mg_conv2d_winograd_forward_f32
 #define WINO_DW mg_conv2d_winograd_backward_weight_f32
 #define GEMM_SERIAL mg_gemm_serial_f32
-#define GEMM_PACKED_A mg_gemm_packed_a_f32
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f32
+#define GEMM_NR MG_GEMM_NR_F32
 #define GEMM_PACK_A mg_gemm_pack_a_f32
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f32
 #include "winograd_impl.h"
@@ -143,7 +144,8 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
 #define WINO_FORWARD mg_conv2d_winograd_forward_f64
 #define WINO_DW mg_conv2d_winograd_backward_weight_f64
 #define GEMM_SERIAL mg_gemm_serial_f64
-#define GEMM_PACKED_A mg_gemm_packed_a_f64
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f64
+#define GEMM_NR MG_GEMM_NR_F64
 #define GEMM_PACK_A mg_gemm_pack_a_f64
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f64
 #include "winograd_impl.h"

@@ -200,18 +200,23 @@ static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles
     }
 }
 
-/* V[e][c][t] = (B^T d B)[e] for the nb tiles, ld tb; p, s: a*a x tb scratch each. */
+/* V[e] = (B^T d B)[e] for the nb tiles, each V[e] (C x tb) in panels of pw tiles
+   (pw divides tb): element (c, t) at v[e * C * tb + (t / pw) * C * pw + c * pw + t % pw].
+   pw = tb is the plain row-major V[e][c][t]; pw = NR the GEMM's packed-B layout.
+   p, s: a*a x tb scratch each. */
 static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tiles *ti,
-                                 long nb, T *restrict p, T *restrict s, T *restrict pb,
-                                 T *restrict v) {
+                                 long nb, long pw, T *restrict p, T *restrict s,
+                                 T *restrict pb, T *restrict v) {
     long tb = d->tb, ct = d->c * tb;
     int a = d->a;
     for (long c = 0; c < d->c; c++) {
         FN(gather_)(d, x, c, ti, nb, pb, p);
         for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
             FN(bt_)(a, p + j * tb, a * tb, s + j * tb, a * tb, nb);
-        for (int i = 0; i < a; i++)          /* (B^T p) B, row by row */
-            FN(bt_)(a, s + i * a * tb, tb, v + c * tb + i * a * ct, ct, nb);
+        for (long t0 = 0; t0 < nb; t0 += pw) /* (B^T p) B, row by row, panel by panel */
+            for (int i = 0; i < a; i++)
+                FN(bt_)(a, s + i * a * tb + t0, tb, v + t0 * d->c + c * pw + i * a * ct, ct,
+                        nb - t0 < pw ? nb - t0 : pw);
     }
 }
 
