@@ -204,22 +204,6 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #endif
 
 #if defined(MG_GEMM_AVX512) || defined(MG_GEMM_AVX2)
-/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. */
-static inline void transpose8_ps(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 /* A panel `width` floats wide (NR for B, MR for A) whose nr <= width lines are rows in
    memory: out[p*width + j] = rows[j][p], zeros for j >= nr. For B read transposed
    (x @ W.T: row j of W is column j of B; the implicit B of a conv's dW) and for A read
@@ -235,7 +219,7 @@ static void pack_t_f32(long kc, int nr, int width, const float *const *rows,
             __m256 r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = g + i < nr ? _mm256_loadu_ps(rows[g + i] + p) : _mm256_setzero_ps();
-            transpose8_ps(r);
+            mg_transpose8_ps(r);
             float *o = out + p * width + g;
             if (width - g >= 8)
                 for (int q = 0; q < 8; q++) _mm256_storeu_ps(o + q * width, r[q]);

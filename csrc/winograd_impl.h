@@ -19,10 +19,10 @@
 #include "winograd_transforms_impl.h"
 
 /* This thread's V, M (or Z), 2 scratch blocks and the padded rows: a*a * (C + F + 2)
-   * tb + pb_rows * wp elements. */
+   * tb + pb_rows * wp elements, plus 8 past them that wino_patches8_f32 may read. */
 static T *FN(block_buffers_)(const wino_dims *d) {
     return mg_workspace(MG_WS_TILE, ((size_t)d->aa * (d->c + d->f + 2) * d->tb +
-                                     (size_t)d->pb_rows * d->wp) * sizeof(T));
+                                     (size_t)d->pb_rows * d->wp + 8) * sizeof(T));
 }
 
 /* Forward of nb tiles from tile t0, on this thread. up: the a*a products' weights

@@ -179,24 +179,33 @@ static inline __attribute__((always_inline)) void FN(streams_to_rows_)(
 }
 
 /* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c. Per
-   image the rows the block's tiles read are first copied, zero-padded, into pb, so
-   that every tile is then a plain strided read, the edge tiles too. */
+   image the rows the block's tiles read are first copied, zero-padded, into pb (one
+   region per image), so that every tile is then a plain strided read, the edge tiles
+   too; floats go 8 tiles at a time through wino_patches8_f32, the rest run by run. */
 static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles *ti,
                         long nb, T *restrict pb, T *restrict p) {
     long tb = d->tb, wp = d->wp, m = d->m;
     int a = d->a;
+    const T *org[WINO_MAX_TB];               /* each tile's patch origin in pb */
     for (long t = 0; t < nb;) {
         long img = ti->img[t], end = t;
         while (end < nb && ti->img[end] == img) end++;
         long r0 = m * ti->row[t], r1 = m * ti->row[end - 1] + a;
         FN(pad_rows_)(d, x + (img * d->c + c) * d->h * d->w, r0, r1, pb);
-        for (; t < end; t += ti->run[t]) {
-            const T *src = pb + (m * ti->row[t] - r0) * wp + m * ti->col[t];
-            if (a == 6)
-                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 6, 4);
-            else
-                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 4, 2);
-        }
+        for (; t < end; t++) org[t] = pb + (m * ti->row[t] - r0) * wp + m * ti->col[t];
+        pb += (r1 - r0) * wp;
+    }
+    long t = 0;
+#if defined(__AVX__)
+    if (sizeof(T) == sizeof(float))
+        for (; t + 8 <= nb; t += 8)
+            wino_patches8_f32((const float *const *)(org + t), wp, a, (float *)(p + t), tb);
+#endif
+    for (; t < nb; t += ti->run[t]) {
+        if (a == 6)
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], p + t, tb, 6, 4);
+        else
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], p + t, tb, 4, 2);
     }
 }
 
