@@ -97,6 +97,24 @@ static void wino_patches8_f32(const float *const *org, long wp, int a, float *st
         for (int j = 0; j < a; j++) _mm256_storeu_ps(streams + (a * i + j) * tb, r[j]);
     }
 }
+
+/* The 4x4 outputs of 4 tiles (streams o[(4*i + j) * tb], tiles at o[0..3]) into y at
+   dst[k] (row stride ow), tile k cut to rows[k] x cols[k] by OH and OW: per output row
+   a 4x4 transpose turns the 4 streams into the 4 tiles' rows, one masked 4-float
+   store each (the masked-off lanes are not touched, past OW included). */
+static void wino_tiles4_f32(const float *o, long tb, float *const *dst, const long *rows,
+                            const long *cols, long ow) {
+    __m128i mask[4];
+    for (int k = 0; k < 4; k++)
+        mask[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)cols[k]), _mm_setr_epi32(0, 1, 2, 3));
+    for (int i = 0; i < 4; i++) {
+        __m128 r[4] = {_mm_loadu_ps(o + 4 * i * tb), _mm_loadu_ps(o + (4 * i + 1) * tb),
+                       _mm_loadu_ps(o + (4 * i + 2) * tb), _mm_loadu_ps(o + (4 * i + 3) * tb)};
+        _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+        for (int k = 0; k < 4; k++)
+            if (i < rows[k]) _mm_maskstore_ps(dst[k] + i * ow, mask[k], r[k]);
+    }
+}
 #endif
 
 typedef struct {

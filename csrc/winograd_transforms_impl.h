@@ -142,7 +142,9 @@ static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, wino_tiles *
 }
 
 /* pb = rows [r0, r1) of channel plane `plane` zero-padded to wp columns, in padded
-   coordinates (row r is the image's row r - ph). */
+   coordinates (row r is the image's row r - ph). Rows of a few floats: the copies stay
+   inline (MG_NO_MEMCPY_CALLS), a call to memmove or memset per row cost more. */
+MG_NO_MEMCPY_CALLS
 static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
                           T *restrict pb) {
     long wp = d->wp;
@@ -159,7 +161,7 @@ static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
     }
 }
 
-/* The copies between a run of len side-by-side tiles and a*a (or m*m) streams of ld tb:
+/* The copy from a run of len side-by-side tiles to a*a (or m*m) streams of ld tb:
    element (i, j) of tile k sits at rows[i * ld + m * k + j]. Called with literal a and
    m, so that the compiler unrolls the patch loops: with m a variable they ran at ~5
    cycles per element and took a third of the forward's time. */
@@ -169,13 +171,6 @@ static inline __attribute__((always_inline)) void FN(rows_to_streams_)(
     for (long k = 0; k < len; k++)
         for (int i = 0; i < a; i++)
             for (int j = 0; j < a; j++) streams[(a * i + j) * tb + k] = rows[i * ld + m * k + j];
-}
-
-static inline __attribute__((always_inline)) void FN(streams_to_rows_)(
-    const T *restrict streams, long tb, long len, T *restrict rows, long ld, const int m) {
-    for (long k = 0; k < len; k++)
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < m; j++) rows[i * ld + m * k + j] = streams[(m * i + j) * tb + k];
 }
 
 /* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c. Per
@@ -229,9 +224,45 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tile
     }
 }
 
+/* The m x m outputs of tile t, streams o[(m*i + j) * tb], into y's plane yf of filter
+   f, clipped to OH x OW. */
+static inline __attribute__((always_inline)) void FN(store_tile_)(
+    const wino_dims *d, const T *restrict o, const wino_tiles *ti, long t, T *yf,
+    const int m) {
+    long r = m * ti->row[t], q = m * ti->col[t], tb = d->tb, ow = d->ow;
+    long rows = d->oh - r < m ? d->oh - r : m, cols = ow - q < m ? ow - q : m;
+    T *dst = yf + ti->img[t] * d->f * d->oh * ow + r * ow + q;
+    for (long i = 0; i < rows; i++)
+        for (long j = 0; j < cols; j++) dst[i * ow + j] = o[(m * i + j) * tb + t];
+}
+
+/* The tiles' outputs into y (plane of filter f at yf): F(4x4) floats 4 tiles at a time
+   through wino_tiles4_f32, the rest one by one (literal m, so the copies unroll). */
+static void FN(store_tiles_)(const wino_dims *d, const T *restrict o, const wino_tiles *ti,
+                             long nb, T *yf) {
+    long t = 0, ow = d->ow, plane = d->f * d->oh * ow;
+#if defined(__AVX__)
+    for (; sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
+        float *dst[4];
+        long rows[4], cols[4];
+        for (int k = 0; k < 4; k++) {
+            long r = 4 * ti->row[t + k], q = 4 * ti->col[t + k];
+            rows[k] = d->oh - r < 4 ? d->oh - r : 4;
+            cols[k] = ow - q < 4 ? ow - q : 4;
+            dst[k] = (float *)yf + ti->img[t + k] * plane + r * ow + q;
+        }
+        wino_tiles4_f32((const float *)o + t, d->tb, dst, rows, cols, ow);
+    }
+#endif
+    for (; t < nb; t++)
+        if (d->m == 4)
+            FN(store_tile_)(d, o, ti, t, yf, 4);
+        else
+            FN(store_tile_)(d, o, ti, t, yf, 2);
+}
+
 /* y's m x m outputs of each tile: A^T M A (+ b, ReLU), M[e] = m[e][f][t]; outputs past
-   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. A run of tiles is laid out
-   as its m rows of y in s, then copied out clipped to OH x OW. */
+   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. */
 static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
                                   int relu, const wino_tiles *ti, long nb,
                                   T *restrict o, T *restrict s, T *y) {
@@ -254,17 +285,7 @@ static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, cons
                 }
             }
         }
-        for (long t = 0; t < nb; t += ti->run[t]) {
-            long len = ti->run[t], width = m * len, r = m * ti->row[t], q = m * ti->col[t];
-            if (m == 4)
-                FN(streams_to_rows_)(o + t, tb, len, s, width, 4);
-            else
-                FN(streams_to_rows_)(o + t, tb, len, s, width, 2);
-            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - q < width ? ow - q : width;
-            T *dst = y + ((ti->img[t] * d->f + f) * d->oh + r) * ow + q;
-            for (long i = 0; i < rows; i++)
-                for (long k = 0; k < cols; k++) dst[i * ow + k] = s[i * width + k];
-        }
+        FN(store_tiles_)(d, o, ti, nb, y + f * d->oh * ow);
     }
 }
 
