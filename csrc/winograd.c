@@ -115,6 +115,24 @@ static void wino_tiles4_f32(const float *o, long tb, float *const *dst, const lo
             if (i < rows[k]) _mm_maskstore_ps(dst[k] + i * ow, mask[k], r[k]);
     }
 }
+
+/* The inverse, for dw's dy: the 4x4 tiles of dy at src[k] (row stride ow), cut to
+   rows[k] x cols[k] and zero past them, into the 16 streams q[(4*i + j) * tb] at
+   q[0..3]: masked loads (masked-off lanes read as 0 and are never touched), one 4x4
+   transpose per tile row. */
+static void wino_load4_f32(const float *const *src, const long *rows, const long *cols,
+                           long ow, float *q, long tb) {
+    __m128i mask[4];
+    for (int k = 0; k < 4; k++)
+        mask[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)cols[k]), _mm_setr_epi32(0, 1, 2, 3));
+    for (int i = 0; i < 4; i++) {
+        __m128 r[4];
+        for (int k = 0; k < 4; k++)
+            r[k] = i < rows[k] ? _mm_maskload_ps(src[k] + i * ow, mask[k]) : _mm_setzero_ps();
+        _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+        for (int j = 0; j < 4; j++) _mm_storeu_ps(q + (4 * i + j) * tb, r[j]);
+    }
+}
 #endif
 
 typedef struct {

@@ -161,7 +161,7 @@ static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
     }
 }
 
-/* The copy from a run of len side-by-side tiles to a*a (or m*m) streams of ld tb:
+/* The copy from a run of len side-by-side tiles to a*a streams of ld tb:
    element (i, j) of tile k sits at rows[i * ld + m * k + j]. Called with literal a and
    m, so that the compiler unrolls the patch loops: with m a variable they ran at ~5
    cycles per element and took a third of the forward's time. */
@@ -289,28 +289,52 @@ static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, cons
     }
 }
 
+/* q[(m*i + j) * tb + t] = element (i, j) of tile t's m x m tile of dy's plane dyf
+   (filter f), zero past OH or OW. */
+static inline __attribute__((always_inline)) void FN(load_tile_)(
+    const wino_dims *d, const T *dyf, const wino_tiles *ti, long t, T *restrict q,
+    const int m) {
+    long r = m * ti->row[t], c = m * ti->col[t], tb = d->tb, ow = d->ow;
+    long rows = d->oh - r < m ? d->oh - r : m, cols = ow - c < m ? ow - c : m;
+    const T *src = dyf + ti->img[t] * d->f * d->oh * ow + r * ow + c;
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < m; j++)
+            q[(m * i + j) * tb + t] = i < rows && j < cols ? src[i * ow + j] : 0;
+}
+
+/* The block's dy tiles of filter f (plane dyf) into q: F(4x4) floats 4 tiles at a time
+   through wino_load4_f32, the rest one by one (literal m). */
+static void FN(load_tiles_)(const wino_dims *d, const T *dyf, const wino_tiles *ti,
+                            long nb, T *restrict q) {
+    long t = 0, ow = d->ow, plane = d->f * d->oh * ow;
+#if defined(__AVX__)
+    for (; sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
+        const float *src[4];
+        long rows[4], cols[4];
+        for (int k = 0; k < 4; k++) {
+            long r = 4 * ti->row[t + k], c = 4 * ti->col[t + k];
+            rows[k] = d->oh - r < 4 ? d->oh - r : 4;
+            cols[k] = ow - c < 4 ? ow - c : 4;
+            src[k] = (const float *)dyf + ti->img[t + k] * plane + r * ow + c;
+        }
+        wino_load4_f32(src, rows, cols, ow, (float *)q + t, d->tb);
+    }
+#endif
+    for (; t < nb; t++)
+        if (d->m == 4)
+            FN(load_tile_)(d, dyf, ti, t, q, 4);
+        else
+            FN(load_tile_)(d, dyf, ti, t, q, 2);
+}
+
 /* Z[e][f][t] = (A dY A^T)[e] for dY the m x m tile of dy (zero past OH or OW), ld tb;
    q: m*m x tb scratch, s: a*m x tb. */
 static void FN(dy_transform_)(const wino_dims *d, const T *dy, const wino_tiles *ti,
                               long nb, T *restrict q, T *restrict s, T *restrict z) {
-    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
+    long ft = d->f * d->tb, tb = d->tb, m = d->m;
     int a = d->a;
     for (long f = 0; f < d->f; f++) {
-        for (long t = 0; t < nb; t += ti->run[t]) {  /* the run's m rows into s, then q */
-            long len = ti->run[t], width = m * len, r = m * ti->row[t], c0 = m * ti->col[t];
-            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - c0 < width ? ow - c0 : width;
-            const T *src = dy + ((ti->img[t] * d->f + f) * d->oh + r) * ow + c0;
-            for (long i = 0; i < m; i++) {
-                long k = 0;
-                if (i < rows)
-                    for (; k < cols; k++) s[i * width + k] = src[i * ow + k];
-                for (; k < width; k++) s[i * width + k] = 0;
-            }
-            if (m == 4)
-                FN(rows_to_streams_)(s, width, len, q + t, tb, 4, 4);
-            else
-                FN(rows_to_streams_)(s, width, len, q + t, tb, 2, 2);
-        }
+        FN(load_tiles_)(d, dy + f * d->oh * d->ow, ti, nb, q);
         for (int j = 0; j < m; j++)          /* s = A dY */
             FN(a_)(a, q + j * tb, m * tb, s + j * tb, m * tb, nb);
         for (int i = 0; i < a; i++)          /* (A dY) A^T */
