@@ -141,23 +141,31 @@ static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, wino_tiles *
     }
 }
 
-/* pb = rows [r0, r1) of channel plane `plane` zero-padded to wp columns, in padded
-   coordinates (row r is the image's row r - ph). Rows of a few floats: the copies stay
-   inline (MG_NO_MEMCPY_CALLS), a call to memmove or memset per row cost more. */
+/* pb = rows [r0, r1) of channel plane `plane`, in padded coordinates (row r is the
+   image's row r - ph), wp columns, the image's row at column pw. Only the image's
+   pixels are written: the padding is the zeros input_transform_ put in pb once per
+   block, as every channel of a block has the same rows at the same places. Rows of a
+   few floats: the copies stay inline (a call to memmove per row cost more); floats
+   of rows >= 8 wide go by 8, the last 8 overlapping. */
 MG_NO_MEMCPY_CALLS
 static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
                           T *restrict pb) {
-    long wp = d->wp;
-    for (long r = r0; r < r1; r++, pb += wp) {
-        long row = r - d->ph;
-        long k = 0;
-        if (row >= 0 && row < d->h) {
-            for (; k < d->pw; k++) pb[k] = 0;
-            const T *src = plane + row * d->w;
-            for (long q = 0; q < d->w; q++) pb[k + q] = src[q];
-            k += d->w;
+    long wp = d->wp, w = d->w, lo = r0 > d->ph ? r0 : d->ph;
+    long hi = r1 < d->ph + d->h ? r1 : d->ph + d->h;
+    for (long r = lo; r < hi; r++) {
+        const T *src = plane + (r - d->ph) * w;
+        T *dst = pb + (r - r0) * wp + d->pw;
+#if defined(__AVX__)
+        if (sizeof(T) == sizeof(float) && w >= 8) {
+            const float *s = (const float *)src;
+            float *o = (float *)dst;
+            long q = 0;
+            for (; q + 8 <= w; q += 8) _mm256_storeu_ps(o + q, _mm256_loadu_ps(s + q));
+            if (q < w) _mm256_storeu_ps(o + w - 8, _mm256_loadu_ps(s + w - 8));
+            continue;
         }
-        for (; k < wp; k++) pb[k] = 0;
+#endif
+        for (long q = 0; q < w; q++) dst[q] = src[q];
     }
 }
 
@@ -213,6 +221,7 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tile
                                  T *restrict pb, T *restrict v) {
     long tb = d->tb, ct = d->c * tb;
     int a = d->a;
+    for (long k = 0; k < d->pb_rows * d->wp + 8; k++) pb[k] = 0;   /* see pad_rows_ */
     for (long c = 0; c < d->c; c++) {
         FN(gather_)(d, x, c, ti, nb, pb, p);
         for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
