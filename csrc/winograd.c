@@ -70,7 +70,8 @@
    backend/winograd_ref.py, holds the same). F(m, 3) interpolates at the points
    0, 1, -1 (m = 2: and infinity) or 0, 1, -1, 2, -2, infinity (m = 4).
    The filter transforms read G from here; the tile transforms, hot, spell out the
-   rows of B^T and A^T below as sums (bt_, at_, a_ in winograd_impl.h). */
+   rows of B^T and A^T below as sums (WINO_BT4/6 below, at_ and a_ in
+   winograd_transforms_impl.h). */
 static const double WINO_G2[4][3] = {
     {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 static const double WINO_G4[6][3] = {
@@ -82,19 +83,40 @@ static const double WINO_G4[6][3] = {
                   0 2 -1 -2 1 0; 0 4 0 -5 0 1]
     A^T (m = 4): [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
 
+/* o = B^T x for a column x of 4 or 6 values (the rows of B^T above as sums), for
+   scalars and for GCC vectors alike (a scalar factor applies to every lane): the tile
+   streams' bt_ and the float gather's registers use the same sums, in the same order,
+   so both give the same bits. */
+#define WINO_BT4(x, o) \
+    ((o)[0] = (x)[0] - (x)[2], (o)[1] = (x)[1] + (x)[2], (o)[2] = (x)[2] - (x)[1], \
+     (o)[3] = (x)[1] - (x)[3])
+#define WINO_BT6(x, o)                                                               \
+    ((o)[0] = 4 * (x)[0] - 5 * (x)[2] + (x)[4],                                      \
+     (o)[1] = ((x)[3] + (x)[4]) - 4 * ((x)[1] + (x)[2]),                             \
+     (o)[2] = ((x)[4] - (x)[3]) + 4 * ((x)[1] - (x)[2]),                             \
+     (o)[3] = ((x)[4] - (x)[2]) + 2 * ((x)[3] - (x)[1]),                             \
+     (o)[4] = ((x)[4] - (x)[2]) - 2 * ((x)[3] - (x)[1]),                             \
+     (o)[5] = 4 * (x)[1] - 5 * (x)[3] + (x)[5])
+
 #if defined(__AVX__)
-/* Patch rows of 8 tiles at once (origins org[0..7], row stride wp) into the a*a
-   streams (ld tb) at offset 0: each tile's row i is loaded 8 wide, reading 8 - a
-   floats past its patch (the padded rows have that slack), and one 8x8 transpose makes
-   the 8 tiles' column j of row i the 8 consecutive floats of stream (i, j). The scalar
-   copy it replaces took 2 memory operations per element, most of the input transform. */
+/* The patches of 8 tiles at once (origins org[0..7], row stride wp), times B, into
+   the a*a streams (ld tb) at offset 0: each tile's row i is loaded 8 wide, reading
+   8 - a floats past its patch (the padded rows have that slack); one 8x8 transpose
+   makes the 8 tiles' column j of row i one vector, and the row's d B is taken in
+   registers, so stream (i, j') gets (d B)[i][j'] of the 8 tiles in one store. The
+   scalar copy this replaces took 2 memory operations per element, most of the input
+   transform, and the separate pass of B over the copy one more store per element. */
 static void wino_patches8_f32(const float *const *org, long wp, int a, float *streams,
                               long tb) {
     for (int i = 0; i < a; i++) {
-        __m256 r[8];
+        __m256 r[8], o[6];
         for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(org[q] + i * wp);
         mg_transpose8_ps(r);
-        for (int j = 0; j < a; j++) _mm256_storeu_ps(streams + (a * i + j) * tb, r[j]);
+        if (a == 6)
+            WINO_BT6(r, o);
+        else
+            WINO_BT4(r, o);
+        for (int j = 0; j < a; j++) _mm256_storeu_ps(streams + (a * i + j) * tb, o[j]);
     }
 }
 

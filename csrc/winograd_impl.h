@@ -3,8 +3,9 @@
    GEMM_PACKED_A_LEN, GEMM_NR). Contract and algorithm: winograd.c.
    Loop nest of both kernels: filter transform (f, c) once; then tile blocks (OpenMP):
      tile offsets and runs of side-by-side tiles;
-     input transform (c: gather the a x a patches into p[a*a][tb], then two passes of
-       1-d transforms, each a simd loop over the tiles) -> V[e][c][t]; the forward
+     input transform (c: gather the a x a patches times B into p[a*a][tb] (floats:
+       8 tiles at a time in registers), then B^T's pass, a simd loop over the tiles)
+       -> V[e][c][t]; the forward
        writes V[e] straight in the GEMM's packed-B layout (panels of NR tiles), so its
        GEMMs pack neither operand;
      forward: a*a GEMMs M[e] = U[e] @ V[e]; output transform (f: two passes, bias and

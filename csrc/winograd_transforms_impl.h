@@ -10,24 +10,18 @@ static void FN(bt_)(int a, const T *restrict in, long is, T *restrict out, long 
     if (a == 4) {
 #pragma omp simd
         for (long t = 0; t < nb; t++) {
-            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
-            out[t] = x0 - x2;
-            out[os + t] = x1 + x2;
-            out[2 * os + t] = x2 - x1;
-            out[3 * os + t] = x1 - x3;
+            T x[4] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t]}, o[4];
+            WINO_BT4(x, o);
+            for (int i = 0; i < 4; i++) out[i * os + t] = o[i];
         }
         return;
     }
 #pragma omp simd
     for (long t = 0; t < nb; t++) {
-        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
-          x4 = in[4 * is + t], x5 = in[5 * is + t];
-        out[t] = 4 * x0 - 5 * x2 + x4;
-        out[os + t] = (x3 + x4) - 4 * (x1 + x2);
-        out[2 * os + t] = (x4 - x3) + 4 * (x1 - x2);
-        out[3 * os + t] = (x4 - x2) + 2 * (x3 - x1);
-        out[4 * os + t] = (x4 - x2) - 2 * (x3 - x1);
-        out[5 * os + t] = 4 * x1 - 5 * x3 + x5;
+        T x[6] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t], in[4 * is + t],
+                  in[5 * is + t]}, o[6];
+        WINO_BT6(x, o);
+        for (int i = 0; i < 6; i++) out[i * os + t] = o[i];
     }
 }
 
@@ -181,12 +175,13 @@ static inline __attribute__((always_inline)) void FN(rows_to_streams_)(
             for (int j = 0; j < a; j++) streams[(a * i + j) * tb + k] = rows[i * ld + m * k + j];
 }
 
-/* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c. Per
-   image the rows the block's tiles read are first copied, zero-padded, into pb (one
-   region per image), so that every tile is then a plain strided read, the edge tiles
-   too; floats go 8 tiles at a time through wino_patches8_f32, the rest run by run. */
+/* p[k][t] (ld tb), k = a*i + j: element (i, j) of d B, d tile t's patch in channel c.
+   Per image the rows the block's tiles read are first copied, zero-padded, into pb
+   (one region per image), so that every tile is then a plain strided read, the edge
+   tiles too; floats go 8 tiles at a time through wino_patches8_f32, the rest run by
+   run into the scratch s, then through bt_. */
 static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles *ti,
-                        long nb, T *restrict pb, T *restrict p) {
+                        long nb, T *restrict pb, T *restrict s, T *restrict p) {
     long tb = d->tb, wp = d->wp, m = d->m;
     int a = d->a;
     const T *org[WINO_MAX_TB];               /* each tile's patch origin in pb */
@@ -204,12 +199,15 @@ static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles
         for (; t + 8 <= nb; t += 8)
             wino_patches8_f32((const float *const *)(org + t), wp, a, (float *)(p + t), tb);
 #endif
+    long t0 = t;
     for (; t < nb; t += ti->run[t]) {
         if (a == 6)
-            FN(rows_to_streams_)(org[t], wp, ti->run[t], p + t, tb, 6, 4);
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], s + t, tb, 6, 4);
         else
-            FN(rows_to_streams_)(org[t], wp, ti->run[t], p + t, tb, 4, 2);
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], s + t, tb, 4, 2);
     }
+    for (int i = 0; t0 < nb && i < a; i++)  /* d B, row by row */
+        FN(bt_)(a, s + a * i * tb + t0, tb, p + a * i * tb + t0, tb, nb - t0);
 }
 
 /* V[e] = (B^T d B)[e] for the nb tiles, each V[e] (C x tb) in panels of pw tiles
@@ -223,12 +221,10 @@ static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tile
     int a = d->a;
     for (long k = 0; k < d->pb_rows * d->wp + 8; k++) pb[k] = 0;   /* see pad_rows_ */
     for (long c = 0; c < d->c; c++) {
-        FN(gather_)(d, x, c, ti, nb, pb, p);
-        for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
-            FN(bt_)(a, p + j * tb, a * tb, s + j * tb, a * tb, nb);
-        for (long t0 = 0; t0 < nb; t0 += pw) /* (B^T p) B, row by row, panel by panel */
-            for (int i = 0; i < a; i++)
-                FN(bt_)(a, s + i * a * tb + t0, tb, v + t0 * d->c + c * pw + i * a * ct, ct,
+        FN(gather_)(d, x, c, ti, nb, pb, s, p);
+        for (long t0 = 0; t0 < nb; t0 += pw) /* B^T (d B), column by column, by panel */
+            for (int j = 0; j < a; j++)
+                FN(bt_)(a, p + j * tb + t0, a * tb, v + t0 * d->c + c * pw + j * ct, a * ct,
                         nb - t0 < pw ? nb - t0 : pw);
     }
 }
