@@ -98,6 +98,14 @@ static const double WINO_G4[6][3] = {
      (o)[4] = ((x)[4] - (x)[2]) - 2 * ((x)[3] - (x)[1]),                             \
      (o)[5] = 4 * (x)[1] - 5 * (x)[3] + (x)[5])
 
+/* o = A^T x (a -> m values), likewise: at_ and the float output's registers. */
+#define WINO_AT4(x, o) ((o)[0] = (x)[0] + (x)[1] + (x)[2], (o)[1] = (x)[1] - (x)[2] - (x)[3])
+#define WINO_AT6(x, o)                                                               \
+    ((o)[0] = (x)[0] + ((x)[1] + (x)[2]) + ((x)[3] + (x)[4]),                        \
+     (o)[1] = ((x)[1] - (x)[2]) + 2 * ((x)[3] - (x)[4]),                             \
+     (o)[2] = ((x)[1] + (x)[2]) + 4 * ((x)[3] + (x)[4]),                             \
+     (o)[3] = ((x)[1] - (x)[2]) + 8 * ((x)[3] - (x)[4]) + (x)[5])
+
 #if defined(__AVX__)
 /* The patches of 8 tiles at once (origins org[0..7], row stride wp), times B, into
    the a*a streams (ld tb) at offset 0: each tile's row i is loaded 8 wide, reading
@@ -120,18 +128,23 @@ static void wino_patches8_f32(const float *const *org, long wp, int a, float *st
     }
 }
 
-/* The 4x4 outputs of 4 tiles (streams o[(4*i + j) * tb], tiles at o[0..3]) into y at
-   dst[k] (row stride ow), tile k cut to rows[k] x cols[k] by OH and OW: per output row
-   a 4x4 transpose turns the 4 streams into the 4 tiles' rows, one masked 4-float
-   store each (the masked-off lanes are not touched, past OW included). */
-static void wino_tiles4_f32(const float *o, long tb, float *const *dst, const long *rows,
-                            const long *cols, long ow) {
+/* F(4x4)'s last steps for 4 tiles: (A^T M) A, + bias when add, ReLU when relu, into y
+   at dst[k] (row stride ow), tile k cut to rows[k] x cols[k] by OH and OW. s: the
+   streams of A^T M, s[(6*i + j) * tb], tiles at s[0..3]. Per output row i the row pass
+   runs in registers, then a 4x4 transpose turns its 4 streams into the 4 tiles' rows,
+   one masked 4-float store each (masked-off lanes, past OW, are not touched). */
+static void wino_out4_f32(const float *s, long tb, int add, float bias, int relu,
+                          float *const *dst, const long *rows, const long *cols, long ow) {
     __m128i mask[4];
     for (int k = 0; k < 4; k++)
         mask[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)cols[k]), _mm_setr_epi32(0, 1, 2, 3));
     for (int i = 0; i < 4; i++) {
-        __m128 r[4] = {_mm_loadu_ps(o + 4 * i * tb), _mm_loadu_ps(o + (4 * i + 1) * tb),
-                       _mm_loadu_ps(o + (4 * i + 2) * tb), _mm_loadu_ps(o + (4 * i + 3) * tb)};
+        __m128 x[6], r[4];
+        for (int j = 0; j < 6; j++) x[j] = _mm_loadu_ps(s + (6 * i + j) * tb);
+        WINO_AT6(x, r);
+        for (int j = 0; add && j < 4; j++) r[j] = r[j] + _mm_set1_ps(bias);
+        for (int j = 0; relu && j < 4; j++)  /* NaN <= 0 is false: NaN is kept */
+            r[j] = _mm_andnot_ps(_mm_cmple_ps(r[j], _mm_setzero_ps()), r[j]);
         _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
         for (int k = 0; k < 4; k++)
             if (i < rows[k]) _mm_maskstore_ps(dst[k] + i * ow, mask[k], r[k]);

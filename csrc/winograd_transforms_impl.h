@@ -31,21 +31,19 @@ static void FN(at_)(int a, const T *restrict in, long is, T *restrict out, long 
     if (a == 4) {
 #pragma omp simd
         for (long t = 0; t < nb; t++) {
-            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
-            out[t] = x0 + x1 + x2;
-            out[os + t] = x1 - x2 - x3;
+            T x[4] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t]}, o[2];
+            WINO_AT4(x, o);
+            out[t] = o[0];
+            out[os + t] = o[1];
         }
         return;
     }
 #pragma omp simd
     for (long t = 0; t < nb; t++) {
-        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
-          x4 = in[4 * is + t], x5 = in[5 * is + t];
-        T p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m34 = x3 - x4;
-        out[t] = x0 + p12 + p34;
-        out[os + t] = m12 + 2 * m34;
-        out[2 * os + t] = p12 + 4 * p34;
-        out[3 * os + t] = m12 + 8 * m34 + x5;
+        T x[6] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t], in[4 * is + t],
+                  in[5 * is + t]}, o[4];
+        WINO_AT6(x, o);
+        for (int i = 0; i < 4; i++) out[i * os + t] = o[i];
     }
 }
 
@@ -241,56 +239,53 @@ static inline __attribute__((always_inline)) void FN(store_tile_)(
         for (long j = 0; j < cols; j++) dst[i * ow + j] = o[(m * i + j) * tb + t];
 }
 
-/* The tiles' outputs into y (plane of filter f at yf): F(4x4) floats 4 tiles at a time
-   through wino_tiles4_f32, the rest one by one (literal m, so the copies unroll). */
-static void FN(store_tiles_)(const wino_dims *d, const T *restrict o, const wino_tiles *ti,
-                             long nb, T *yf) {
-    long t = 0, ow = d->ow, plane = d->f * d->oh * ow;
-#if defined(__AVX__)
-    for (; sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
-        float *dst[4];
-        long rows[4], cols[4];
-        for (int k = 0; k < 4; k++) {
-            long r = 4 * ti->row[t + k], q = 4 * ti->col[t + k];
-            rows[k] = d->oh - r < 4 ? d->oh - r : 4;
-            cols[k] = ow - q < 4 ? ow - q : 4;
-            dst[k] = (float *)yf + ti->img[t + k] * plane + r * ow + q;
-        }
-        wino_tiles4_f32((const float *)o + t, d->tb, dst, rows, cols, ow);
-    }
-#endif
-    for (; t < nb; t++)
-        if (d->m == 4)
-            FN(store_tile_)(d, o, ti, t, yf, 4);
-        else
-            FN(store_tile_)(d, o, ti, t, yf, 2);
-}
-
 /* y's m x m outputs of each tile: A^T M A (+ b, ReLU), M[e] = m[e][f][t]; outputs past
-   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. */
+   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. After the column pass (s =
+   A^T M), F(4x4) floats finish 4 tiles at a time in registers (wino_out4_f32); the
+   rest take the row pass into o, the bias and ReLU, and the scalar stores. */
 static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
                                   int relu, const wino_tiles *ti, long nb,
                                   T *restrict o, T *restrict s, T *y) {
-    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
+    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m, plane = d->f * d->oh * ow;
     int a = d->a;
     for (long f = 0; f < d->f; f++) {
         const T *src = mm + f * tb;
+        T bias = b ? b[f] : 0, *yf = y + f * d->oh * ow;
         for (int j = 0; j < a; j++)          /* s = A^T M */
             FN(at_)(a, src + j * ft, a * ft, s + j * tb, a * tb, nb);
+        long t = 0;
+#if defined(__AVX__)
+        for (; sizeof(T) == sizeof(float) && m == 4 && t + 4 <= nb; t += 4) {
+            float *dst[4];
+            long rows[4], cols[4];
+            for (int k = 0; k < 4; k++) {
+                long r = 4 * ti->row[t + k], q = 4 * ti->col[t + k];
+                rows[k] = d->oh - r < 4 ? d->oh - r : 4;
+                cols[k] = ow - q < 4 ? ow - q : 4;
+                dst[k] = (float *)yf + ti->img[t + k] * plane + r * ow + q;
+            }
+            wino_out4_f32((const float *)s + t, tb, b || relu, (float)bias, relu, dst, rows,
+                          cols, ow);
+        }
+#endif
+        if (t == nb) continue;
         for (int i = 0; i < m; i++)          /* (A^T M) A */
-            FN(at_)(a, s + i * a * tb, tb, o + i * m * tb, tb, nb);
+            FN(at_)(a, s + i * a * tb + t, tb, o + i * m * tb + t, tb, nb - t);
         if (b || relu) {                     /* NaN <= 0 is false: NaN is kept */
-            T bias = b ? b[f] : 0;
             for (int k = 0; k < m * m; k++) {
                 T *ok = o + k * tb;
 #pragma omp simd
-                for (long t = 0; t < nb; t++) {
-                    T val = ok[t] + bias;
-                    ok[t] = relu && val <= 0 ? 0 : val;
+                for (long u = t; u < nb; u++) {
+                    T val = ok[u] + bias;
+                    ok[u] = relu && val <= 0 ? 0 : val;
                 }
             }
         }
-        FN(store_tiles_)(d, o, ti, nb, y + f * d->oh * ow);
+        for (; t < nb; t++)
+            if (m == 4)
+                FN(store_tile_)(d, o, ti, t, yf, 4);
+            else
+                FN(store_tile_)(d, o, ti, t, yf, 2);
     }
 }
 
