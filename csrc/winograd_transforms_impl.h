@@ -246,7 +246,7 @@ static inline __attribute__((always_inline)) void FN(store_tile_)(
 static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
                                   int relu, const wino_tiles *ti, long nb,
                                   T *restrict o, T *restrict s, T *y) {
-    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m, plane = d->f * d->oh * ow;
+    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
     int a = d->a;
     for (long f = 0; f < d->f; f++) {
         const T *src = mm + f * tb;
@@ -255,7 +255,8 @@ static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, cons
             FN(at_)(a, src + j * ft, a * ft, s + j * tb, a * tb, nb);
         long t = 0;
 #if defined(__AVX__)
-        for (; sizeof(T) == sizeof(float) && m == 4 && t + 4 <= nb; t += 4) {
+        for (long plane = d->f * d->oh * ow;
+             sizeof(T) == sizeof(float) && m == 4 && t + 4 <= nb; t += 4) {
             float *dst[4];
             long rows[4], cols[4];
             for (int k = 0; k < 4; k++) {
@@ -306,9 +307,10 @@ static inline __attribute__((always_inline)) void FN(load_tile_)(
    through wino_load4_f32, the rest one by one (literal m). */
 static void FN(load_tiles_)(const wino_dims *d, const T *dyf, const wino_tiles *ti,
                             long nb, T *restrict q) {
-    long t = 0, ow = d->ow, plane = d->f * d->oh * ow;
+    long t = 0, ow = d->ow;
 #if defined(__AVX__)
-    for (; sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
+    for (long plane = d->f * d->oh * ow;
+         sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
         const float *src[4];
         long rows[4], cols[4];
         for (int k = 0; k < 4; k++) {
