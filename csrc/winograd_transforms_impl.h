@@ -307,9 +307,9 @@ static inline __attribute__((always_inline)) void FN(load_tile_)(
    through wino_load4_f32, the rest one by one (literal m). */
 static void FN(load_tiles_)(const wino_dims *d, const T *dyf, const wino_tiles *ti,
                             long nb, T *restrict q) {
-    long t = 0, ow = d->ow;
+    long t = 0;
 #if defined(__AVX__)
-    for (long plane = d->f * d->oh * ow;
+    for (long ow = d->ow, plane = d->f * d->oh * ow;
          sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
         const float *src[4];
         long rows[4], cols[4];
