@@ -58,7 +58,10 @@
    wide B panels more than the block wants L2. For F(4, 3) (36 products, so a third
    of the tiles per byte), CPU time of forward / dw, 32->64: TB = 64 7.1 / 8.5 ms, 128
    7.3 / 9.1, 256 7.7 / 9.7 (interleaved medians of 15; 64->64 alike within noise):
-   1 MB, which gives TB = 64 there. */
+   1 MB, which gives TB = 64 there. Rechecked with the transforms in registers and V
+   in packed panels (interleaved medians of 40, forward / dx / dw against 1 MB): 2 MB
+   (TB = 128) 1.25 / 1.3 / 1.16x the time, 512 KB (TB = 32) 0.96 / 0.92 / 1.02x,
+   within the machine's noise. */
 #define WINO_BLOCK_BYTES (1024L * 1024)
 /* TB is a multiple of WINO_TB_STEP, which any GEMM panel width (NR: 8, 16 or 32)
    divides, so no GEMM over a block has a ragged last panel but the very last block's. */
