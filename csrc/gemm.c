@@ -27,8 +27,8 @@
      AVX2+FMA (Zen, Haswell .. Alder Lake; or MINIGRAD_NO_AVX512=1 at build): 6 x 16
        floats or 6 x 8 doubles in 12 ymm registers, BLIS's Zen blocks.
      neither (MINIGRAD_NO_NATIVE=1, other CPUs): a plain C kernel of the AVX2 shape.
-   A B read transposed (x @ W.T, a conv's dW) is packed through in-register 8x8
-   transposes, NR/8 of them per 8 k steps.
+   A B read transposed (x @ W.T, a conv's dW) and an A read as stored are packed
+   through in-register 8x8 transposes (pack_t_f32).
    Threads: OpenMP splits C in whole micro-tiles between mg_set_num_threads threads
    (GEMM_THREADED in gemm_impl.h), from MG_GEMM_PAR_MIN multiply-adds up. */
 #include <stdint.h>
@@ -204,41 +204,40 @@ DEFINE_REF_UKR(ukr_f64, double, MR_F64, NR_F64)
 #endif
 
 #if defined(MG_GEMM_AVX512) || defined(MG_GEMM_AVX2)
-/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. */
-static inline void transpose8_ps(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/* A full NR-column panel of a B whose columns are rows in memory (x @ W.T: row j of W
-   is column j of B; or the implicit B of a conv's dW): out[p*NR + j] = rows[j][p].
-   8x8 blocks are transposed in registers, NR/8 of them per 8 k steps, so each source
-   row is read 8 floats at a time instead of the panel being written one float per
-   store, 4*NR bytes apart. */
-static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) {
+/* A panel `width` floats wide (NR for B, MR for A) whose nr <= width lines are rows in
+   memory: out[p*width + j] = rows[j][p], zeros for j >= nr. For B read transposed
+   (x @ W.T: row j of W is column j of B; the implicit B of a conv's dW) and for A read
+   as stored (its MR rows; Winograd's dw: Z's rows are tiles in memory). 8x8 blocks are
+   transposed in registers, so each source row is read 8 floats at a time instead of
+   the panel being written one float per store, 4*width bytes apart (that scalar form
+   took a fifth of the Winograd dw's time). */
+static void pack_t_f32(long kc, int nr, int width, const float *const *rows,
+                       float *restrict out) {
     long p = 0;
     for (; p + 8 <= kc; p += 8) {
-        for (int g = 0; g < NR_F32 / 8; g++) {
+        for (int g = 0; g < width; g += 8) {
             __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[8 * g + i] + p);
-            transpose8_ps(r);
-            for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * NR_F32 + 8 * g, r[q]);
+            for (int i = 0; i < 8; i++)
+                r[i] = g + i < nr ? _mm256_loadu_ps(rows[g + i] + p) : _mm256_setzero_ps();
+            mg_transpose8_ps(r);
+            float *o = out + p * width + g;
+            if (width - g >= 8)
+                for (int q = 0; q < 8; q++) _mm256_storeu_ps(o + q * width, r[q]);
+            else if (width - g == 4)
+                for (int q = 0; q < 8; q++)
+                    _mm_storeu_ps(o + q * width, _mm256_castps256_ps128(r[q]));
+            else
+                for (int q = 0; q < 8; q++) {
+                    float lane[8];
+                    _mm256_storeu_ps(lane, r[q]);
+                    for (int j = 0; j < width - g; j++) o[q * width + j] = lane[j];
+                }
         }
     }
     for (; p < kc; p++)
-        for (int j = 0; j < NR_F32; j++) out[p * NR_F32 + j] = rows[j][p];
+        for (int j = 0; j < width; j++) out[p * width + j] = j < nr ? rows[j][p] : 0;
 }
-#define MG_PACK_BT_F32 pack_bt_f32
+#define MG_PACK_T_F32 pack_t_f32
 #endif
 
 #define T float
@@ -248,7 +247,7 @@ static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) 
 #define GEMM_SERIAL mg_gemm_serial_f32
 #define GEMM_THREADED mg_gemm_threaded_f32
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f32
-#define GEMM_PACKED_A mg_gemm_packed_a_f32
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f32
 #define GEMM_PACK_A mg_gemm_pack_a_f32
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f32
 #define MR MR_F32
@@ -274,7 +273,7 @@ static void pack_bt_f32(long kc, const float *const *rows, float *restrict out) 
 #define GEMM_SERIAL mg_gemm_serial_f64
 #define GEMM_THREADED mg_gemm_threaded_f64
 #define GEMM_IMPLICIT_B mg_gemm_implicit_b_f64
-#define GEMM_PACKED_A mg_gemm_packed_a_f64
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f64
 #define GEMM_PACK_A mg_gemm_pack_a_f64
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f64
 #define MR MR_F64

@@ -1,7 +1,7 @@
 /* The GEMM driver for one element type T, included by gemm.c once per type.
    Template parameters: T, SFX (f32/f64), MR NR (micro-tile), MC KC NC (cache blocks),
    UKR (the micro-kernel, see gemm.c), and the names GEMM, GEMM_BATCH, GEMM_SERIAL,
-   GEMM_THREADED, GEMM_IMPLICIT_B, GEMM_PACKED_A, GEMM_PACK_A, GEMM_PACKED_A_LEN
+   GEMM_THREADED, GEMM_IMPLICIT_B, GEMM_PACKED_AB, GEMM_PACK_A, GEMM_PACKED_A_LEN
    (mg_gemm_f32 ...).
    Contract: gemm.c's header. C = alpha * op(A) @ op(B) + beta * C, row-major with row
    strides; C overwritten (never read) when beta == 0, else scaled and accumulated
@@ -28,6 +28,14 @@ static void FN(pack_a_)(long mc, long kc, const T *a, long lda, int ta, T alpha,
                 for (; i < MR; i++) out[p * MR + i] = 0;
             }
         } else {            /* op(A)(i, p) = a[i * lda + p]: one row stream per i */
+#ifdef MG_PACK_T_F32
+            if (sizeof(T) == sizeof(float) && alpha == 1) {
+                const T *rows[MR];
+                for (long i = 0; i < mr; i++) rows[i] = a + (i0 + i) * lda;
+                MG_PACK_T_F32(kc, (int)mr, MR, (const float *const *)rows, (float *)out);
+                continue;
+            }
+#endif
             for (long i = 0; i < mr; i++) {
                 const T *src = a + (i0 + i) * lda;
                 for (long p = 0; p < kc; p++) out[p * MR + i] = alpha * src[p];
@@ -41,9 +49,9 @@ static void FN(pack_a_)(long mc, long kc, const T *a, long lda, int ta, T alpha,
 /* One NR-column panel whose nr columns are rows in memory: out[p*NR + j] = rows[j][p],
    zeros past nr (the B of x @ W.T, or the implicit B of a conv's dW). */
 static void FN(pack_panel_t_)(long kc, long nr, const T *const *rows, T *restrict out) {
-#ifdef MG_PACK_BT_F32
-    if (sizeof(T) == sizeof(float) && nr == NR) {
-        MG_PACK_BT_F32(kc, (const float *const *)rows, (float *)out);
+#ifdef MG_PACK_T_F32
+    if (sizeof(T) == sizeof(float)) {
+        MG_PACK_T_F32(kc, (int)nr, NR, (const float *const *)rows, (float *)out);
         return;
     }
 #endif
@@ -134,12 +142,10 @@ static void FN(pack_b_implicit_)(int tb, long kc, long nc, const T *src, const l
 }
 
 /* The BLIS loops over one thread's C. B is op(b) (ldb, tb), or with koff != NULL the
-   implicit B of an image (see pack_b_implicit_; b is then the image, ldb unused). A is
-   op(a) (lda, ta, alpha), or with packed != NULL already packed by GEMM_PACK_A (a
-   and lda unused, alpha 1, k <= KC: one k block, so panel i starts at packed + i*k). */
+   implicit B of an image (see pack_b_implicit_; b is then the image, ldb unused). */
 static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, const T *a,
                              long lda, const T *b, long ldb, const long *koff, T beta,
-                             T *c, long ldc, const T *packed) {
+                             T *c, long ldc) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0 || alpha == 0) {
         FN(scale_)(m, n, beta, c, ldc);
@@ -149,9 +155,9 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
     long kb = (k + KC - 1) / KC, kcb = (k + kb - 1) / kb;
     long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
     long nb = (n + NC - 1) / NC, ncb = FN(round_up_)((n + nb - 1) / nb, NR);
-    T *ap = packed ? NULL : mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
+    T *ap = mg_workspace(MG_WS_PACK_A, (size_t)mcb * kcb * sizeof(T));
     T *bp = mg_workspace(MG_WS_PACK_B, (size_t)ncb * kcb * sizeof(T));
-    if ((ap == NULL && packed == NULL) || bp == NULL) return MG_ENOMEM;
+    if (ap == NULL || bp == NULL) return MG_ENOMEM;
     for (long jc = 0; jc < n; jc += ncb) {
         long nc = n - jc < ncb ? n - jc : ncb;
         for (long pc = 0; pc < k; pc += kcb) {
@@ -165,10 +171,6 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
                             bp);
             for (long ic = 0; ic < m; ic += mcb) {
                 long mc = m - ic < mcb ? m - ic : mcb;
-                if (packed != NULL) {   /* one k block: kc == k, pc == 0 */
-                    FN(macro_)(mc, nc, kc, packed + ic * k, bp, c + ic * ldc + jc, ldc, bet);
-                    continue;
-                }
                 FN(pack_a_)(mc, kc, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, ta,
                             alpha, ap);
                 FN(macro_)(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, bet);
@@ -180,14 +182,12 @@ static int FN(gemm_blocked_)(int ta, int tb, long m, long n, long k, T alpha, co
 
 int GEMM_SERIAL(int ta, int tb, long m, long n, long k, T alpha, const T *a,
                         long lda, const T *b, long ldb, T beta, T *c, long ldc) {
-    return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc,
-                             NULL);
+    return FN(gemm_blocked_)(ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 int GEMM_IMPLICIT_B(int tb, long m, long n, long k, const T *a, long lda,
                             const T *src, const long *koff, T beta, T *c, long ldc) {
-    return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc,
-                             NULL);
+    return FN(gemm_blocked_)(0, tb, m, n, k, (T)1, a, lda, src, 0, koff, beta, c, ldc);
 }
 
 long GEMM_PACKED_A_LEN(long m, long k) {
@@ -198,11 +198,23 @@ void GEMM_PACK_A(long m, long k, const T *a, long lda, T *out) {
     FN(pack_a_)(m, k, a, lda, 0, (T)1, out);
 }
 
-int GEMM_PACKED_A(long m, long n, long k, const T *packed, const T *b, long ldb, T beta,
-                  T *c, long ldc) {
-    if (GEMM_PACKED_A_LEN(m, k) < 0) return MG_EINVAL;
-    return FN(gemm_blocked_)(0, 0, m, n, k, (T)1, NULL, 0, b, ldb, NULL, beta, c, ldc,
-                             packed);
+/* Both operands already packed, so only the macro-kernel runs: panel i of A at
+   pa + i*MR*k, panel j of B at pb + j*NR*k. B is one block (the caller sizes it for
+   the cache); A is walked in the MC-row blocks gemm_blocked_ would use. */
+int GEMM_PACKED_AB(long m, long n, long k, const T *pa, const T *pb, T beta, T *c,
+                   long ldc) {
+    if (GEMM_PACKED_A_LEN(m, k) < 0 || n < 0) return MG_EINVAL;
+    if (m == 0 || n == 0) return 0;
+    if (k == 0) {
+        FN(scale_)(m, n, beta, c, ldc);
+        return 0;
+    }
+    long mb = (m + MC - 1) / MC, mcb = FN(round_up_)((m + mb - 1) / mb, MR);
+    for (long ic = 0; ic < m; ic += mcb) {
+        long mc = m - ic < mcb ? m - ic : mcb;
+        FN(macro_)(mc, n, k, pa + ic * k, pb, c + ic * ldc, ldc, beta);
+    }
+    return 0;
 }
 
 /* Splits C between nt threads along one side in whole micro-tiles, balanced to within
@@ -297,6 +309,6 @@ int GEMM_BATCH(int trans_a, int trans_b, long batch, long m, long n, long k,
 #undef GEMM_SERIAL
 #undef GEMM_THREADED
 #undef GEMM_IMPLICIT_B
-#undef GEMM_PACKED_A
+#undef GEMM_PACKED_AB
 #undef GEMM_PACK_A
 #undef GEMM_PACKED_A_LEN

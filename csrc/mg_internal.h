@@ -127,18 +127,22 @@ int mg_gemm_implicit_b_f64(int tb, long m, long n, long k, const double *a, long
 
 /* A constant op(A) (m x k, not transposed, k <= the KC of the type) packed once into
    the GEMM's panel layout, then multiplied against many B's without packing it again
-   (Winograd's transformed weights, reused by every block of tiles):
+   (Winograd's transformed weights, reused by every block of tiles), B written straight
+   in its packed layout by the caller (Winograd's input transform):
    mg_gemm_packed_a_len: elements of the packed form, or -1 when k exceeds one k block
-   (then use mg_gemm_serial); mg_gemm_pack_a: packs it; mg_gemm_packed_a: C = beta * C
-   + A @ B on one thread, same contract as mg_gemm_serial (MG_EINVAL for k > KC). */
+   (then use mg_gemm_serial); mg_gemm_pack_a: packs it; mg_gemm_packed_ab: C = beta * C
+   + A @ B on one thread (C as mg_gemm_serial's; MG_EINVAL for k > KC), B (k x n) in
+   ceil(n / NR) panels of NR columns (MG_GEMM_NR_F32/_F64), element (p, j) at
+   pb[(j / NR) * NR * k + p * NR + j % NR]; the columns past n of the last panel are
+   read but only reach C's columns past n, which are not written. */
 long mg_gemm_packed_a_len_f32(long m, long k);
 long mg_gemm_packed_a_len_f64(long m, long k);
 void mg_gemm_pack_a_f32(long m, long k, const float *a, long lda, float *out);
 void mg_gemm_pack_a_f64(long m, long k, const double *a, long lda, double *out);
-int mg_gemm_packed_a_f32(long m, long n, long k, const float *packed, const float *b,
-                         long ldb, float beta, float *c, long ldc);
-int mg_gemm_packed_a_f64(long m, long n, long k, const double *packed, const double *b,
-                         long ldb, double beta, double *c, long ldc);
+int mg_gemm_packed_ab_f32(long m, long n, long k, const float *pa, const float *pb,
+                          float beta, float *c, long ldc);
+int mg_gemm_packed_ab_f64(long m, long n, long k, const double *pa, const double *pb,
+                          double beta, double *c, long ldc);
 
 /* The *_impl.h templates are included once per element type, with T (float or double)
    and SFX (f32 or f64) defined. Their exported functions are named by macros the
@@ -148,6 +152,28 @@ int mg_gemm_packed_a_f64(long m, long n, long k, const double *packed, const dou
 #define MG_CAT_(a, b) a##b
 #define MG_CAT(a, b) MG_CAT_(a, b)
 #define FN(name) MG_CAT(name, SFX)
+
+#if defined(__AVX__)
+#include <immintrin.h>
+/* In-register transpose of an 8x8 float block: r[i] (row i) becomes column i. Turns
+   rows in memory into the column streams of the GEMM's panels (gemm.c's pack_t_f32)
+   and of Winograd's tile streams (winograd.c's patch gather), 8 floats per load and
+   per store instead of one float per store. */
+static inline void mg_transpose8_ps(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+#endif
 
 /* GCC turns short copy loops into calls to memmove; for runs of 14-16 floats the call
    costs more than the copy, so the packing and im2col loops stay inline. */

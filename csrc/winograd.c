@@ -58,7 +58,10 @@
    wide B panels more than the block wants L2. For F(4, 3) (36 products, so a third
    of the tiles per byte), CPU time of forward / dw, 32->64: TB = 64 7.1 / 8.5 ms, 128
    7.3 / 9.1, 256 7.7 / 9.7 (interleaved medians of 15; 64->64 alike within noise):
-   1 MB, which gives TB = 64 there. */
+   1 MB, which gives TB = 64 there. Rechecked with the transforms in registers and V
+   in packed panels (interleaved medians of 40, forward / dx / dw against 1 MB): 2 MB
+   (TB = 128) 1.25 / 1.3 / 1.16x the time, 512 KB (TB = 32) 0.96 / 0.92 / 1.02x,
+   within the machine's noise. */
 #define WINO_BLOCK_BYTES (1024L * 1024)
 /* TB is a multiple of WINO_TB_STEP, which any GEMM panel width (NR: 8, 16 or 32)
    divides, so no GEMM over a block has a ragged last panel but the very last block's. */
@@ -70,7 +73,8 @@
    backend/winograd_ref.py, holds the same). F(m, 3) interpolates at the points
    0, 1, -1 (m = 2: and infinity) or 0, 1, -1, 2, -2, infinity (m = 4).
    The filter transforms read G from here; the tile transforms, hot, spell out the
-   rows of B^T and A^T below as sums (bt_, at_, a_ in winograd_impl.h). */
+   rows of B^T and A^T below as sums (WINO_BT4/6 below, at_ and a_ in
+   winograd_transforms_impl.h). */
 static const double WINO_G2[4][3] = {
     {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 static const double WINO_G4[6][3] = {
@@ -82,9 +86,97 @@ static const double WINO_G4[6][3] = {
                   0 2 -1 -2 1 0; 0 4 0 -5 0 1]
     A^T (m = 4): [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
 
+/* o = B^T x for a column x of 4 or 6 values (the rows of B^T above as sums), for
+   scalars and for GCC vectors alike (a scalar factor applies to every lane): the tile
+   streams' bt_ and the float gather's registers use the same sums, in the same order,
+   so both give the same bits. */
+#define WINO_BT4(x, o) \
+    ((o)[0] = (x)[0] - (x)[2], (o)[1] = (x)[1] + (x)[2], (o)[2] = (x)[2] - (x)[1], \
+     (o)[3] = (x)[1] - (x)[3])
+#define WINO_BT6(x, o)                                                               \
+    ((o)[0] = 4 * (x)[0] - 5 * (x)[2] + (x)[4],                                      \
+     (o)[1] = ((x)[3] + (x)[4]) - 4 * ((x)[1] + (x)[2]),                             \
+     (o)[2] = ((x)[4] - (x)[3]) + 4 * ((x)[1] - (x)[2]),                             \
+     (o)[3] = ((x)[4] - (x)[2]) + 2 * ((x)[3] - (x)[1]),                             \
+     (o)[4] = ((x)[4] - (x)[2]) - 2 * ((x)[3] - (x)[1]),                             \
+     (o)[5] = 4 * (x)[1] - 5 * (x)[3] + (x)[5])
+
+/* o = A^T x (a -> m values), likewise: at_ and the float output's registers. */
+#define WINO_AT4(x, o) ((o)[0] = (x)[0] + (x)[1] + (x)[2], (o)[1] = (x)[1] - (x)[2] - (x)[3])
+#define WINO_AT6(x, o)                                                               \
+    ((o)[0] = (x)[0] + ((x)[1] + (x)[2]) + ((x)[3] + (x)[4]),                        \
+     (o)[1] = ((x)[1] - (x)[2]) + 2 * ((x)[3] - (x)[4]),                             \
+     (o)[2] = ((x)[1] + (x)[2]) + 4 * ((x)[3] + (x)[4]),                             \
+     (o)[3] = ((x)[1] - (x)[2]) + 8 * ((x)[3] - (x)[4]) + (x)[5])
+
+#if defined(__AVX__)
+/* The patches of 8 tiles at once (origins org[0..7], row stride wp), times B, into
+   the a*a streams (ld tb) at offset 0: each tile's row i is loaded 8 wide, reading
+   8 - a floats past its patch (the padded rows have that slack); one 8x8 transpose
+   makes the 8 tiles' column j of row i one vector, and the row's d B is taken in
+   registers, so stream (i, j') gets (d B)[i][j'] of the 8 tiles in one store. The
+   scalar copy this replaces took 2 memory operations per element, most of the input
+   transform, and the separate pass of B over the copy one more store per element. */
+static void wino_patches8_f32(const float *const *org, long wp, int a, float *streams,
+                              long tb) {
+    for (int i = 0; i < a; i++) {
+        __m256 r[8], o[6];
+        for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_ps(org[q] + i * wp);
+        mg_transpose8_ps(r);
+        if (a == 6)
+            WINO_BT6(r, o);
+        else
+            WINO_BT4(r, o);
+        for (int j = 0; j < a; j++) _mm256_storeu_ps(streams + (a * i + j) * tb, o[j]);
+    }
+}
+
+/* F(4x4)'s last steps for 4 tiles: (A^T M) A, + bias when add, ReLU when relu, into y
+   at dst[k] (row stride ow), tile k cut to rows[k] x cols[k] by OH and OW. s: the
+   streams of A^T M, s[(6*i + j) * tb], tiles at s[0..3]. Per output row i the row pass
+   runs in registers, then a 4x4 transpose turns its 4 streams into the 4 tiles' rows,
+   one masked 4-float store each (masked-off lanes, past OW, are not touched). */
+static void wino_out4_f32(const float *s, long tb, int add, float bias, int relu,
+                          float *const *dst, const long *rows, const long *cols, long ow) {
+    __m128i mask[4];
+    for (int k = 0; k < 4; k++)
+        mask[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)cols[k]), _mm_setr_epi32(0, 1, 2, 3));
+    for (int i = 0; i < 4; i++) {
+        __m128 x[6], r[4];
+        for (int j = 0; j < 6; j++) x[j] = _mm_loadu_ps(s + (6 * i + j) * tb);
+        WINO_AT6(x, r);
+        for (int j = 0; add && j < 4; j++) r[j] = r[j] + _mm_set1_ps(bias);
+        for (int j = 0; relu && j < 4; j++)  /* NaN <= 0 is false: NaN is kept */
+            r[j] = _mm_andnot_ps(_mm_cmple_ps(r[j], _mm_setzero_ps()), r[j]);
+        _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+        for (int k = 0; k < 4; k++)
+            if (i < rows[k]) _mm_maskstore_ps(dst[k] + i * ow, mask[k], r[k]);
+    }
+}
+
+/* The inverse, for dw's dy: the 4x4 tiles of dy at src[k] (row stride ow), cut to
+   rows[k] x cols[k] and zero past them, into the 16 streams q[(4*i + j) * tb] at
+   q[0..3]: masked loads (masked-off lanes read as 0 and are never touched), one 4x4
+   transpose per tile row. */
+static void wino_load4_f32(const float *const *src, const long *rows, const long *cols,
+                           long ow, float *q, long tb) {
+    __m128i mask[4];
+    for (int k = 0; k < 4; k++)
+        mask[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)cols[k]), _mm_setr_epi32(0, 1, 2, 3));
+    for (int i = 0; i < 4; i++) {
+        __m128 r[4];
+        for (int k = 0; k < 4; k++)
+            r[k] = i < rows[k] ? _mm_maskload_ps(src[k] + i * ow, mask[k]) : _mm_setzero_ps();
+        _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+        for (int j = 0; j < 4; j++) _mm_storeu_ps(q + (4 * i + j) * tb, r[j]);
+    }
+}
+#endif
+
 typedef struct {
     long n, c, h, w, f, ph, pw, oh, ow, th, tw, tiles, tb;
-    long wp, pb_rows;  /* the zero-padded rows a block gathers from: width, most rows */
+    long wp, pb_rows;  /* the zero-padded rows a block gathers from: width, most rows
+                          (of all the images the block's tiles lie in) */
     int m, a, aa;      /* tile outputs per side, patch side m + 2, a * a */
 } wino_dims;
 
@@ -119,10 +211,11 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
             WINO_TB_STEP;
     if (d->tb < WINO_TB_STEP) d->tb = WINO_TB_STEP;
     if (d->tb > WINO_MAX_TB) d->tb = WINO_MAX_TB;
-    /* A block spans at most tb / tw + 2 tile rows (partial first and last ones). */
-    long tile_rows = d->tb / d->tw + 2 < d->th ? d->tb / d->tw + 2 : d->th;
+    /* A block spans at most tb / tw + 2 tile rows (partial first and last ones), each
+       image's part of them m rows each plus 2 (the last patch's overlap). */
+    long tile_rows = d->tb / d->tw + 2;
     d->wp = tile * d->tw + 2;
-    d->pb_rows = tile * tile_rows + 2;
+    d->pb_rows = (tile + 2) * tile_rows;
     if (MG_PRODUCT(&t, d->wp, d->pb_rows, e)) return MG_EINVAL;
     return 0;
 }
@@ -132,7 +225,8 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
 #define WINO_FORWARD mg_conv2d_winograd_forward_f32
 #define WINO_DW mg_conv2d_winograd_backward_weight_f32
 #define GEMM_SERIAL mg_gemm_serial_f32
-#define GEMM_PACKED_A mg_gemm_packed_a_f32
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f32
+#define GEMM_NR MG_GEMM_NR_F32
 #define GEMM_PACK_A mg_gemm_pack_a_f32
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f32
 #include "winograd_impl.h"
@@ -143,7 +237,8 @@ static int wino_dims_init(wino_dims *d, long n, long c, long h, long w, long f,
 #define WINO_FORWARD mg_conv2d_winograd_forward_f64
 #define WINO_DW mg_conv2d_winograd_backward_weight_f64
 #define GEMM_SERIAL mg_gemm_serial_f64
-#define GEMM_PACKED_A mg_gemm_packed_a_f64
+#define GEMM_PACKED_AB mg_gemm_packed_ab_f64
+#define GEMM_NR MG_GEMM_NR_F64
 #define GEMM_PACK_A mg_gemm_pack_a_f64
 #define GEMM_PACKED_A_LEN mg_gemm_packed_a_len_f64
 #include "winograd_impl.h"

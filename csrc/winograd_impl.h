@@ -1,10 +1,13 @@
 /* Winograd F(m x m, 3x3) for one element type T, included by winograd.c once per type
-   (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL, GEMM_PACKED_A, GEMM_PACK_A,
-   GEMM_PACKED_A_LEN). Contract and algorithm: winograd.c.
+   (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL, GEMM_PACKED_AB, GEMM_PACK_A,
+   GEMM_PACKED_A_LEN, GEMM_NR). Contract and algorithm: winograd.c.
    Loop nest of both kernels: filter transform (f, c) once; then tile blocks (OpenMP):
      tile offsets and runs of side-by-side tiles;
-     input transform (c: gather the a x a patches into p[a*a][tb], then two passes of
-       1-d transforms, each a simd loop over the tiles) -> V[e][c][t];
+     input transform (c: gather the a x a patches times B into p[a*a][tb] (floats:
+       8 tiles at a time in registers), then B^T's pass, a simd loop over the tiles)
+       -> V[e][c][t]; the forward
+       writes V[e] straight in the GEMM's packed-B layout (panels of NR tiles), so its
+       GEMMs pack neither operand;
      forward: a*a GEMMs M[e] = U[e] @ V[e]; output transform (f: two passes, bias and
        ReLU, then the stores, bounds-checked);
      dw: dy transform (f: gather m x m tiles, two passes) -> Z[e][f][t]; a*a GEMMs
@@ -17,15 +20,16 @@
 #include "winograd_transforms_impl.h"
 
 /* This thread's V, M (or Z), 2 scratch blocks and the padded rows: a*a * (C + F + 2)
-   * tb + pb_rows * wp elements. */
+   * tb + pb_rows * wp elements, plus 8 past them that wino_patches8_f32 may read. */
 static T *FN(block_buffers_)(const wino_dims *d) {
     return mg_workspace(MG_WS_TILE, ((size_t)d->aa * (d->c + d->f + 2) * d->tb +
-                                     (size_t)d->pb_rows * d->wp) * sizeof(T));
+                                     (size_t)d->pb_rows * d->wp + 8) * sizeof(T));
 }
 
 /* Forward of nb tiles from tile t0, on this thread. up: the a*a products' weights
-   U[e] packed once per call (GEMM_PACK_A, plen elements each), or NULL when C exceeds
-   one k block of the GEMM (then each product packs u + e*F*C itself). */
+   U[e] packed once per call (GEMM_PACK_A, plen elements each), V then in NR-tile
+   panels (GEMM_PACKED_AB); or NULL when C exceeds one k block of the GEMM (then each
+   product packs u + e*F*C and V[e], one panel of tb tiles, itself). */
 static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const T *up,
                               long plen, const T *b, int relu, long t0, long nb, T *y) {
     long cs = d->c * d->tb, fs = d->f * d->tb, fc = d->f * d->c;
@@ -34,12 +38,13 @@ static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const 
     T *mm = v + d->aa * cs, *p = mm + d->aa * fs, *s = p + d->aa * d->tb;
     wino_tiles ti;
     FN(tile_offsets_)(d, t0, nb, &ti);
-    FN(input_transform_)(d, x, &ti, nb, p, s, s + d->aa * d->tb, v);
+    FN(input_transform_)(d, x, &ti, nb, up != NULL ? GEMM_NR : d->tb, p, s,
+                         s + d->aa * d->tb, v);
     int err = 0;
     for (int e = 0; e < d->aa && !err; e++)
         err = up != NULL
-            ? GEMM_PACKED_A(d->f, nb, d->c, up + e * plen, v + e * cs, d->tb, (T)0,
-                            mm + e * fs, d->tb)
+            ? GEMM_PACKED_AB(d->f, nb, d->c, up + e * plen, v + e * cs, (T)0, mm + e * fs,
+                             d->tb)
             : GEMM_SERIAL(0, 0, d->f, nb, d->c, (T)1, u + e * fc, d->c, v + e * cs, d->tb,
                           (T)0, mm + e * fs, d->tb);
     if (!err) FN(output_transform_)(d, mm, b, relu, &ti, nb, p, s, y);
@@ -80,7 +85,7 @@ static int FN(dw_block_)(const wino_dims *d, const T *x, const T *dy, long t0, l
     T *z = v + d->aa * cs, *p = z + d->aa * fs, *s = p + d->aa * d->tb;
     wino_tiles ti;
     FN(tile_offsets_)(d, t0, nb, &ti);
-    FN(input_transform_)(d, x, &ti, nb, p, s, s + d->aa * d->tb, v);
+    FN(input_transform_)(d, x, &ti, nb, d->tb, p, s, s + d->aa * d->tb, v);
     FN(dy_transform_)(d, dy, &ti, nb, p, s, z);
     int err = 0;
     for (int e = 0; e < d->aa && !err; e++)
@@ -128,6 +133,7 @@ int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, lon
 #undef WINO_FORWARD
 #undef WINO_DW
 #undef GEMM_SERIAL
-#undef GEMM_PACKED_A
+#undef GEMM_PACKED_AB
+#undef GEMM_NR
 #undef GEMM_PACK_A
 #undef GEMM_PACKED_A_LEN

@@ -10,24 +10,18 @@ static void FN(bt_)(int a, const T *restrict in, long is, T *restrict out, long 
     if (a == 4) {
 #pragma omp simd
         for (long t = 0; t < nb; t++) {
-            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
-            out[t] = x0 - x2;
-            out[os + t] = x1 + x2;
-            out[2 * os + t] = x2 - x1;
-            out[3 * os + t] = x1 - x3;
+            T x[4] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t]}, o[4];
+            WINO_BT4(x, o);
+            for (int i = 0; i < 4; i++) out[i * os + t] = o[i];
         }
         return;
     }
 #pragma omp simd
     for (long t = 0; t < nb; t++) {
-        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
-          x4 = in[4 * is + t], x5 = in[5 * is + t];
-        out[t] = 4 * x0 - 5 * x2 + x4;
-        out[os + t] = (x3 + x4) - 4 * (x1 + x2);
-        out[2 * os + t] = (x4 - x3) + 4 * (x1 - x2);
-        out[3 * os + t] = (x4 - x2) + 2 * (x3 - x1);
-        out[4 * os + t] = (x4 - x2) - 2 * (x3 - x1);
-        out[5 * os + t] = 4 * x1 - 5 * x3 + x5;
+        T x[6] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t], in[4 * is + t],
+                  in[5 * is + t]}, o[6];
+        WINO_BT6(x, o);
+        for (int i = 0; i < 6; i++) out[i * os + t] = o[i];
     }
 }
 
@@ -37,21 +31,19 @@ static void FN(at_)(int a, const T *restrict in, long is, T *restrict out, long 
     if (a == 4) {
 #pragma omp simd
         for (long t = 0; t < nb; t++) {
-            T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t];
-            out[t] = x0 + x1 + x2;
-            out[os + t] = x1 - x2 - x3;
+            T x[4] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t]}, o[2];
+            WINO_AT4(x, o);
+            out[t] = o[0];
+            out[os + t] = o[1];
         }
         return;
     }
 #pragma omp simd
     for (long t = 0; t < nb; t++) {
-        T x0 = in[t], x1 = in[is + t], x2 = in[2 * is + t], x3 = in[3 * is + t],
-          x4 = in[4 * is + t], x5 = in[5 * is + t];
-        T p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m34 = x3 - x4;
-        out[t] = x0 + p12 + p34;
-        out[os + t] = m12 + 2 * m34;
-        out[2 * os + t] = p12 + 4 * p34;
-        out[3 * os + t] = m12 + 8 * m34 + x5;
+        T x[6] = {in[t], in[is + t], in[2 * is + t], in[3 * is + t], in[4 * is + t],
+                  in[5 * is + t]}, o[4];
+        WINO_AT6(x, o);
+        for (int i = 0; i < 4; i++) out[i * os + t] = o[i];
     }
 }
 
@@ -141,25 +133,35 @@ static void FN(tile_offsets_)(const wino_dims *d, long t0, long nb, wino_tiles *
     }
 }
 
-/* pb = rows [r0, r1) of channel plane `plane` zero-padded to wp columns, in padded
-   coordinates (row r is the image's row r - ph). */
+/* pb = rows [r0, r1) of channel plane `plane`, in padded coordinates (row r is the
+   image's row r - ph), wp columns, the image's row at column pw. Only the image's
+   pixels are written: the padding is the zeros input_transform_ put in pb once per
+   block, as every channel of a block has the same rows at the same places. Rows of a
+   few floats: the copies stay inline (a call to memmove per row cost more); floats
+   of rows >= 8 wide go by 8, the last 8 overlapping. */
+MG_NO_MEMCPY_CALLS
 static void FN(pad_rows_)(const wino_dims *d, const T *plane, long r0, long r1,
                           T *restrict pb) {
-    long wp = d->wp;
-    for (long r = r0; r < r1; r++, pb += wp) {
-        long row = r - d->ph;
-        long k = 0;
-        if (row >= 0 && row < d->h) {
-            for (; k < d->pw; k++) pb[k] = 0;
-            const T *src = plane + row * d->w;
-            for (long q = 0; q < d->w; q++) pb[k + q] = src[q];
-            k += d->w;
+    long wp = d->wp, w = d->w, lo = r0 > d->ph ? r0 : d->ph;
+    long hi = r1 < d->ph + d->h ? r1 : d->ph + d->h;
+    for (long r = lo; r < hi; r++) {
+        const T *src = plane + (r - d->ph) * w;
+        T *dst = pb + (r - r0) * wp + d->pw;
+#if defined(__AVX__)
+        if (sizeof(T) == sizeof(float) && w >= 8) {
+            const float *s = (const float *)src;
+            float *o = (float *)dst;
+            long q = 0;
+            for (; q + 8 <= w; q += 8) _mm256_storeu_ps(o + q, _mm256_loadu_ps(s + q));
+            if (q < w) _mm256_storeu_ps(o + w - 8, _mm256_loadu_ps(s + w - 8));
+            continue;
         }
-        for (; k < wp; k++) pb[k] = 0;
+#endif
+        for (long q = 0; q < w; q++) dst[q] = src[q];
     }
 }
 
-/* The copies between a run of len side-by-side tiles and a*a (or m*m) streams of ld tb:
+/* The copy from a run of len side-by-side tiles to a*a streams of ld tb:
    element (i, j) of tile k sits at rows[i * ld + m * k + j]. Called with literal a and
    m, so that the compiler unrolls the patch loops: with m a variable they ran at ~5
    cycles per element and took a third of the forward's time. */
@@ -171,53 +173,76 @@ static inline __attribute__((always_inline)) void FN(rows_to_streams_)(
             for (int j = 0; j < a; j++) streams[(a * i + j) * tb + k] = rows[i * ld + m * k + j];
 }
 
-static inline __attribute__((always_inline)) void FN(streams_to_rows_)(
-    const T *restrict streams, long tb, long len, T *restrict rows, long ld, const int m) {
-    for (long k = 0; k < len; k++)
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < m; j++) rows[i * ld + m * k + j] = streams[(m * i + j) * tb + k];
-}
-
-/* p[k][t] (ld tb), k = a*i + j: element (i, j) of tile t's patch in channel c. Per
-   image the rows the block's tiles read are first copied, zero-padded, into pb, so
-   that every tile is then a plain strided read, the edge tiles too. */
+/* p[k][t] (ld tb), k = a*i + j: element (i, j) of d B, d tile t's patch in channel c.
+   Per image the rows the block's tiles read are first copied, zero-padded, into pb
+   (one region per image), so that every tile is then a plain strided read, the edge
+   tiles too; floats go 8 tiles at a time through wino_patches8_f32, the rest run by
+   run into the scratch s, then through bt_. */
 static void FN(gather_)(const wino_dims *d, const T *x, long c, const wino_tiles *ti,
-                        long nb, T *restrict pb, T *restrict p) {
+                        long nb, T *restrict pb, T *restrict s, T *restrict p) {
     long tb = d->tb, wp = d->wp, m = d->m;
     int a = d->a;
+    const T *org[WINO_MAX_TB];               /* each tile's patch origin in pb */
     for (long t = 0; t < nb;) {
         long img = ti->img[t], end = t;
         while (end < nb && ti->img[end] == img) end++;
         long r0 = m * ti->row[t], r1 = m * ti->row[end - 1] + a;
         FN(pad_rows_)(d, x + (img * d->c + c) * d->h * d->w, r0, r1, pb);
-        for (; t < end; t += ti->run[t]) {
-            const T *src = pb + (m * ti->row[t] - r0) * wp + m * ti->col[t];
-            if (a == 6)
-                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 6, 4);
-            else
-                FN(rows_to_streams_)(src, wp, ti->run[t], p + t, tb, 4, 2);
-        }
+        for (; t < end; t++) org[t] = pb + (m * ti->row[t] - r0) * wp + m * ti->col[t];
+        pb += (r1 - r0) * wp;
+    }
+    long t = 0;
+#if defined(__AVX__)
+    if (sizeof(T) == sizeof(float))
+        for (; t + 8 <= nb; t += 8)
+            wino_patches8_f32((const float *const *)(org + t), wp, a, (float *)(p + t), tb);
+#endif
+    long t0 = t;
+    for (; t < nb; t += ti->run[t]) {
+        if (a == 6)
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], s + t, tb, 6, 4);
+        else
+            FN(rows_to_streams_)(org[t], wp, ti->run[t], s + t, tb, 4, 2);
+    }
+    for (int i = 0; t0 < nb && i < a; i++)  /* d B, row by row */
+        FN(bt_)(a, s + a * i * tb + t0, tb, p + a * i * tb + t0, tb, nb - t0);
+}
+
+/* V[e] = (B^T d B)[e] for the nb tiles, each V[e] (C x tb) in panels of pw tiles
+   (pw divides tb): element (c, t) at v[e * C * tb + (t / pw) * C * pw + c * pw + t % pw].
+   pw = tb is the plain row-major V[e][c][t]; pw = NR the GEMM's packed-B layout.
+   p, s: a*a x tb scratch each. */
+static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tiles *ti,
+                                 long nb, long pw, T *restrict p, T *restrict s,
+                                 T *restrict pb, T *restrict v) {
+    long tb = d->tb, ct = d->c * tb;
+    int a = d->a;
+    for (long k = 0; k < d->pb_rows * d->wp + 8; k++) pb[k] = 0;   /* see pad_rows_ */
+    for (long c = 0; c < d->c; c++) {
+        FN(gather_)(d, x, c, ti, nb, pb, s, p);
+        for (long t0 = 0; t0 < nb; t0 += pw) /* B^T (d B), column by column, by panel */
+            for (int j = 0; j < a; j++)
+                FN(bt_)(a, p + j * tb + t0, a * tb, v + t0 * d->c + c * pw + j * ct, a * ct,
+                        nb - t0 < pw ? nb - t0 : pw);
     }
 }
 
-/* V[e][c][t] = (B^T d B)[e] for the nb tiles, ld tb; p, s: a*a x tb scratch each. */
-static void FN(input_transform_)(const wino_dims *d, const T *x, const wino_tiles *ti,
-                                 long nb, T *restrict p, T *restrict s, T *restrict pb,
-                                 T *restrict v) {
-    long tb = d->tb, ct = d->c * tb;
-    int a = d->a;
-    for (long c = 0; c < d->c; c++) {
-        FN(gather_)(d, x, c, ti, nb, pb, p);
-        for (int j = 0; j < a; j++)          /* s = B^T p, column by column */
-            FN(bt_)(a, p + j * tb, a * tb, s + j * tb, a * tb, nb);
-        for (int i = 0; i < a; i++)          /* (B^T p) B, row by row */
-            FN(bt_)(a, s + i * a * tb, tb, v + c * tb + i * a * ct, ct, nb);
-    }
+/* The m x m outputs of tile t, streams o[(m*i + j) * tb], into y's plane yf of filter
+   f, clipped to OH x OW. */
+static inline __attribute__((always_inline)) void FN(store_tile_)(
+    const wino_dims *d, const T *restrict o, const wino_tiles *ti, long t, T *yf,
+    const int m) {
+    long r = m * ti->row[t], q = m * ti->col[t], tb = d->tb, ow = d->ow;
+    long rows = d->oh - r < m ? d->oh - r : m, cols = ow - q < m ? ow - q : m;
+    T *dst = yf + ti->img[t] * d->f * d->oh * ow + r * ow + q;
+    for (long i = 0; i < rows; i++)
+        for (long j = 0; j < cols; j++) dst[i * ow + j] = o[(m * i + j) * tb + t];
 }
 
 /* y's m x m outputs of each tile: A^T M A (+ b, ReLU), M[e] = m[e][f][t]; outputs past
-   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. A run of tiles is laid out
-   as its m rows of y in s, then copied out clipped to OH x OW. */
+   OH or OW are dropped. o: m*m x tb scratch, s: m*a x tb. After the column pass (s =
+   A^T M), F(4x4) floats finish 4 tiles at a time in registers (wino_out4_f32); the
+   rest take the row pass into o, the bias and ReLU, and the scalar stores. */
 static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, const T *b,
                                   int relu, const wino_tiles *ti, long nb,
                                   T *restrict o, T *restrict s, T *y) {
@@ -225,57 +250,93 @@ static void FN(output_transform_)(const wino_dims *d, const T *restrict mm, cons
     int a = d->a;
     for (long f = 0; f < d->f; f++) {
         const T *src = mm + f * tb;
+        T bias = b ? b[f] : 0, *yf = y + f * d->oh * ow;
         for (int j = 0; j < a; j++)          /* s = A^T M */
             FN(at_)(a, src + j * ft, a * ft, s + j * tb, a * tb, nb);
+        long t = 0;
+#if defined(__AVX__)
+        for (long plane = d->f * d->oh * ow;
+             sizeof(T) == sizeof(float) && m == 4 && t + 4 <= nb; t += 4) {
+            float *dst[4];
+            long rows[4], cols[4];
+            for (int k = 0; k < 4; k++) {
+                long r = 4 * ti->row[t + k], q = 4 * ti->col[t + k];
+                rows[k] = d->oh - r < 4 ? d->oh - r : 4;
+                cols[k] = ow - q < 4 ? ow - q : 4;
+                dst[k] = (float *)yf + ti->img[t + k] * plane + r * ow + q;
+            }
+            wino_out4_f32((const float *)s + t, tb, b || relu, (float)bias, relu, dst, rows,
+                          cols, ow);
+        }
+#endif
+        if (t == nb) continue;
         for (int i = 0; i < m; i++)          /* (A^T M) A */
-            FN(at_)(a, s + i * a * tb, tb, o + i * m * tb, tb, nb);
+            FN(at_)(a, s + i * a * tb + t, tb, o + i * m * tb + t, tb, nb - t);
         if (b || relu) {                     /* NaN <= 0 is false: NaN is kept */
-            T bias = b ? b[f] : 0;
             for (int k = 0; k < m * m; k++) {
                 T *ok = o + k * tb;
 #pragma omp simd
-                for (long t = 0; t < nb; t++) {
-                    T val = ok[t] + bias;
-                    ok[t] = relu && val <= 0 ? 0 : val;
+                for (long u = t; u < nb; u++) {
+                    T val = ok[u] + bias;
+                    ok[u] = relu && val <= 0 ? 0 : val;
                 }
             }
         }
-        for (long t = 0; t < nb; t += ti->run[t]) {
-            long len = ti->run[t], width = m * len, r = m * ti->row[t], q = m * ti->col[t];
+        for (; t < nb; t++)
             if (m == 4)
-                FN(streams_to_rows_)(o + t, tb, len, s, width, 4);
+                FN(store_tile_)(d, o, ti, t, yf, 4);
             else
-                FN(streams_to_rows_)(o + t, tb, len, s, width, 2);
-            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - q < width ? ow - q : width;
-            T *dst = y + ((ti->img[t] * d->f + f) * d->oh + r) * ow + q;
-            for (long i = 0; i < rows; i++)
-                for (long k = 0; k < cols; k++) dst[i * ow + k] = s[i * width + k];
-        }
+                FN(store_tile_)(d, o, ti, t, yf, 2);
     }
+}
+
+/* q[(m*i + j) * tb + t] = element (i, j) of tile t's m x m tile of dy's plane dyf
+   (filter f), zero past OH or OW. */
+static inline __attribute__((always_inline)) void FN(load_tile_)(
+    const wino_dims *d, const T *dyf, const wino_tiles *ti, long t, T *restrict q,
+    const int m) {
+    long r = m * ti->row[t], c = m * ti->col[t], tb = d->tb, ow = d->ow;
+    long rows = d->oh - r < m ? d->oh - r : m, cols = ow - c < m ? ow - c : m;
+    const T *src = dyf + ti->img[t] * d->f * d->oh * ow + r * ow + c;
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < m; j++)
+            q[(m * i + j) * tb + t] = i < rows && j < cols ? src[i * ow + j] : 0;
+}
+
+/* The block's dy tiles of filter f (plane dyf) into q: F(4x4) floats 4 tiles at a time
+   through wino_load4_f32, the rest one by one (literal m). */
+static void FN(load_tiles_)(const wino_dims *d, const T *dyf, const wino_tiles *ti,
+                            long nb, T *restrict q) {
+    long t = 0;
+#if defined(__AVX__)
+    for (long ow = d->ow, plane = d->f * d->oh * ow;
+         sizeof(T) == sizeof(float) && d->m == 4 && t + 4 <= nb; t += 4) {
+        const float *src[4];
+        long rows[4], cols[4];
+        for (int k = 0; k < 4; k++) {
+            long r = 4 * ti->row[t + k], c = 4 * ti->col[t + k];
+            rows[k] = d->oh - r < 4 ? d->oh - r : 4;
+            cols[k] = ow - c < 4 ? ow - c : 4;
+            src[k] = (const float *)dyf + ti->img[t + k] * plane + r * ow + c;
+        }
+        wino_load4_f32(src, rows, cols, ow, (float *)q + t, d->tb);
+    }
+#endif
+    for (; t < nb; t++)
+        if (d->m == 4)
+            FN(load_tile_)(d, dyf, ti, t, q, 4);
+        else
+            FN(load_tile_)(d, dyf, ti, t, q, 2);
 }
 
 /* Z[e][f][t] = (A dY A^T)[e] for dY the m x m tile of dy (zero past OH or OW), ld tb;
    q: m*m x tb scratch, s: a*m x tb. */
 static void FN(dy_transform_)(const wino_dims *d, const T *dy, const wino_tiles *ti,
                               long nb, T *restrict q, T *restrict s, T *restrict z) {
-    long ft = d->f * d->tb, tb = d->tb, ow = d->ow, m = d->m;
+    long ft = d->f * d->tb, tb = d->tb, m = d->m;
     int a = d->a;
     for (long f = 0; f < d->f; f++) {
-        for (long t = 0; t < nb; t += ti->run[t]) {  /* the run's m rows into s, then q */
-            long len = ti->run[t], width = m * len, r = m * ti->row[t], c0 = m * ti->col[t];
-            long rows = d->oh - r < m ? d->oh - r : m, cols = ow - c0 < width ? ow - c0 : width;
-            const T *src = dy + ((ti->img[t] * d->f + f) * d->oh + r) * ow + c0;
-            for (long i = 0; i < m; i++) {
-                long k = 0;
-                if (i < rows)
-                    for (; k < cols; k++) s[i * width + k] = src[i * ow + k];
-                for (; k < width; k++) s[i * width + k] = 0;
-            }
-            if (m == 4)
-                FN(rows_to_streams_)(s, width, len, q + t, tb, 4, 4);
-            else
-                FN(rows_to_streams_)(s, width, len, q + t, tb, 2, 2);
-        }
+        FN(load_tiles_)(d, dy + f * d->oh * d->ow, ti, nb, q);
         for (int j = 0; j < m; j++)          /* s = A dY */
             FN(a_)(a, q + j * tb, m * tb, s + j * tb, m * tb, nb);
         for (int i = 0; i < a; i++)          /* (A dY) A^T */
