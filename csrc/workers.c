@@ -1,0 +1,240 @@
+/* The kernels' own thread pool (mg_parallel, mg_parallel_for; mg_internal.h).
+
+   Why not OpenMP: libgomp's idle workers spin GOMP_SPINCOUNT (300000 pauses, some
+   milliseconds) after every parallel region, so between the kernels of a training
+   step the worker never sleeps and takes a core from data loaders, BLAS, Numba or
+   other processes; only environment variables read when libgomp loads change that,
+   and importing minigrad must change nothing outside it.
+
+   Workers: started on the first call that needs them (never at import), tid 1, 2, ...;
+   each reserves its GEMM packing buffers (no page faults inside later kernels), then
+   waits for jobs. A waiting worker spins MG_POOL_SPIN_US, enough to catch the next
+   kernel of the same op (a layer's GEMMs, the bias pass after them), then sleeps on a
+   futex until the next job: between the ops of a Python training step it uses no CPU.
+   The caller runs tid 0 and, when done, waits for the workers the same way.
+   One job at a time: a second caller (another Python thread) that finds the pool busy
+   runs all the parts itself, tid 0 to nt-1 in order. The parts of a job never wait for
+   each other, so that gives the same result, does not block behind the other caller's
+   job and cannot deadlock. Nested calls, from inside a part, run on their thread the
+   same way (mg_threads_avail() is 1 there, so kernels pick their serial paths).
+   Fork: the child has none of the workers; an atfork handler forgets them and frees
+   the lock, so the child's first parallel call starts its own. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+#include "mg_internal.h"
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+/* MG_POOL_SPIN_US (mg_internal.h): how long a worker, and a caller waiting for the
+   workers, spins before sleeping. Measured with MLP and CNN training steps at 2
+   threads (the gaps between the end of one job and the start of the next: see the
+   commit message): the kernels of one op follow each other within a few microseconds,
+   the ops of a step (Python in between) tens to hundreds apart. 30 us covers the
+   first with room for a slow wrapper call, and sleeps through the second. */
+#define SPIN_NS ((uint64_t)MG_POOL_SPIN_US * 1000u)
+
+/* The futex word of a job: a sequence number above the job's thread count, so a
+   worker sees both in one read and cannot mistake a later job's count for its own. */
+#define NT_BITS 11
+#define NT_MASK ((1u << NT_BITS) - 1)
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
+static int pool_size = 0;           /* workers started (tids 1..pool_size), under lock */
+static unsigned start_word[MG_POOL_MAX];  /* job_word when worker tid was started */
+static unsigned job_word = 0;
+static mg_task_fn job_fn;
+static void *job_ctx;
+static int job_err;                 /* OR of the workers' results */
+static int job_pending;             /* workers still running this job (futex word) */
+static int sleepers;                /* workers asleep on job_word */
+static int caller_asleep;           /* the caller asleep on job_pending */
+static __thread int tls_inside = 0; /* this thread runs a part (or is a worker) */
+
+#ifdef __linux__
+#define MG_POOL_THREADS 1
+static void futex_wait(int *addr, int val) {
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+static void futex_wake(int *addr, int n) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+#else   /* TODO: a condition-variable sleep for other systems; until then one thread */
+#define MG_POOL_THREADS 0
+static void futex_wait(int *addr, int val) { (void)addr, (void)val; }
+static void futex_wake(int *addr, int n) { (void)addr, (void)n; }
+#endif
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Spins until (*addr == val) == equal, at most SPIN_NS; 1 when it came. */
+static int spin_until(const int *addr, int val, int equal) {
+    uint64_t t0 = now_ns();
+    for (unsigned i = 1;; i++) {
+        if ((__atomic_load_n(addr, __ATOMIC_ACQUIRE) == val) == equal) return 1;
+        if (i % 16 == 0 && now_ns() - t0 > SPIN_NS) return 0;
+        cpu_relax();
+    }
+}
+
+/* The next job's word after `seen`. The sleeper count and the word are each written
+   and then the other read, all sequentially consistent: either the publisher sees the
+   sleeper and wakes it, or the sleeper sees the new word and does not sleep. */
+static unsigned next_job(unsigned seen) {
+    int *word = (int *)&job_word;
+    if (!spin_until(word, (int)seen, 0)) {
+        __atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&job_word, __ATOMIC_SEQ_CST) == seen)
+            futex_wait(word, (int)seen);
+        __atomic_sub_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
+    }
+    return __atomic_load_n(&job_word, __ATOMIC_ACQUIRE);
+}
+
+static void *worker_main(void *arg) {
+    int tid = (int)(intptr_t)arg;
+    unsigned seen = start_word[tid];
+    tls_inside = 1;                 /* kernels called from a part run serially */
+    mg_reserve_gemm_workspaces();   /* a failure shows up as MG_ENOMEM in a kernel */
+    for (;;) {
+        seen = next_job(seen);
+        int nt = (int)(seen & NT_MASK);
+        if (tid >= nt) continue;    /* a smaller job than the pool */
+        int err = job_fn(job_ctx, tid, nt);
+        if (err) __atomic_or_fetch(&job_err, err, __ATOMIC_RELAXED);
+        if (__atomic_sub_fetch(&job_pending, 1, __ATOMIC_SEQ_CST) == 0 &&
+            __atomic_load_n(&caller_asleep, __ATOMIC_SEQ_CST))
+            futex_wake(&job_pending, 1);
+    }
+    return NULL;
+}
+
+static void pool_after_fork(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pool_lock = fresh;              /* may have been held by a thread the child lacks */
+    pool_size = 0;
+    job_pending = sleepers = caller_asleep = 0;
+}
+
+static void pool_register_fork(void) {
+    pthread_atfork(NULL, NULL, pool_after_fork);
+}
+
+/* Starts workers until there are `want`; under pool_lock. 0 when they all run. */
+static int pool_grow(int want) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pool_register_fork);
+    while (pool_size < want) {
+        pthread_t th;
+        pthread_attr_t attr;
+        int tid = pool_size + 1;
+        start_word[tid] = job_word;
+        if (pthread_attr_init(&attr)) return -1;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)tid);
+        pthread_attr_destroy(&attr);
+        if (err) return -1;
+        pthread_setname_np(th, "minigrad-pool");   /* for top -H, ps -L (<= 15 chars) */
+        pool_size = tid;
+    }
+    return 0;
+}
+
+/* All nt parts on the calling thread, in tid order. */
+static int run_here(int nt, mg_task_fn fn, void *ctx) {
+    int was = tls_inside, err = 0;
+    tls_inside = 1;
+    for (int t = 0; t < nt; t++) err |= fn(ctx, t, nt);
+    tls_inside = was;
+    return err;
+}
+
+/* Publishes the job to workers 1..nt-1, runs part 0, waits for the others; under
+   pool_lock, with the workers started. */
+static int run_job(int nt, mg_task_fn fn, void *ctx) {
+    job_fn = fn;
+    job_ctx = ctx;
+    job_err = 0;
+    __atomic_store_n(&job_pending, nt - 1, __ATOMIC_RELAXED);
+    unsigned word = (((job_word >> NT_BITS) + 1) << NT_BITS) | (unsigned)nt;
+    __atomic_store_n(&job_word, word, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0) futex_wake((int *)&job_word, INT_MAX);
+    tls_inside = 1;
+    int err = fn(ctx, 0, nt);
+    tls_inside = 0;
+    if (!spin_until(&job_pending, 0, 1)) {
+        __atomic_store_n(&caller_asleep, 1, __ATOMIC_SEQ_CST);
+        int left;
+        while ((left = __atomic_load_n(&job_pending, __ATOMIC_SEQ_CST)) != 0)
+            futex_wait(&job_pending, left);
+        __atomic_store_n(&caller_asleep, 0, __ATOMIC_RELAXED);
+    }
+    return err | __atomic_load_n(&job_err, __ATOMIC_ACQUIRE);
+}
+
+int mg_parallel(int nt, mg_task_fn fn, void *ctx) {
+    if (nt > MG_POOL_MAX) nt = MG_POOL_MAX;
+    if (nt <= 1 || tls_inside || !MG_POOL_THREADS) return run_here(nt < 1 ? 1 : nt, fn, ctx);
+    if (pthread_mutex_trylock(&pool_lock) != 0) return run_here(nt, fn, ctx);
+    int err = pool_grow(nt - 1) ? run_here(nt, fn, ctx) : run_job(nt, fn, ctx);
+    pthread_mutex_unlock(&pool_lock);
+    return err;
+}
+
+typedef struct { mg_range_fn body; void *ctx; long n; } range_job;
+
+static int range_part(void *p, int tid, int nt) {
+    const range_job *r = p;
+    long q = r->n / nt, rem = r->n % nt;
+    long lo = tid * q + (tid < rem ? tid : rem), hi = lo + q + (tid < rem);
+    return lo < hi ? r->body(r->ctx, lo, hi) : 0;
+}
+
+int mg_parallel_for(int nt, long n, mg_range_fn body, void *ctx) {
+    if (n <= 0) return 0;
+    if (nt > n) nt = (int)n;
+    if (nt <= 1) return body(ctx, 0, n);
+    range_job r = {body, ctx, n};
+    return mg_parallel(nt, range_part, &r);
+}
+
+typedef struct { void (*fn)(void); } thunk;
+
+static int call_part(void *p, int tid, int nt) {
+    (void)tid, (void)nt;
+    ((thunk *)p)->fn();
+    return 0;
+}
+
+void mg_on_every_thread(void (*fn)(void)) {
+    if (tls_inside || !MG_POOL_THREADS) {
+        fn();
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);   /* wait for a running job: its workers are busy */
+    thunk t = {fn};
+    if (pool_size == 0) fn();
+    else run_job(pool_size + 1, call_part, &t);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+int mg_in_parallel(void) {
+    return tls_inside;
+}
