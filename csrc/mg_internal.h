@@ -57,7 +57,7 @@ int mg_threads_avail(void);
    and once on each started worker (releasing their workspaces). */
 #define MG_POOL_MAX 1024   /* threads of one job; larger counts are capped */
 #ifndef MG_POOL_SPIN_US    /* how long an idle worker spins before it sleeps (workers.c) */
-#define MG_POOL_SPIN_US 30
+#define MG_POOL_SPIN_US 40
 #endif
 #define MG_STR_(x) #x
 #define MG_STR(x) MG_STR_(x)
