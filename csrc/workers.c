@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+#include "minigrad_api.h"
 #include "mg_internal.h"
 #ifdef __linux__
 #include <linux/futex.h>
@@ -241,4 +242,27 @@ void mg_on_every_thread(void (*fn)(void)) {
 
 int mg_in_parallel(void) {
     return tls_inside;
+}
+
+typedef struct { pthread_t outer; int same; } selftest_job;
+
+static int selftest_inner(void *p, int tid, int nt) {
+    (void)tid, (void)nt;
+    selftest_job *j = p;
+    if (!pthread_equal(pthread_self(), j->outer)) j->same = 0;
+    return 0;
+}
+
+static int selftest_part(void *p, int tid, int nt) {
+    int *out = p;
+    selftest_job inner = {pthread_self(), 1};
+    int err = mg_parallel(nt, selftest_inner, &inner);
+    out[3 * tid] = tid;
+    out[3 * tid + 1] = mg_threads_avail();
+    out[3 * tid + 2] = inner.same;
+    return err;
+}
+
+int mg_pool_selftest(int nt, int *out) {
+    return mg_parallel(nt, selftest_part, out);
 }
