@@ -6,17 +6,20 @@
    other processes; only environment variables read when libgomp loads change that,
    and importing minigrad must change nothing outside it.
 
-   Workers: started on the first call that needs them (never at import), tid 1, 2, ...;
-   each reserves its GEMM packing buffers (no page faults inside later kernels), then
-   waits for jobs. A waiting worker spins MG_POOL_SPIN_US, enough to catch the next
-   kernel of the same op (a layer's GEMMs, the bias pass after them), then sleeps on a
-   futex until the next job: between the ops of a Python training step it uses no CPU.
-   The caller runs tid 0 and, when done, waits for the workers the same way.
-   One job at a time: a second caller (another Python thread) that finds the pool busy
-   runs all the parts itself, tid 0 to nt-1 in order. The parts of a job never wait for
-   each other, so that gives the same result, does not block behind the other caller's
-   job and cannot deadlock. Nested calls, from inside a part, run on their thread the
-   same way (mg_threads_avail() is 1 there, so kernels pick their serial paths).
+   Workers: started on the first call that needs them (never at import), up to the
+   thread count - 1; each reserves its GEMM packing buffers (no page faults inside later
+   kernels), then waits for jobs. A waiting worker spins MG_POOL_SPIN_US, enough to
+   catch the next kernel of the same op, then sleeps on a futex until the next job:
+   between the ops of a Python training step it uses no CPU. A job's nt parts are
+   claimed by whichever thread comes first, the caller included (see CLAIM below): a
+   worker slow to wake costs at most the time of running serially, never a wait. Each
+   part is independent of the thread that runs it (its own workspace) and of the others
+   (no part waits for another), which makes the rest simple:
+   one job at a time: a second caller (another Python thread) that finds the pool busy
+   runs all the parts itself, tid 0 to nt-1 in order (the same result, no waiting
+   behind the other caller's job, no deadlock); nested calls, from inside a part, run
+   on their thread the same way (mg_threads_avail() is 1 there, so kernels pick their
+   serial paths).
    Fork: the child has none of the workers; an atfork handler forgets them and frees
    the lock, so the child's first parallel call starts its own. */
 #define _GNU_SOURCE
@@ -44,21 +47,29 @@
    through nearly all of the second. */
 #define SPIN_NS ((uint64_t)MG_POOL_SPIN_US * 1000u)
 
-/* The futex word of a job: a sequence number above the job's thread count, so a
-   worker sees both in one read and cannot mistake a later job's count for its own. */
-#define NT_BITS 11
-#define NT_MASK ((1u << NT_BITS) - 1)
+/* The parts of a job are claimed, not assigned: the claim word holds the job's part
+   count (high 16 bits) and the next unclaimed part (low 16 bits); whoever takes a part
+   (the caller or any worker) raises it by compare-and-swap, then runs that part. A
+   worker that wakes late finds the parts taken (the caller runs the unclaimed ones once
+   it is done with its own), so a job never waits for a sleeping worker to wake up. The
+   claim word always describes the current job: a part is claimed only while it is
+   there to take, and the job cannot end before that part is done, so job_fn and
+   job_ctx, read after the claim, are that job's. */
+#define CLAIM(nt) ((unsigned)(nt) << 16)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
-static int pool_size = 0;           /* workers started (tids 1..pool_size), under lock */
-static unsigned start_word[MG_POOL_MAX];  /* job_word when worker tid was started */
-static unsigned job_word = 0;
+static int pool_size = 0;           /* workers started, under lock */
+static unsigned start_word[MG_POOL_MAX], start_every[MG_POOL_MAX]; /* at a worker's start */
+static unsigned job_word = 0;       /* bumped for every job: the workers' futex word */
+static unsigned job_claim = 0;
+static unsigned job_every = 0;      /* bumped for a job every worker runs once itself */
+static void (*every_fn)(void);
 static mg_task_fn job_fn;
 static void *job_ctx;
-static int job_err;                 /* OR of the workers' results */
-static int job_pending;             /* workers still running this job (futex word) */
+static int job_err;                 /* OR of the parts' results */
+static int job_left;                /* parts not finished yet (the caller's futex word) */
 static int sleepers;                /* workers asleep on job_word */
-static int caller_asleep;           /* the caller asleep on job_pending */
+static int caller_asleep;           /* the caller asleep on job_left */
 static __thread int tls_inside = 0; /* this thread runs a part (or is a worker) */
 
 #ifdef __linux__
@@ -113,20 +124,39 @@ static unsigned next_job(unsigned seen) {
     return __atomic_load_n(&job_word, __ATOMIC_ACQUIRE);
 }
 
+static void part_done(int err) {
+    if (err) __atomic_or_fetch(&job_err, err, __ATOMIC_RELAXED);
+    if (__atomic_sub_fetch(&job_left, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&caller_asleep, __ATOMIC_SEQ_CST))
+        futex_wake(&job_left, 1);
+}
+
+/* Claims and runs parts of the current job until none is left unclaimed. */
+static void run_parts(void) {
+    unsigned c = __atomic_load_n(&job_claim, __ATOMIC_ACQUIRE);
+    while ((c & 0xffff) < c >> 16) {
+        if (!__atomic_compare_exchange_n(&job_claim, &c, c + 1, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            continue;   /* c now holds the current value */
+        part_done(job_fn(job_ctx, (int)(c & 0xffff), (int)(c >> 16)));
+        c = __atomic_load_n(&job_claim, __ATOMIC_ACQUIRE);
+    }
+}
+
 static void *worker_main(void *arg) {
     int tid = (int)(intptr_t)arg;
-    unsigned seen = start_word[tid];
+    unsigned seen = start_word[tid], every = start_every[tid];
     tls_inside = 1;                 /* kernels called from a part run serially */
     mg_reserve_gemm_workspaces();   /* a failure shows up as MG_ENOMEM in a kernel */
     for (;;) {
         seen = next_job(seen);
-        int nt = (int)(seen & NT_MASK);
-        if (tid >= nt) continue;    /* a smaller job than the pool */
-        int err = job_fn(job_ctx, tid, nt);
-        if (err) __atomic_or_fetch(&job_err, err, __ATOMIC_RELAXED);
-        if (__atomic_sub_fetch(&job_pending, 1, __ATOMIC_SEQ_CST) == 0 &&
-            __atomic_load_n(&caller_asleep, __ATOMIC_SEQ_CST))
-            futex_wake(&job_pending, 1);
+        unsigned e = __atomic_load_n(&job_every, __ATOMIC_ACQUIRE);
+        if (e != every) {
+            every = e;
+            every_fn();
+            part_done(0);
+        }
+        run_parts();
     }
     return NULL;
 }
@@ -135,15 +165,17 @@ static void pool_after_fork(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     pool_lock = fresh;              /* may have been held by a thread the child lacks */
     pool_size = 0;
-    job_pending = sleepers = caller_asleep = 0;
+    job_claim = 0;
+    job_left = sleepers = caller_asleep = 0;
 }
 
 static void pool_register_fork(void) {
     pthread_atfork(NULL, NULL, pool_after_fork);
 }
 
-/* Starts workers until there are `want`; under pool_lock. 0 when they all run. */
-static int pool_grow(int want) {
+/* Starts workers until there are `want` (fewer when the system has no thread left:
+   the callers then run more of the parts); under pool_lock. */
+static void pool_grow(int want) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, pool_register_fork);
     while (pool_size < want) {
@@ -151,15 +183,15 @@ static int pool_grow(int want) {
         pthread_attr_t attr;
         int tid = pool_size + 1;
         start_word[tid] = job_word;
-        if (pthread_attr_init(&attr)) return -1;
+        start_every[tid] = job_every;
+        if (pthread_attr_init(&attr)) return;
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         int err = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)tid);
         pthread_attr_destroy(&attr);
-        if (err) return -1;
+        if (err) return;
         pthread_setname_np(th, "minigrad-pool");   /* for top -H, ps -L (<= 15 chars) */
         pool_size = tid;
     }
-    return 0;
 }
 
 /* All nt parts on the calling thread, in tid order. */
@@ -171,34 +203,38 @@ static int run_here(int nt, mg_task_fn fn, void *ctx) {
     return err;
 }
 
-/* Publishes the job to workers 1..nt-1, runs part 0, waits for the others; under
-   pool_lock, with the workers started. */
-static int run_job(int nt, mg_task_fn fn, void *ctx) {
-    job_fn = fn;
-    job_ctx = ctx;
+/* Publishes a job of `parts` parts to finish (claim: its claim word), wakes the
+   workers, runs parts itself while any is unclaimed, then waits until all are done;
+   under pool_lock, with job_fn and job_ctx set. Everything a part reads is written
+   before the claim word: a worker still in run_parts from the last job may claim a
+   part the moment it is stored. */
+static int run_job(int parts, unsigned claim) {
     job_err = 0;
-    __atomic_store_n(&job_pending, nt - 1, __ATOMIC_RELAXED);
-    unsigned word = (((job_word >> NT_BITS) + 1) << NT_BITS) | (unsigned)nt;
-    __atomic_store_n(&job_word, word, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&job_left, parts, __ATOMIC_RELAXED);
+    __atomic_store_n(&job_claim, claim, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&job_word, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0) futex_wake((int *)&job_word, INT_MAX);
     tls_inside = 1;
-    int err = fn(ctx, 0, nt);
+    run_parts();
     tls_inside = 0;
-    if (!spin_until(&job_pending, 0, 1)) {
+    if (!spin_until(&job_left, 0, 1)) {
         __atomic_store_n(&caller_asleep, 1, __ATOMIC_SEQ_CST);
         int left;
-        while ((left = __atomic_load_n(&job_pending, __ATOMIC_SEQ_CST)) != 0)
-            futex_wait(&job_pending, left);
+        while ((left = __atomic_load_n(&job_left, __ATOMIC_SEQ_CST)) != 0)
+            futex_wait(&job_left, left);
         __atomic_store_n(&caller_asleep, 0, __ATOMIC_RELAXED);
     }
-    return err | __atomic_load_n(&job_err, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&job_err, __ATOMIC_ACQUIRE);
 }
 
 int mg_parallel(int nt, mg_task_fn fn, void *ctx) {
     if (nt > MG_POOL_MAX) nt = MG_POOL_MAX;
     if (nt <= 1 || tls_inside || !MG_POOL_THREADS) return run_here(nt < 1 ? 1 : nt, fn, ctx);
     if (pthread_mutex_trylock(&pool_lock) != 0) return run_here(nt, fn, ctx);
-    int err = pool_grow(nt - 1) ? run_here(nt, fn, ctx) : run_job(nt, fn, ctx);
+    pool_grow(nt - 1);   /* with fewer workers (no threads left) the caller does more */
+    job_fn = fn;
+    job_ctx = ctx;
+    int err = run_job(nt, CLAIM(nt));
     pthread_mutex_unlock(&pool_lock);
     return err;
 }
@@ -220,23 +256,18 @@ int mg_parallel_for(int nt, long n, mg_range_fn body, void *ctx) {
     return mg_parallel(nt, range_part, &r);
 }
 
-typedef struct { void (*fn)(void); } thunk;
-
-static int call_part(void *p, int tid, int nt) {
-    (void)tid, (void)nt;
-    ((thunk *)p)->fn();
-    return 0;
-}
-
 void mg_on_every_thread(void (*fn)(void)) {
     if (tls_inside || !MG_POOL_THREADS) {
         fn();
         return;
     }
     pthread_mutex_lock(&pool_lock);   /* wait for a running job: its workers are busy */
-    thunk t = {fn};
-    if (pool_size == 0) fn();
-    else run_job(pool_size + 1, call_part, &t);
+    fn();
+    if (pool_size > 0) {
+        every_fn = fn;
+        __atomic_add_fetch(&job_every, 1, __ATOMIC_RELEASE);
+        run_job(pool_size, CLAIM(0)); /* nothing to claim: one done per worker */
+    }
     pthread_mutex_unlock(&pool_lock);
 }
 

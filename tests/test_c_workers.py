@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -210,3 +211,23 @@ def test_pool_workers_sleep_when_idle():
     started, idle = out.split()
     assert started == "1"      # the GEMM did run on the pool
     assert float(idle) < 0.03, out
+
+
+def test_pool_jobs_across_sleeps_and_releases(c):
+    """Jobs that find the worker spinning, asleep or still finishing the last job, with
+    workspace releases (a job every worker runs itself) in between: the claim and wake
+    protocol must neither lose a part nor hang."""
+    r = np.random.default_rng(4)
+    a, b = rand(r, 96, 200), rand(r, 200, 64)
+    want = at_threads(c, 1, lambda: c.matmul(a, b))
+    gaps = r.choice([0.0, 2e-5, 1e-4, 1e-3], size=400)
+
+    def run():
+        for i, gap in enumerate(gaps):
+            if gap:
+                time.sleep(gap)
+            if i % 50 == 49:
+                c.release_workspaces()
+            np.testing.assert_array_equal(c.matmul(a, b), want)
+
+    at_threads(c, 2, run)
