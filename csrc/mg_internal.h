@@ -48,14 +48,16 @@ void *mg_workspace(int slot, size_t bytes);
    jobs), else the count set by mg_set_num_threads (threads.c). */
 int mg_threads_avail(void);
 
-/* The kernels' thread pool (workers.c). mg_parallel runs fn(ctx, tid, nt) for tid 0 ..
-   nt-1, tid 0 on the caller, and returns the OR of the results. The parts must not
-   wait for each other: when the pool is busy (another thread's job) or the call is
-   nested, all of them run on the calling thread in tid order. mg_parallel_for splits
-   [0, n) statically into min(nt, n) contiguous ranges (the first n % nt one longer)
-   and runs body(ctx, lo, hi) on each. mg_on_every_thread runs fn once on the caller
-   and once on each started worker (releasing their workspaces). */
-#define MG_POOL_MAX 1024   /* threads of one job; larger counts are capped */
+/* The kernels' thread pool (workers.c). mg_parallel runs fn(ctx, tid, nt) once for
+   each tid 0 .. nt-1, each on whichever thread claims it first (the caller or a
+   worker), and returns the OR of the results. So a part must not depend on the thread
+   that runs it (beyond its own workspaces) nor wait for another part: when the pool is
+   busy (another thread's job) or the call is nested, all of them run on the calling
+   thread in tid order. mg_parallel_for splits [0, n) statically into min(nt, n)
+   contiguous ranges (the first n % nt one longer) and runs body(ctx, lo, hi) on each.
+   mg_on_every_thread runs fn once on the caller and once on each started worker
+   (releasing their workspaces). */
+#define MG_POOL_MAX 1024   /* threads: larger counts are capped */
 #ifndef MG_POOL_SPIN_US    /* how long an idle worker spins before it sleeps (workers.c) */
 #define MG_POOL_SPIN_US 40
 #endif

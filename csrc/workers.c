@@ -232,10 +232,11 @@ static int run_job(int parts, unsigned claim) {
 }
 
 int mg_parallel(int nt, mg_task_fn fn, void *ctx) {
-    if (nt > MG_POOL_MAX) nt = MG_POOL_MAX;
-    if (nt <= 1 || tls_inside || !MG_POOL_THREADS) return run_here(nt < 1 ? 1 : nt, fn, ctx);
+    if (nt <= 1 || nt > 0xffff || tls_inside || !MG_POOL_THREADS)  /* 0xffff: CLAIM */
+        return run_here(nt < 1 ? 1 : nt, fn, ctx);
     if (pthread_mutex_trylock(&pool_lock) != 0) return run_here(nt, fn, ctx);
-    pool_grow(nt - 1);   /* with fewer workers (no threads left) the caller does more */
+    /* with fewer workers (MG_POOL_MAX, or no thread left) the caller runs more parts */
+    pool_grow(nt <= MG_POOL_MAX ? nt - 1 : MG_POOL_MAX - 1);
     job_fn = fn;
     job_ctx = ctx;
     int err = run_job(nt, CLAIM(nt));
