@@ -231,3 +231,18 @@ def test_pool_jobs_across_sleeps_and_releases(c):
             np.testing.assert_array_equal(c.matmul(a, b), want)
 
     at_threads(c, 2, run)
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_at_1_and_2_threads(c, tile):
+    """Forward splits whole tile blocks (same bits); dw sums blocks per thread and adds
+    the partials after (close)."""
+    r = np.random.default_rng(3)
+    x, w, b = rand(r, 8, 16, 28, 28), rand(r, 32, 16, 3, 3), rand(r, 32)
+    dy = rand(r, 8, 32, 28, 28)
+    y1, y2 = (at_threads(c, n, lambda: c.conv2d_winograd_forward(x, w, b, 1, True, tile))
+              for n in (1, 2))
+    np.testing.assert_array_equal(y1, y2)
+    d1, d2 = (at_threads(c, n, lambda: c.conv2d_winograd_backward_weight(x, dy, 1, tile))
+              for n in (1, 2))
+    np.testing.assert_allclose(d1, d2, rtol=1e-4, atol=1e-3)
