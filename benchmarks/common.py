@@ -21,7 +21,8 @@ THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def worker_env(threads: int) -> dict[str, str]:
     """The environment of a benchmark process pinned to `threads` threads in every
-    library (OpenBLAS, OpenMP/minigrad C, MKL). Numba and PyTorch are set in-process."""
+    library (OpenBLAS, OpenMP, MKL; minigrad's C pool takes OMP_NUM_THREADS as its
+    default). Numba and PyTorch are set in-process."""
     env = dict(os.environ)
     for name in THREAD_ENV:
         env[name] = str(threads)

@@ -30,6 +30,23 @@ static void FN(adam_range_)(T *restrict p, const T *restrict g, T *restrict m,
     }
 }
 
+/* One tensor's update, shared by the threads' parts. */
+typedef struct {
+    T *p, *m, *v, *vmax;
+    const T *g, *h;
+    long n;
+    int coupled, decoupled, amsgrad;
+} FN(adam_job_);
+
+/* Elements [64 lo, 64 hi) of the job's tensor: whole chunks of 64 per thread. */
+static int FN(adam_chunks_)(void *ctx, long lo, long hi) {
+    const FN(adam_job_) *q = ctx;
+    long a = lo * 64, b = hi * 64 < q->n ? hi * 64 : q->n;
+    FN(adam_range_)(q->p, q->g, q->m, q->v, q->vmax, a, b, q->h, q->coupled, q->decoupled,
+                    q->amsgrad);
+    return 0;
+}
+
 int ADAM_MULTI(long count, T **p, T **g, T **m, T **v, T **vmax, const long *size,
                const T *h, int coupled, int decoupled, int amsgrad) {
     if (count < 0 || (count && (!p || !g || !m || !v || !size || (amsgrad && !vmax))) || !h)
@@ -46,15 +63,10 @@ int ADAM_MULTI(long count, T **p, T **g, T **m, T **v, T **vmax, const long *siz
                             amsgrad);
             continue;
         }
-        /* one contiguous share per thread, cut at multiples of 64 elements */
-        const long share = (n / nt + 63) / 64 * 64;
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (int t = 0; t < nt; t++) {
-            long lo = t * share, hi = lo + share < n ? lo + share : n;
-            if (lo < hi)
-                FN(adam_range_)(p[k], g[k], m[k], v[k], vm, lo, hi, h, coupled, decoupled,
-                                amsgrad);
-        }
+        FN(adam_job_) q = {.p = p[k], .g = g[k], .m = m[k], .v = v[k], .vmax = vm, .h = h,
+                           .n = n, .coupled = coupled, .decoupled = decoupled,
+                           .amsgrad = amsgrad};
+        mg_parallel_for(nt, (n + 63) / 64, FN(adam_chunks_), &q);
     }
     return 0;
 }

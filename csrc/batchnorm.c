@@ -13,15 +13,12 @@
    backward: dbeta = sum dy, dgamma = sum dy * xhat (one pass over dy and x), then
    training: dx = gamma*invstd * (dy - (dbeta + xhat*dgamma) / count); otherwise
    dx = gamma*invstd*dy (second pass). dx, dgamma, dbeta are overwritten.
-   Threads: channels are spread over OpenMP threads (for S == 1, contiguous channel
+   Threads: channels are spread over the pool's threads (for S == 1, contiguous channel
    ranges, so the inner loop runs along C and vectorises). Errors: MG_EINVAL (-1). */
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define T float
 #define SFX f32

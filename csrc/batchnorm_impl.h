@@ -54,33 +54,34 @@ static void FN(row_sums_)(int mode, const T *restrict x, const T *restrict dy,
     }
 }
 
-/* Per channel sums over (N, S), shifted by ref[c] for accuracy:
-   mode 0: s1 = sum(x - ref), s2 = sum((x - ref)^2)   (mean and variance);
-   mode 1: s1 = sum(dy),      s2 = sum(dy * (x - ref)) (dbeta and dgamma / invstd).
-   Each plane (or run of 64 rows) is summed in T with SIMD lanes, the runs in double. */
-static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *ref,
-                              long n, long c, long s, double *s1, double *s2) {
-    if (s == 1) {   /* (N, C): each thread owns a contiguous range of channels */
-#pragma omp parallel num_threads(n * c >= 65536 ? mg_threads_avail() : 1)
-        {
-#ifdef _OPENMP
-            long t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-            long t = 0, nt = 1;
-#endif
-            long lo = c * t / nt, hi = c * (t + 1) / nt;
-            FN(row_sums_)(mode, x, dy, ref, n, c, lo, hi, s1, s2);
-        }
-        return;
-    }
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
-    for (long j = 0; j < c; j++) {
+/* The arguments of channel_sums_, shared by the threads' parts. */
+typedef struct {
+    int mode;
+    const T *x, *dy;
+    const double *ref;
+    long n, c, s;
+    double *s1, *s2;
+} FN(sums_job_);
+
+/* S == 1: part t of nt sums the contiguous channels [c * t / nt, c * (t + 1) / nt). */
+static int FN(row_sums_part_)(void *p, int t, int nt) {
+    const FN(sums_job_) *q = p;
+    long lo = q->c * t / nt, hi = q->c * (t + 1) / nt;
+    FN(row_sums_)(q->mode, q->x, q->dy, q->ref, q->n, q->c, lo, hi, q->s1, q->s2);
+    return 0;
+}
+
+/* S > 1: channels [lo, hi), then n, then the S values of each plane. */
+static int FN(plane_sums_)(void *p, long lo, long hi) {
+    const FN(sums_job_) *q = p;
+    long n = q->n, c = q->c, s = q->s;
+    for (long j = lo; j < hi; j++) {
         double a = 0, b = 0;
-        T r = (T)ref[j];
+        T r = (T)q->ref[j];
         for (long i = 0; i < n; i++) {
-            const T *xp = x + (i * c + j) * s;
+            const T *xp = q->x + (i * c + j) * s;
             T pa = 0, pb = 0;
-            if (mode == 0) {
+            if (q->mode == 0) {
 #pragma omp simd reduction(+ : pa, pb)
                 for (long k = 0; k < s; k++) {
                     T d = xp[k] - r;
@@ -88,7 +89,7 @@ static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *r
                     pb += d * d;
                 }
             } else {
-                const T *dp = dy + (i * c + j) * s;
+                const T *dp = q->dy + (i * c + j) * s;
 #pragma omp simd reduction(+ : pa, pb)
                 for (long k = 0; k < s; k++) {
                     pa += dp[k];
@@ -98,8 +99,24 @@ static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *r
             a += pa;
             b += pb;
         }
-        s1[j] = a;
-        s2[j] = b;
+        q->s1[j] = a;
+        q->s2[j] = b;
+    }
+    return 0;
+}
+
+/* Per channel sums over (N, S), shifted by ref[c] for accuracy:
+   mode 0: s1 = sum(x - ref), s2 = sum((x - ref)^2)   (mean and variance);
+   mode 1: s1 = sum(dy),      s2 = sum(dy * (x - ref)) (dbeta and dgamma / invstd).
+   Each plane (or run of 64 rows) is summed in T with SIMD lanes, the runs in double. */
+static void FN(channel_sums_)(int mode, const T *x, const T *dy, const double *ref,
+                              long n, long c, long s, double *s1, double *s2) {
+    FN(sums_job_) q = {mode, x, dy, ref, n, c, s, s1, s2};
+    if (s == 1) {   /* (N, C): each thread owns a contiguous range of channels */
+        int nt = n * c >= 65536 ? mg_threads_avail() : 1;
+        mg_parallel(nt < c ? nt : (int)c, FN(row_sums_part_), &q);
+    } else {
+        mg_parallel_for(mg_threads_avail(), c, FN(plane_sums_), &q);
     }
 }
 
@@ -113,40 +130,68 @@ static void FN(affine_row_)(const T *restrict in, const T *restrict other,
         for (long j = 0; j < len; j++) out[j] = (in[j] - sub[j]) * mul[j] + add[j];
 }
 
-/* out = (in - sub[c]) * mul[c] + add[c]  (+ extra[c] * other, when other != NULL):
-   the elementwise pass of both directions. */
-static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
-                        const double *mul, const double *add, const double *extra,
-                        long n, long c, long s) {
-    if (s == 1) {
-        T cf[4][256];           /* the coefficients in T, a block of channels at a time */
-        for (long j0 = 0; j0 < c; j0 += 256) {
-            long len = c - j0 < 256 ? c - j0 : 256;
-            for (long j = 0; j < len; j++) {
-                cf[0][j] = (T)sub[j0 + j];
-                cf[1][j] = (T)mul[j0 + j];
-                cf[2][j] = (T)add[j0 + j];
-                cf[3][j] = extra ? (T)extra[j0 + j] : 0;
-            }
-#pragma omp parallel for schedule(static) num_threads(n * c >= 65536 ? mg_threads_avail() : 1)
-            for (long i = 0; i < n; i++)
-                FN(affine_row_)(in + i * c + j0, other ? other + i * c + j0 : NULL,
-                                out + i * c + j0, cf[0], cf[1], cf[2], cf[3], len);
-        }
-        return;
-    }
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
-    for (long p = 0; p < n * c; p++) {
-        long j = p % c;
-        T sb = (T)sub[j], ml = (T)mul[j], ad = (T)add[j], ex = extra ? (T)extra[j] : 0;
-        const T *ip = in + p * s, *op = other ? other + p * s : NULL;
-        T *o = out + p * s;
+/* The arguments of affine_, shared by the threads' parts. */
+typedef struct {
+    const T *in, *other;
+    T *out;
+    const double *sub, *mul, *add, *extra;
+    long n, c, s, j0, len;
+    T (*cf)[256];   /* S == 1: the coefficients of channels [j0, j0 + len) in T */
+} FN(affine_job_);
+
+/* S == 1: rows [lo, hi) of the block of channels [j0, j0 + len). */
+static int FN(affine_rows_)(void *p, long lo, long hi) {
+    const FN(affine_job_) *q = p;
+    long c = q->c, j0 = q->j0;
+    for (long i = lo; i < hi; i++)
+        FN(affine_row_)(q->in + i * c + j0, q->other ? q->other + i * c + j0 : NULL,
+                        q->out + i * c + j0, q->cf[0], q->cf[1], q->cf[2], q->cf[3], q->len);
+    return 0;
+}
+
+/* S > 1: the (n, c) planes [lo, hi). */
+static int FN(affine_planes_)(void *p, long lo, long hi) {
+    const FN(affine_job_) *q = p;
+    long c = q->c, s = q->s;
+    for (long pl = lo; pl < hi; pl++) {
+        long j = pl % c;
+        T sb = (T)q->sub[j], ml = (T)q->mul[j], ad = (T)q->add[j];
+        T ex = q->extra ? (T)q->extra[j] : 0;
+        const T *ip = q->in + pl * s, *op = q->other ? q->other + pl * s : NULL;
+        T *o = q->out + pl * s;
         if (op)
 #pragma omp simd
             for (long k = 0; k < s; k++) o[k] = (ip[k] - sb) * ml + ad + ex * op[k];
         else
 #pragma omp simd
             for (long k = 0; k < s; k++) o[k] = (ip[k] - sb) * ml + ad;
+    }
+    return 0;
+}
+
+/* out = (in - sub[c]) * mul[c] + add[c]  (+ extra[c] * other, when other != NULL):
+   the elementwise pass of both directions. */
+static void FN(affine_)(const T *in, const T *other, T *out, const double *sub,
+                        const double *mul, const double *add, const double *extra,
+                        long n, long c, long s) {
+    T cf[4][256];           /* the coefficients in T, a block of channels at a time */
+    FN(affine_job_) q = {in, other, out, sub, mul, add, extra, n, c, s, 0, 0, cf};
+    if (s > 1) {
+        mg_parallel_for(mg_threads_avail(), n * c, FN(affine_planes_), &q);
+        return;
+    }
+    int nt = n * c >= 65536 ? mg_threads_avail() : 1;
+    for (long j0 = 0; j0 < c; j0 += 256) {
+        long len = c - j0 < 256 ? c - j0 : 256;
+        for (long j = 0; j < len; j++) {
+            cf[0][j] = (T)sub[j0 + j];
+            cf[1][j] = (T)mul[j0 + j];
+            cf[2][j] = (T)add[j0 + j];
+            cf[3][j] = extra ? (T)extra[j0 + j] : 0;
+        }
+        q.j0 = j0;
+        q.len = len;
+        mg_parallel_for(nt, n, FN(affine_rows_), &q);
     }
 }
 

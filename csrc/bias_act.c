@@ -8,7 +8,7 @@
    backward: dz = dy * (y > 0), the gradient ReLU passes back given its output y
    (overwritten); when db is not NULL, db[f] = sum of dz over n and s (overwritten),
    which is the bias gradient of the layer, taken in the same pass.
-   Threads: rows (S == 1) or channels (S > 1) are spread over OpenMP threads once the
+   Threads: rows (S == 1) or channels (S > 1) are spread over the pool's threads once the
    array is large enough to pay for waking them. Errors: MG_EINVAL (-1) for negative
    sizes or NULL arrays. */
 #include <stdint.h>

@@ -2,12 +2,12 @@
 
 Compiler flags are probed, not assumed: -O3 always, -march=native when the compiler
 accepts it (AVX-512 or AVX2/FMA on CPUs that have them; the C code keeps a portable
-path under #ifdef), and OpenMP when the compiler and its runtime link.
+path under #ifdef), and -fopenmp-simd when accepted (the `omp simd` loop hints only:
+threads come from minigrad's own pool, workers.c, not from an OpenMP runtime).
 
 Environment switches (for testing the fallbacks on a machine that has the faster path):
   MINIGRAD_NO_NATIVE=1   no -march=native: the portable C micro-kernels
   MINIGRAD_NO_AVX512=1   -march=native -mno-avx512f: the AVX2/FMA kernels on an AVX-512 CPU
-  MINIGRAD_NO_OPENMP=1   no OpenMP: every kernel on one thread
 """
 import os
 import subprocess
@@ -17,8 +17,8 @@ import tempfile
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["threads.c", "gemm.c", "conv2d.c", "winograd.c", "pool.c", "batchnorm.c", "bias_act.c",
-           "adam.c"]
+SOURCES = ["threads.c", "workers.c", "gemm.c", "conv2d.c", "winograd.c", "pool.c",
+           "batchnorm.c", "bias_act.c", "adam.c"]
 
 
 def _compiles(flags: list[str], code: str = "int main(void){return 0;}\n") -> bool:
@@ -48,10 +48,10 @@ def _flags() -> tuple[list[str], list[str]]:
         if os.environ.get("MINIGRAD_NO_AVX512") == "1" and _compiles(
                 ["-march=native", "-mno-avx512f"]):
             compile_args.append("-mno-avx512f")
-    omp = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
-    if os.environ.get("MINIGRAD_NO_OPENMP") != "1" and _compiles(["-fopenmp"], omp):
-        compile_args.append("-fopenmp")
-        link_args.append("-fopenmp")
+    if _compiles(["-fopenmp-simd"]):
+        compile_args.append("-fopenmp-simd")
+    compile_args.append("-pthread")
+    link_args.append("-pthread")
     return compile_args, link_args
 
 

@@ -22,7 +22,7 @@
        there are fewer images than threads): B is written to the thread's workspace;
        dX = col2im(w^T @ dy[n]).
    db = dy summed over N, OH, OW.
-   Threads: with at least as many images as threads, images are spread over OpenMP
+   Threads: with at least as many images as threads, images are spread over the pool's
    threads (static schedule), each summing its own partial dw/db; the partials are
    added in thread order, so results are repeatable for a given thread count. With
    fewer images the GEMM itself is threaded. Scratch buffers are the thread's
@@ -34,9 +34,6 @@
 #include "minigrad_api.h"
 #include "mg_internal.h"
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 
 /* Direct kernels: outputs per register block along a row, and the most taps

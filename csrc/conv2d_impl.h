@@ -4,7 +4,7 @@
    Contract: conv2d.c's header (layouts, outputs, paths). Operands are contiguous and
    validated by conv_dims_init, so every offset below fits in a long.
    Loop nests:
-     CONV2D_FORWARD  images n (OpenMP threads, or one at a time with a threaded GEMM)
+     CONV2D_FORWARD  images n (pool threads, or one at a time with a threaded GEMM)
                        forward_image_: forward_direct_ (4 filters, oh, DB-wide ow
                          blocks, taps; conv2d_direct_impl.h)
                        | forward_implicit_ (one GEMM over padded-width rows)
@@ -206,6 +206,23 @@ static int FN(forward_image_)(const conv_dims *d, int nt, const T *x, const T *w
     return err;
 }
 
+/* The arguments of a convolution over the batch, shared by the threads' parts. */
+typedef struct {
+    const conv_dims *d;
+    const T *x, *w, *w2, *b, *dy;
+    T *y, *dx, *dw, *db, *part;
+} FN(conv_job_);
+
+/* Images [lo, hi) of a forward, each on this thread. */
+static int FN(forward_images_)(void *p, long lo, long hi) {
+    const FN(conv_job_) *j = p;
+    long xs = j->d->c * j->d->h * j->d->w, ys = j->d->f * j->d->oh * j->d->ow;
+    int err = 0;
+    for (long i = lo; i < hi && !err; i++)
+        err = FN(forward_image_)(j->d, 1, j->x + i * xs, j->w, j->b, j->y + i * ys);
+    return err;
+}
+
 /* y = conv(x, w) + b over the batch: images spread over threads, or with fewer
    images than threads, the threads inside each image's GEMM. */
 static int FN(forward_batch_)(const conv_dims *d, const T *x, const T *w, const T *b,
@@ -213,9 +230,8 @@ static int FN(forward_batch_)(const conv_dims *d, const T *x, const T *w, const 
     long n = d->n, xs = d->c * d->h * d->w, ys = d->f * d->oh * d->ow;
     int nt = mg_threads_avail(), err = 0;
     if (nt > 1 && n >= nt) {
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
-        for (long i = 0; i < n; i++)
-            err |= FN(forward_image_)(d, 1, x + i * xs, w, b, y + i * ys);
+        FN(conv_job_) j = {.d = d, .x = x, .w = w, .b = b, .y = y};
+        err = mg_parallel_for(nt, n, FN(forward_images_), &j);
     } else {
         for (long i = 0; i < n && !err; i++)
             err = FN(forward_image_)(d, nt, x + i * xs, w, b, y + i * ys);
@@ -287,6 +303,23 @@ static int FN(backward_image_)(const conv_dims *d, int nt, const T *x, const T *
     return err;
 }
 
+/* Part t of nt of a backward: images [n * t / nt, n * (t + 1) / nt); thread 0 sums
+   into dw/db directly, thread t > 0 into partial t (added in thread order after). */
+static int FN(backward_images_)(void *p, int t, int nt) {
+    const FN(conv_job_) *j = p;
+    const conv_dims *d = j->d;
+    long xs = d->c * d->h * d->w, ys = d->f * d->oh * d->ow;
+    long nw = d->f * d->c * d->kh * d->kw, lo = d->n * t / nt, hi = d->n * (t + 1) / nt;
+    T *mine = t == 0 || j->part == NULL ? NULL : j->part + (t - 1) * (nw + d->f);
+    T *my_dw = j->dw == NULL ? NULL : (t == 0 ? j->dw : mine);
+    T *my_db = j->db == NULL ? NULL : (t == 0 ? j->db : mine + nw);
+    int err = 0;
+    for (long i = lo; i < hi; i++)
+        err |= FN(backward_image_)(d, 1, j->x + i * xs, j->w, j->w2, j->dy + i * ys,
+                                   j->dx ? j->dx + i * xs : NULL, my_dw, my_db, i == lo);
+    return err;
+}
+
 int CONV2D_BACKWARD(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db,
                             long n, long c, long h, long wd, long f, long kh, long kw,
                             long sh, long sw, long ph, long pw) {
@@ -320,20 +353,9 @@ int CONV2D_BACKWARD(const T *x, const T *w, const T *dy, T *dx, T *dw, T *db,
         part = mg_workspace(MG_WS_PARTIAL, (size_t)part_bytes);
         if (part == NULL) return MG_ENOMEM;
     }
-#pragma omp parallel num_threads(nt) reduction(| : err)
-    {
-#ifdef _OPENMP
-        long t = omp_get_thread_num();
-#else
-        long t = 0;
-#endif
-        long lo = n * t / nt, hi = n * (t + 1) / nt;
-        T *my_dw = dw == NULL ? NULL : (t == 0 ? dw : part + (t - 1) * (nw + f));
-        T *my_db = db == NULL ? NULL : (t == 0 ? db : part + (t - 1) * (nw + f) + nw);
-        for (long i = lo; i < hi; i++)
-            err |= FN(backward_image_)(&d, 1, x + i * xs, w, w2, dy + i * ys,
-                                       dx ? dx + i * xs : NULL, my_dw, my_db, i == lo);
-    }
+    FN(conv_job_) j = {.d = &d, .x = x, .w = w, .w2 = w2, .dy = dy, .dx = dx, .dw = dw,
+                       .db = db, .part = part};
+    err = mg_parallel(nt, FN(backward_images_), &j);
     for (long t = 1; t < nt; t++) {
         const T *p = part + (t - 1) * (nw + f);
         if (dw != NULL)

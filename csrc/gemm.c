@@ -29,14 +29,12 @@
      neither (MINIGRAD_NO_NATIVE=1, other CPUs): a plain C kernel of the AVX2 shape.
    A B read transposed (x @ W.T, a conv's dW) and an A read as stored are packed
    through in-register 8x8 transposes (pack_t_f32).
-   Threads: OpenMP splits C in whole micro-tiles between mg_set_num_threads threads
+   Threads: the pool (workers.c) splits C in whole micro-tiles between mg_set_num_threads
+   threads
    (GEMM_THREADED in gemm_impl.h), from MG_GEMM_PAR_MIN multiply-adds up. */
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define MG_GEMM_AVX512 1

@@ -223,7 +223,32 @@ int GEMM_PACKED_AB(long m, long n, long k, const T *pa, const T *pb, T beta, T *
    thread, so the side is chosen to duplicate the smaller one: columns (each thread packs
    all of op(A), m*k) when m <= n, rows (each packs op(B), k*n) otherwise, unless that
    side has fewer tiles than threads. Below MG_GEMM_PAR_MIN multiply-adds (gemm.c) the
-   parallel region costs more than it saves and the product stays on the caller. */
+   parallel job costs more than it saves and the product stays on the caller. */
+
+/* The arguments of a threaded or batched GEMM, shared by its parts. */
+typedef struct {
+    int ta, tb, by_rows;
+    long m, n, k, tiles, step, len, lda, ldb, ldc, stride_a, stride_b, stride_c;
+    T alpha, beta;
+    const T *a, *b;
+    T *c;
+} FN(gemm_job_);
+
+/* Part t of nt: the strip of whole tiles [t * tiles / nt, (t + 1) * tiles / nt). */
+static int FN(gemm_strip_)(void *p, int t, int nt) {
+    const FN(gemm_job_) *j = p;
+    long lo = t * j->tiles / nt * j->step, hi = (t + 1) * j->tiles / nt * j->step;
+    if (hi > j->len) hi = j->len;
+    if (lo >= hi) return 0;
+    if (j->by_rows)
+        return GEMM_SERIAL(j->ta, j->tb, hi - lo, j->n, j->k, j->alpha,
+                           j->ta ? j->a + lo : j->a + lo * j->lda, j->lda, j->b, j->ldb,
+                           j->beta, j->c + lo * j->ldc, j->ldc);
+    return GEMM_SERIAL(j->ta, j->tb, j->m, hi - lo, j->k, j->alpha, j->a, j->lda,
+                       j->tb ? j->b + lo * j->ldb : j->b + lo, j->ldb, j->beta, j->c + lo,
+                       j->ldc);
+}
+
 int GEMM_THREADED(int nt, int ta, int tb, long m, long n, long k, T alpha,
                           const T *a, long lda, const T *b, long ldb, T beta, T *c,
                           long ldc) {
@@ -233,25 +258,21 @@ int GEMM_THREADED(int nt, int ta, int tb, long m, long n, long k, T alpha,
     if (nt > tiles) nt = (int)tiles;
     if (nt <= 1 || (double)m * n * k < MG_GEMM_PAR_MIN)
         return GEMM_SERIAL(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    FN(gemm_job_) j = {.ta = ta, .tb = tb, .by_rows = by_rows, .m = m, .n = n, .k = k,
+                       .tiles = tiles, .step = step, .len = len, .lda = lda, .ldb = ldb,
+                       .ldc = ldc, .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c};
+    return mg_parallel(nt, FN(gemm_strip_), &j) ? MG_ENOMEM : 0;
+}
+
+/* Whole products [lo, hi) of a batch, each on one thread. */
+static int FN(gemm_products_)(void *p, long lo, long hi) {
+    const FN(gemm_job_) *j = p;
     int err = 0;
-#pragma omp parallel num_threads(nt) reduction(| : err)
-    {
-#ifdef _OPENMP   /* the team may be smaller than asked (OMP_DYNAMIC, thread limits) */
-        long t = omp_get_thread_num(), got = omp_get_num_threads();
-#else
-        long t = 0, got = 1;
-#endif
-        long lo = t * tiles / got * step, hi = (t + 1) * tiles / got * step;
-        if (hi > len) hi = len;
-        if (lo < hi && by_rows)
-            err |= GEMM_SERIAL(ta, tb, hi - lo, n, k, alpha,
-                                       ta ? a + lo : a + lo * lda, lda, b, ldb, beta,
-                                       c + lo * ldc, ldc);
-        else if (lo < hi)
-            err |= GEMM_SERIAL(ta, tb, m, hi - lo, k, alpha, a, lda,
-                                       tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc);
-    }
-    return err ? MG_ENOMEM : 0;
+    for (long i = lo; i < hi && !err; i++)
+        err = GEMM_SERIAL(j->ta, j->tb, j->m, j->n, j->k, j->alpha, j->a + i * j->stride_a,
+                          j->lda, j->b + i * j->stride_b, j->ldb, j->beta,
+                          j->c + i * j->stride_c, j->ldc);
+    return err;
 }
 
 /* MG_EINVAL for negative sizes, row strides shorter than a row, NULL operands, or an
@@ -291,12 +312,11 @@ int GEMM_BATCH(int trans_a, int trans_b, long batch, long m, long n, long k,
     int nt = mg_threads_avail();
     /* Many small products: one whole product per thread beats splitting each one. */
     if (nt > 1 && batch >= nt && (double)m * n * k < 4194304.0) {
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
-        for (long i = 0; i < batch; i++)
-            err |= GEMM_SERIAL(trans_a, trans_b, m, n, k, alpha, a + i * stride_a,
-                                       lda, b + i * stride_b, ldb, beta, c + i * stride_c,
-                                       ldc);
-        return err ? MG_ENOMEM : 0;
+        FN(gemm_job_) j = {.ta = trans_a, .tb = trans_b, .m = m, .n = n, .k = k,
+                           .lda = lda, .ldb = ldb, .ldc = ldc, .stride_a = stride_a,
+                           .stride_b = stride_b, .stride_c = stride_c, .alpha = alpha,
+                           .beta = beta, .a = a, .b = b, .c = c};
+        return mg_parallel_for(nt, batch, FN(gemm_products_), &j) ? MG_ENOMEM : 0;
     }
     for (long i = 0; i < batch && !err; i++)
         err = GEMM_THREADED(nt, trans_a, trans_b, m, n, k, alpha, a + i * stride_a,

@@ -3,7 +3,7 @@
    Workspaces: every thread owns a few grow-only, page-aligned buffers, one per slot. A
    kernel asks for the bytes it needs; the buffer is remapped only when it must grow,
    so in steady state no kernel call allocates or page-faults. The buffers are
-   thread-local (OpenMP workers and Python threads each get their own), which makes
+   thread-local (pool workers and Python threads each get their own), which makes
    concurrent calls from several Python threads safe (cffi releases the GIL). They are
    unmapped when their thread exits, or on demand by mg_release_workspaces
    (threads.c). */
@@ -44,9 +44,35 @@ enum {
    memory. The contents are undefined (kept from earlier calls). */
 void *mg_workspace(int slot, size_t bytes);
 
-/* Threads an OpenMP kernel may use right now: 1 inside a parallel region (no nested
-   teams), else the count set by mg_set_num_threads. */
+/* Threads a kernel may use right now: 1 inside a part of a parallel job (no nested
+   jobs), else the count set by mg_set_num_threads (threads.c). */
 int mg_threads_avail(void);
+
+/* The kernels' thread pool (workers.c). mg_parallel runs fn(ctx, tid, nt) once for
+   each tid 0 .. nt-1, each on whichever thread claims it first (the caller or a
+   worker), and returns the OR of the results. So a part must not depend on the thread
+   that runs it (beyond its own workspaces) nor wait for another part: when the pool is
+   busy (another thread's job) or the call is nested, all of them run on the calling
+   thread in tid order. mg_parallel_for splits [0, n) statically into min(nt, n)
+   contiguous ranges (the first n % nt one longer) and runs body(ctx, lo, hi) on each.
+   mg_on_every_thread runs fn once on the caller and once on each started worker
+   (releasing their workspaces). */
+#define MG_POOL_MAX 1024   /* threads: larger counts are capped */
+#ifndef MG_POOL_SPIN_US    /* how long an idle worker spins before it sleeps (workers.c) */
+#define MG_POOL_SPIN_US 40
+#endif
+#define MG_STR_(x) #x
+#define MG_STR(x) MG_STR_(x)
+typedef int (*mg_task_fn)(void *ctx, int tid, int nt);
+typedef int (*mg_range_fn)(void *ctx, long lo, long hi);
+int mg_parallel(int nt, mg_task_fn fn, void *ctx);
+int mg_parallel_for(int nt, long n, mg_range_fn body, void *ctx);
+void mg_on_every_thread(void (*fn)(void));
+int mg_in_parallel(void);
+
+/* Reserves (touches) the calling thread's GEMM packing buffers at full blocking, so
+   its first products do not page-fault; 0 or MG_ENOMEM. */
+int mg_reserve_gemm_workspaces(void);
 
 /* The bytes of one thread's GEMM packing buffers at full blocking (an MC x KC block of
    A, a KC x NC block of B; gemm.c), which mg_warmup reserves. */
@@ -96,7 +122,7 @@ void mg_gemm_pack_bytes(size_t *bytes_a, size_t *bytes_b);
 #define MG_GEMM_NC 4080
 #endif
 
-/* GEMM on one thread (the caller may already be an OpenMP worker), and the threaded
+/* GEMM on one thread (the caller may already be a pool worker), and the threaded
    one; same contract as mg_gemm_f32/_f64 in gemm.c, arguments already validated.
    They return 0 or MG_ENOMEM when a packing workspace cannot be allocated. */
 int mg_gemm_serial_f32(int ta, int tb, long m, long n, long k, float alpha,

@@ -5,12 +5,17 @@
 int mg_num_threads(void);
 void mg_set_num_threads(int n);
 const char *mg_build_info(void);
-/* Starts the thread pool and reserves (touches) each thread's GEMM packing buffers,
-   sized from gemm.c's cache blocks. */
+/* Reserves (touches) the calling thread's GEMM packing buffers, sized from gemm.c's
+   cache blocks; starts no thread (each pool worker reserves its own when it starts). */
 int mg_warmup(void);
-/* Unmaps the workspaces of the calling thread and of its OpenMP workers (a thread's
+/* Unmaps the workspaces of the calling thread and of the pool's workers (a thread's
    are also unmapped when it exits); the next kernel call maps them again. */
 void mg_release_workspaces(void);
+/* The pool's own check, for tests (workers.c): runs a job of nt parts; part t writes
+   out[3 * t] = its tid, out[3 * t + 1] = mg_threads_avail() inside it, out[3 * t + 2]
+   = 1 when a job of nt parts started from inside it ran all of them on its thread.
+   Returns the OR of the parts' results (0). */
+int mg_pool_selftest(int nt, int *out);
 
 int mg_gemm_f32(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta,

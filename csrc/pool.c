@@ -13,7 +13,7 @@
    not as a separate pass over all of argmax.
    avgpool forward: y = mean of each window (overwritten). avgpool backward: dx is
    overwritten with zeros, then each dy / (KH*KW) is accumulated over its window.
-   (n, c) planes are spread over OpenMP threads. Errors: MG_EINVAL (-1) for
+   (n, c) planes are spread over the pool's threads. Errors: MG_EINVAL (-1) for
    non-positive sizes or a window larger than the input. */
 #include <stdint.h>
 #include "minigrad_api.h"

@@ -6,7 +6,7 @@
    no padding, floor mode, so every window lies inside its plane and needs no bounds
    test. y, argmax and dx are overwritten (dx zeroed, then accumulated into where
    windows overlap).
-   Loop nest: (n, c) planes over OpenMP threads; in a plane, outputs (i, j) row-major,
+   Loop nest: (n, c) planes over the pool's threads; in a plane, outputs (i, j) row-major,
    then the window (a, b) row-major, which fixes the first-maximum rule. Fast paths per
    plane: 2x2 stride 2 (AVX2 in pool.c, or maxpool_2x2_plane_), and for backward,
    windows that tile the plane (each input written once, no memset). */
@@ -36,13 +36,24 @@ static void FN(maxpool_2x2_plane_)(const T *xp, T *yp, int64_t *ap, long w, long
     }
 }
 
-int MAXPOOL2D_FORWARD(const T *x, T *y, int64_t *argmax, long n, long c, long h,
-                              long w, long kh, long kw, long sh, long sw) {
-    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y || !argmax)
-        return MG_EINVAL;
-    long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
-    for (long pl = 0; pl < planes; pl++) {
+/* The arguments of a pooling kernel, shared by the threads' parts. */
+typedef struct {
+    const T *x, *dy;
+    T *y, *dx;
+    const int64_t *am_in;
+    int64_t *am_out;
+    long h, w, kh, kw, sh, sw, oh, ow;
+} FN(pool_job_);
+
+/* The planes [lo, hi) of a max pool forward, on this thread. */
+static int FN(maxpool_planes_)(void *p, long lo, long hi) {
+    const FN(pool_job_) *q = p;
+    const T *x = q->x;
+    T *y = q->y;
+    int64_t *argmax = q->am_out;
+    long h = q->h, w = q->w, kh = q->kh, kw = q->kw, sh = q->sh, sw = q->sw;
+    long oh = q->oh, ow = q->ow;
+    for (long pl = lo; pl < hi; pl++) {
         const T *xp = x + pl * h * w;
         T *yp = y + pl * oh * ow;
         int64_t *ap = argmax + pl * oh * ow;
@@ -80,6 +91,16 @@ int MAXPOOL2D_FORWARD(const T *x, T *y, int64_t *argmax, long n, long c, long h,
     return 0;
 }
 
+int MAXPOOL2D_FORWARD(const T *x, T *y, int64_t *argmax, long n, long c, long h,
+                              long w, long kh, long kw, long sh, long sw) {
+    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y || !argmax)
+        return MG_EINVAL;
+    long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
+    FN(pool_job_) q = {.x = x, .y = y, .am_out = argmax, .h = h, .w = w, .kh = kh, .kw = kw,
+                       .sh = sh, .sw = sw, .oh = oh, .ow = ow};
+    return mg_parallel_for(mg_threads_avail(), planes, FN(maxpool_planes_), &q);
+}
+
 /* When the windows tile the plane exactly (kernel == stride, no remainder), every
    input belongs to one window and dx is written in one pass, without a memset.
    Returns 0 when some argmax lies outside its own window (then the caller takes the
@@ -101,20 +122,19 @@ static int FN(maxpool_tiled_plane_)(const T *dyp, const int64_t *ap, T *dxp, lon
     return 1;
 }
 
-int MAXPOOL2D_BACKWARD(const T *dy, const int64_t *argmax, T *dx, long n, long c,
-                               long h, long w, long oh, long ow) {
-    long t;
-    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx ||
-        MG_PRODUCT(&t, n, c, h, w, (long)sizeof(double)) ||
-        MG_PRODUCT(&t, n, c, oh, ow, (long)sizeof(int64_t)))
-        return MG_EINVAL;
-    long planes = n * c, per = oh * ow;
-    uint64_t size = (uint64_t)(h * w);
-    int bad = 0;
+/* The planes [lo, hi) of a max pool backward, on this thread; MG_EINVAL for an argmax
+   outside its plane. */
+static int FN(maxpool_bwd_planes_)(void *p, long lo, long hi) {
+    const FN(pool_job_) *q = p;
+    const T *dy = q->dy;
+    T *dx = q->dx;
+    const int64_t *argmax = q->am_in;
+    long h = q->h, w = q->w, oh = q->oh, ow = q->ow, per = oh * ow;
     /* Windows of kernel = stride tile the plane when h, w are multiples of oh, ow. */
     long k_h = h % oh == 0 ? h / oh : 0, k_w = w % ow == 0 ? w / ow : 0;
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail()) reduction(| : bad)
-    for (long pl = 0; pl < planes; pl++) {
+    uint64_t size = (uint64_t)(h * w);
+    int bad = 0;
+    for (long pl = lo; pl < hi; pl++) {
         T *dxp = dx + pl * h * w;
         const T *dyp = dy + pl * per;
         const int64_t *ap = argmax + pl * per;
@@ -139,13 +159,27 @@ int MAXPOOL2D_BACKWARD(const T *dy, const int64_t *argmax, T *dx, long n, long c
     return bad ? MG_EINVAL : 0;
 }
 
-int AVGPOOL2D_FORWARD(const T *x, T *y, long n, long c, long h, long w, long kh,
-                              long kw, long sh, long sw) {
-    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y) return MG_EINVAL;
-    long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
+int MAXPOOL2D_BACKWARD(const T *dy, const int64_t *argmax, T *dx, long n, long c,
+                               long h, long w, long oh, long ow) {
+    long t;
+    if (n < 1 || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || !dy || !argmax || !dx ||
+        MG_PRODUCT(&t, n, c, h, w, (long)sizeof(double)) ||
+        MG_PRODUCT(&t, n, c, oh, ow, (long)sizeof(int64_t)))
+        return MG_EINVAL;
+    FN(pool_job_) q = {.dy = dy, .dx = dx, .am_in = argmax, .h = h, .w = w, .oh = oh,
+                       .ow = ow};
+    return mg_parallel_for(mg_threads_avail(), n * c, FN(maxpool_bwd_planes_), &q);
+}
+
+/* The planes [lo, hi) of an average pool forward, on this thread. */
+static int FN(avgpool_planes_)(void *p, long lo, long hi) {
+    const FN(pool_job_) *q = p;
+    const T *x = q->x;
+    T *y = q->y;
+    long h = q->h, w = q->w, kh = q->kh, kw = q->kw, sh = q->sh, sw = q->sw;
+    long oh = q->oh, ow = q->ow;
     T count = (T)(kh * kw);
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
-    for (long pl = 0; pl < planes; pl++) {
+    for (long pl = lo; pl < hi; pl++) {
         const T *xp = x + pl * h * w;
         T *yp = y + pl * oh * ow;
         for (long i = 0; i < oh; i++)
@@ -161,13 +195,24 @@ int AVGPOOL2D_FORWARD(const T *x, T *y, long n, long c, long h, long w, long kh,
     return 0;
 }
 
-int AVGPOOL2D_BACKWARD(const T *dy, T *dx, long n, long c, long h, long w, long kh,
-                               long kw, long sh, long sw) {
-    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !dy || !dx) return MG_EINVAL;
+int AVGPOOL2D_FORWARD(const T *x, T *y, long n, long c, long h, long w, long kh,
+                              long kw, long sh, long sw) {
+    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !x || !y) return MG_EINVAL;
     long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
+    FN(pool_job_) q = {.x = x, .y = y, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh,
+                       .sw = sw, .oh = oh, .ow = ow};
+    return mg_parallel_for(mg_threads_avail(), planes, FN(avgpool_planes_), &q);
+}
+
+/* The planes [lo, hi) of an average pool backward, on this thread. */
+static int FN(avgpool_bwd_planes_)(void *p, long lo, long hi) {
+    const FN(pool_job_) *q = p;
+    const T *dy = q->dy;
+    T *dx = q->dx;
+    long h = q->h, w = q->w, kh = q->kh, kw = q->kw, sh = q->sh, sw = q->sw;
+    long oh = q->oh, ow = q->ow;
     T count = (T)(kh * kw);
-#pragma omp parallel for schedule(static) num_threads(mg_threads_avail())
-    for (long pl = 0; pl < planes; pl++) {
+    for (long pl = lo; pl < hi; pl++) {
         T *dxp = dx + pl * h * w;
         const T *dyp = dy + pl * oh * ow;
         if (kh == sh && kw == sw && h == oh * sh && w == ow * sw) {
@@ -191,6 +236,15 @@ int AVGPOOL2D_BACKWARD(const T *dy, T *dx, long n, long c, long h, long w, long 
             }
     }
     return 0;
+}
+
+int AVGPOOL2D_BACKWARD(const T *dy, T *dx, long n, long c, long h, long w, long kh,
+                               long kw, long sh, long sw) {
+    if (!pool_sizes_ok(n, c, h, w, kh, kw, sh, sw) || !dy || !dx) return MG_EINVAL;
+    long oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, planes = n * c;
+    FN(pool_job_) q = {.dy = dy, .dx = dx, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh,
+                       .sw = sw, .oh = oh, .ow = ow};
+    return mg_parallel_for(mg_threads_avail(), planes, FN(avgpool_bwd_planes_), &q);
 }
 
 #undef MAXPOOL2D_FORWARD

@@ -1,42 +1,56 @@
-/* Thread count of the OpenMP kernels, the per-thread workspaces (see mg_internal.h)
-   and the build description shown by `doctor`. */
-#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
+/* Thread count of the kernels, the per-thread workspaces (see mg_internal.h) and the
+   build description shown by `doctor`. The pool that runs the threads is workers.c. */
+#define _GNU_SOURCE       /* MAP_ANONYMOUS, sched_getaffinity */
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #ifndef MG_BUILD_FLAGS
 #define MG_BUILD_FLAGS "unknown"
 #endif
 
-/* Our own thread count, not OpenMP's nthreads-var: other OpenMP users in the process
-   reset that ICV behind our back (Numba's "omp" threading layer sets it to
-   NUMBA_NUM_THREADS when it starts its pool), which made "1 thread" silently run on
-   every core. 0 until the first call below fixes it from OpenMP's default
-   (OMP_NUM_THREADS, else the cores), read at import before anyone else changed it. */
+/* 0 until the first call below fixes the default: OMP_NUM_THREADS when it is a
+   positive integer (the documented default, as get_num_threads reads it in Python),
+   else the cores this process may run on. Only read, never set: other libraries keep
+   their own counts. A race between two first calls writes the same value twice. */
 static int mg_nthreads = 0;
 
-static int mg_threads_setting(void) {
-#ifdef _OPENMP
-    if (mg_nthreads <= 0) mg_nthreads = omp_get_max_threads();
-    return mg_nthreads;
-#else
-    return 1;
+static int default_threads(void) {
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env != NULL && *env != '\0') {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v > 0) return v < MG_POOL_MAX ? (int)v : MG_POOL_MAX;
+    }
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set) < MG_POOL_MAX ? CPU_COUNT(&set) : MG_POOL_MAX;
 #endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n < MG_POOL_MAX ? (int)n : MG_POOL_MAX;
+}
+
+static int mg_threads_setting(void) {
+    int n = __atomic_load_n(&mg_nthreads, __ATOMIC_RELAXED);
+    if (n <= 0) {
+        n = default_threads();
+        __atomic_store_n(&mg_nthreads, n, __ATOMIC_RELAXED);
+    }
+    return n;
 }
 
 /* One set of buffers per thread, found through a __thread pointer (no lookup on the
    hot path) and registered under a pthread key whose destructor unmaps them when the
-   thread exits: a short-lived Python thread, or an OpenMP worker of its pool, gives its
-   buffers back instead of leaking them. OpenMP's own pool lives as long as the process,
-   so in steady state this is the grow-once reuse we want.
+   thread exits: a short-lived Python thread gives its buffers back instead of leaking
+   them. The pool's workers live as long as the process, so in steady state this is
+   the grow-once reuse we want.
    The buffers are mmap'ed, not malloc'ed: they are large and grow rarely, and a
    mapping is returned to the OS the moment it is released, whatever the allocator's
    thresholds (a freed malloc block inside a thread's arena may stay resident). */
@@ -95,43 +109,34 @@ void *mg_workspace(int slot, size_t bytes) {
     return p;
 }
 
-void mg_release_workspaces(void) {
-    /* The caller's own buffers, then each worker's of the caller's OpenMP pool, each
-       released by the thread that owns it (no other thread can be using them). */
+static void ws_release_this_thread(void) {
     if (tls_ws != NULL) ws_unmap(tls_ws);
-#pragma omp parallel num_threads(mg_threads_setting())
-    {
-        if (tls_ws != NULL) ws_unmap(tls_ws);
-    }
 }
 
-int mg_warmup(void) {
-    int err = 0;
+void mg_release_workspaces(void) {
+    /* Each buffer released by the thread that owns it (no other can be using it). */
+    mg_on_every_thread(ws_release_this_thread);
+}
+
+int mg_reserve_gemm_workspaces(void) {
     size_t bytes_a, bytes_b;
     mg_gemm_pack_bytes(&bytes_a, &bytes_b);
-    /* Starts the OpenMP pool and reserves every thread's packing buffers once, so the
-       first products of a fresh process do not pay thread creation and page faults
-       (about 2 us per 4 KB page here) inside the timed call. */
-#pragma omp parallel num_threads(mg_threads_setting()) reduction(| : err)
-    {
-        char *a = mg_workspace(MG_WS_PACK_A, bytes_a);
-        char *b = mg_workspace(MG_WS_PACK_B, bytes_b);
-        if (a == NULL || b == NULL) {
-            err |= 1;
-        } else {
-            memset(a, 0, bytes_a);
-            memset(b, 0, bytes_b);
-        }
-    }
-    return err ? MG_ENOMEM : 0;
+    char *a = mg_workspace(MG_WS_PACK_A, bytes_a);
+    char *b = mg_workspace(MG_WS_PACK_B, bytes_b);
+    if (a == NULL || b == NULL) return MG_ENOMEM;
+    memset(a, 0, bytes_a);
+    memset(b, 0, bytes_b);
+    return 0;
+}
+
+/* The caller's buffers only: importing the backend starts no thread. Each worker
+   reserves its own when the pool starts it (workers.c). */
+int mg_warmup(void) {
+    return mg_reserve_gemm_workspaces();
 }
 
 int mg_threads_avail(void) {
-#ifdef _OPENMP
-    return omp_in_parallel() ? 1 : mg_threads_setting();
-#else
-    return 1;
-#endif
+    return mg_in_parallel() ? 1 : mg_threads_setting();
 }
 
 int mg_num_threads(void) {
@@ -139,11 +144,8 @@ int mg_num_threads(void) {
 }
 
 void mg_set_num_threads(int n) {
-#ifdef _OPENMP
-    if (n > 0) mg_nthreads = n;
-#else
-    (void)n;
-#endif
+    if (n > 0) __atomic_store_n(&mg_nthreads, n < MG_POOL_MAX ? n : MG_POOL_MAX,
+                                __ATOMIC_RELAXED);
 }
 
 const char *mg_build_info(void) {
@@ -153,10 +155,11 @@ const char *mg_build_info(void) {
 #else
            "; simd: none (portable C micro-kernels)"
 #endif
-#ifdef _OPENMP
-           "; openmp: yes"
+#ifdef __linux__
+           "; threads: own pool (workers sleep on a futex after "
+           MG_STR(MG_POOL_SPIN_US) " us)"
 #else
-           "; openmp: no"
+           "; threads: none (the pool needs Linux futexes)"
 #endif
         ;
 }

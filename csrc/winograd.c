@@ -23,7 +23,7 @@
    dx of a 3x3 stride-1 conv is the forward applied to dy with the flipped, transposed
    weights and padding 2 - p, for p <= 2 (minigrad/ops/conv.py).
    Tiles are numbered over all images (n, i, j) and processed in blocks of TB, from
-   WINO_BLOCK_BYTES for V and M (or Z) of one block; OpenMP threads take whole blocks,
+   WINO_BLOCK_BYTES for V and M (or Z) of one block; the pool's threads take whole blocks,
    each with its buffers in its own workspace (mg_workspace); U lives in the calling
    thread's MG_WS_WEIGHTS, dw's per-thread partial sums of dU in its MG_WS_PARTIAL.
    Edges: patch elements outside the image are read as zeros; outputs of the last
@@ -48,9 +48,6 @@
 #include <stdint.h>
 #include "minigrad_api.h"
 #include "mg_internal.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Bytes of V + M for one block, which sets TB. Measured for F(2, 3) (32->64, 14x14,
    N=128, 1 thread, noisy shared machine): 192 KB (TB = 32, the whole block in L2) ran

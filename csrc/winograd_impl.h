@@ -1,7 +1,7 @@
 /* Winograd F(m x m, 3x3) for one element type T, included by winograd.c once per type
    (T, SFX, WINO_FORWARD, WINO_DW, GEMM_SERIAL, GEMM_PACKED_AB, GEMM_PACK_A,
    GEMM_PACKED_A_LEN, GEMM_NR). Contract and algorithm: winograd.c.
-   Loop nest of both kernels: filter transform (f, c) once; then tile blocks (OpenMP):
+   Loop nest of both kernels: filter transform (f, c) once; then tile blocks (pool threads):
      tile offsets and runs of side-by-side tiles;
      input transform (c: gather the a x a patches times B into p[a*a][tb] (floats:
        8 tiles at a time in registers), then B^T's pass, a simd loop over the tiles)
@@ -51,6 +51,27 @@ static int FN(forward_block_)(const wino_dims *d, const T *x, const T *u, const 
     return err;
 }
 
+/* The arguments of a Winograd kernel, shared by the threads' parts. */
+typedef struct {
+    const wino_dims *d;
+    const T *x, *dy, *u, *up, *b;
+    T *y, *du;
+    long plen, blocks, size;
+    int relu;
+} FN(wino_job_);
+
+/* Forward of the tile blocks [lo, hi), on this thread. */
+static int FN(forward_blocks_)(void *p, long lo, long hi) {
+    const FN(wino_job_) *q = p;
+    const wino_dims *d = q->d;
+    int err = 0;
+    for (long k = lo; k < hi && !err; k++) {
+        long t0 = k * d->tb, nb = d->tiles - t0 < d->tb ? d->tiles - t0 : d->tb;
+        err = FN(forward_block_)(d, q->x, q->u, q->up, q->plen, q->b, q->relu, t0, nb, q->y);
+    }
+    return err;
+}
+
 int WINO_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c, long h,
                  long wd, long f, long ph, long pw, int relu, int tile) {
     wino_dims d;
@@ -66,14 +87,10 @@ int WINO_FORWARD(const T *x, const T *w, const T *b, T *y, long n, long c, long 
     for (int e = 0; up != NULL && e < d.aa; e++)
         GEMM_PACK_A(f, c, u + e * fc, c, up + e * plen);
     long blocks = (d.tiles + d.tb - 1) / d.tb;
-    int nt = mg_threads_avail(), err = 0;
-    if (nt > blocks) nt = (int)blocks;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : err)
-    for (long k = 0; k < blocks; k++) {
-        long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
-        err |= FN(forward_block_)(&d, x, u, up, plen, b, relu, t0, nb, y);
-    }
-    return err ? MG_ENOMEM : 0;
+    int nt = mg_threads_avail();
+    FN(wino_job_) q = {.d = &d, .x = x, .u = u, .up = up, .b = b, .y = y, .plen = plen,
+                       .relu = relu};
+    return mg_parallel_for(nt, blocks, FN(forward_blocks_), &q) ? MG_ENOMEM : 0;
 }
 
 /* dU += Z @ V^T over nb tiles from tile t0 (dU = when first), on this thread. */
@@ -94,37 +111,35 @@ static int FN(dw_block_)(const wino_dims *d, const T *x, const T *dy, long t0, l
     return err;
 }
 
-/* Thread k of a team of nt sums the blocks k, k + nt, ... into its own dU; the
-   partial sums are then added in thread order, so a given thread count always gives
-   the same bits. The team's real size is read inside the region: OpenMP may grant
-   fewer threads than asked for, and a block left to a missing thread would be lost. */
+/* Part k of nt sums the blocks k, k + nt, ... into its own dU (du + k * size); the
+   partial sums are then added in part order, so a given thread count always gives the
+   same bits. */
+static int FN(dw_blocks_)(void *p, int k0, int nt) {
+    const FN(wino_job_) *q = p;
+    const wino_dims *d = q->d;
+    int err = 0;
+    for (long k = k0; k < q->blocks && !err; k += nt) {
+        long t0 = k * d->tb, nb = d->tiles - t0 < d->tb ? d->tiles - t0 : d->tb;
+        err = FN(dw_block_)(d, q->x, q->dy, t0, nb, k == k0, q->du + k0 * q->size);
+    }
+    return err;
+}
+
 int WINO_DW(const T *x, const T *dy, T *dw, long n, long c, long h, long wd, long f,
             long ph, long pw, int tile) {
     wino_dims d;
     if (wino_dims_init(&d, n, c, h, wd, f, ph, pw, tile) || !x || !dy || !dw)
         return MG_EINVAL;
     long blocks = (d.tiles + d.tb - 1) / d.tb, size = d.aa * f * c;
-    int nt = mg_threads_avail(), err = 0, team = 1;
+    int nt = mg_threads_avail();
     if (nt > blocks) nt = (int)blocks;
     long bytes;
     if (MG_PRODUCT(&bytes, nt, size, (long)sizeof(T))) return MG_EINVAL;
     T *du = mg_workspace(MG_WS_PARTIAL, (size_t)bytes);
     if (du == NULL) return MG_ENOMEM;
-#pragma omp parallel num_threads(nt) reduction(| : err)
-    {
-        int k0 = 0, step = 1;
-#ifdef _OPENMP
-        k0 = omp_get_thread_num();
-        step = omp_get_num_threads();
-        if (k0 == 0) team = step;
-#endif
-        for (long k = k0; k < blocks && !err; k += step) {
-            long t0 = k * d.tb, nb = d.tiles - t0 < d.tb ? d.tiles - t0 : d.tb;
-            err |= FN(dw_block_)(&d, x, dy, t0, nb, k == k0, du + k0 * size);
-        }
-    }
-    if (err) return MG_ENOMEM;
-    for (int k = 1; k < team; k++)
+    FN(wino_job_) q = {.d = &d, .x = x, .dy = dy, .du = du, .blocks = blocks, .size = size};
+    if (mg_parallel(nt, FN(dw_blocks_), &q)) return MG_ENOMEM;
+    for (int k = 1; k < nt; k++)
         for (long i = 0; i < size; i++) du[i] += du[k * size + i];
     FN(filter_transform_t_)(&d, du, dw);
     return 0;

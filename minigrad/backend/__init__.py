@@ -229,7 +229,7 @@ _threads: int | None = None
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by the C (OpenMP) and Numba kernels, process-wide. Loads every
+    """Threads used by the C (own pool) and Numba kernels, process-wide. Loads every
     backend, so that a kernel module imported directly obeys too (and a backend
     registered later starts with this value)."""
     global _threads
@@ -253,8 +253,8 @@ def get_num_threads() -> int:
 
 
 def release_workspaces() -> None:
-    """Free the C kernels' per-thread scratch buffers now, in this thread and its OpenMP
-    workers (they are also freed when a thread exits); nothing to do without the C
+    """Free the C kernels' per-thread scratch buffers now, in this thread and the C
+    pool's workers (they are also freed when a thread exits); nothing to do without the C
     backend. The next kernel call allocates them again."""
     table = _load("c")
     if table is not None:

@@ -23,14 +23,15 @@ from ._check import (_pair, check_avgpool2d_backward, check_batchnorm,
 
 ffi, lib = _C.ffi, _C.lib
 
-# Reserve each OpenMP thread's GEMM packing buffers when the backend loads, so the
-# first products of a process run at full speed instead of page-faulting.
+# Reserve this thread's GEMM packing buffers when the backend loads, so the first
+# products of a process run at full speed instead of page-faulting (the pool's workers
+# start on the first threaded kernel and reserve theirs then; none start here).
 if lib.mg_warmup() != 0:
     raise ImportError("minigrad._C: cannot reserve the GEMM workspaces (out of memory)")
 
 
 def set_num_threads(n: int) -> None:
-    """Threads of the OpenMP kernels (every later call in this process)."""
+    """Threads of the C kernels (every later call in this process)."""
     lib.mg_set_num_threads(int(n))
 
 
@@ -40,7 +41,7 @@ def get_num_threads() -> int:
 
 def release_workspaces() -> None:
     """Unmap the C kernels' scratch buffers (im2col matrices, packed GEMM panels,
-    padded images) of the calling thread and of its OpenMP workers. A thread's buffers
+    padded images) of the calling thread and of the pool's workers. A thread's buffers
     are also released when it exits; the next kernel call maps them again."""
     lib.mg_release_workspaces()
 

@@ -152,7 +152,7 @@ def cpu_simd() -> list[str]:
 
 
 def build_info() -> str:
-    """The C extension's own description (compiler flags, SIMD, OpenMP), or why not."""
+    """The C extension's own description (compiler flags, SIMD, threads), or why not."""
     try:
         from .. import _C
     except Exception as exc:  # not built, or built for another Python
