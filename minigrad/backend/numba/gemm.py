@@ -88,27 +88,36 @@ def _pack_b(b, k_range, j_range, nr, out):
                 start = offsets[j0 + js + j] + k0
                 for p in range(kc):
                     panel[p * nr + j] = src[start + p]
-        else:
+        else:  # slices: LLVM then vectorizes the copy (1.5x faster than indexing src)
             for p in range(kc):
                 start = offsets[k0 + p] + j0 + js
+                row, dst = src[start:start + width], panel[p * nr:p * nr + width]
                 for j in range(width):
-                    panel[p * nr + j] = src[start + j]
+                    dst[j] = row[j]
 
 
 @jit
-def _macro_kernel(kc, a_pack, b_pack, tile, c):
-    """c (rows, width) += the packed blocks' product, tile by tile."""
-    rows, width = c.shape
-    nr = _nr(c)
-    for js in range(0, width, nr):
-        b_panel = b_pack[js * kc:(js + nr) * kc]
-        cols = min(nr, width - js)
-        for i0 in range(0, rows, MR):
-            tile_product(kc, a_pack[i0 * kc:(i0 + MR) * kc], b_panel, tile)
-            for i in range(min(MR, rows - i0)):
-                dst = c[i0 + i, js:js + cols]
-                for j in range(cols):
-                    dst[j] += tile[i * nr + j]
+def _macro_kernel(kc, a_pack, b_pack, c, rows, cols, tile):
+    """c[r0:r1, j0:j1] += the packed blocks' product (rows = (r0, r1), cols = (j0,
+    j1)), tile by tile: a whole tile straight into c, a tile past its edge into the
+    zeroed `tile` (MR x NR) first, then its valid part."""
+    nr, ldc = _nr(c), c.shape[1]
+    flat = c.reshape(c.size)
+    for js in range(cols[0], cols[1], nr):
+        b_panel = b_pack[(js - cols[0]) * kc:(js - cols[0] + nr) * kc]
+        width = min(nr, cols[1] - js)
+        for i0 in range(rows[0], rows[1], MR):
+            a_panel = a_pack[(i0 - rows[0]) * kc:(i0 - rows[0] + MR) * kc]
+            height = min(MR, rows[1] - i0)
+            if height == MR and width == nr:
+                tile_product(kc, a_panel, b_panel, flat, i0 * ldc + js, ldc)
+                continue
+            tile[:] = 0
+            tile_product(kc, a_panel, b_panel, tile, 0, nr)
+            for i in range(height):
+                dst, src = c[i0 + i, js:js + width], tile[i * nr:i * nr + width]
+                for j in range(width):
+                    dst[j] += src[j]
 
 
 @jit
@@ -146,7 +155,8 @@ def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
 @jit
 def gemm_operands(a, b, depth, c, row_start, row_stop):
     """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, a and
-    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N)."""
+    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N),
+    C-contiguous."""
     n, nr = c.shape[1], _nr(c)
     if n == 0 or depth == 0 or row_stop <= row_start:
         return
@@ -165,7 +175,7 @@ def gemm_operands(a, b, depth, c, row_start, row_stop):
             for i0 in range(row_start, row_stop, mb):
                 i1 = min(row_stop, i0 + mb)
                 _pack_a(a, (i0, i1), (k0, k1), a_pack)
-                _macro_kernel(k1 - k0, a_pack, b_pack, tile, c[i0:i1, j0:j1])
+                _macro_kernel(k1 - k0, a_pack, b_pack, c, (i0, i1), (j0, j1), tile)
 
 
 @parallel_jit

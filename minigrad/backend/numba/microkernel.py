@@ -1,5 +1,6 @@
-"""The GEMM micro-kernel of the Numba backend: tile = a_panel @ b_panel for one MR x NR
-tile, its accumulators held in registers, the twin of csrc/gemm.c's AVX-512 kernel.
+"""The GEMM micro-kernel of the Numba backend: c_tile += a_panel @ b_panel for one
+MR x NR tile, its accumulators held in registers, the twin of csrc/gemm.c's AVX-512
+kernel.
 
 Why an intrinsic and not a loop: Numba leaves LLVM's SLP vectorizer off, so a fixed
 MR x NR tile written with scalars stays scalar, and the loop vectorizer only
@@ -9,7 +10,8 @@ step of the reduction (C 94-152 GFLOP/s, that kernel 41-93). Here the loop over 
 reduction is emitted as LLVM IR with 64-byte vectors (<16 x float>, <8 x double>):
 2 * MR accumulators (24 of AVX-512's 32 registers for MR = 12), 2 loads of b and MR
 broadcasts of a per step, each product one llvm.fma. Measured alone on this machine
-(kc = 256, 1 thread): 163 GFLOP/s float32, 71 float64.
+(kc = 256, 1 thread): 163 GFLOP/s float32, 71 float64. The sums are added to c
+once, at the end.
 
 The sum of each output runs over k in order, one rounding per step (the FMA): the
 same order as the reference loop below. On CPUs without AVX-512 LLVM splits each
@@ -35,13 +37,14 @@ def panel_width(itemsize: int) -> int:
     return 2 * VECTOR_BYTES // itemsize
 
 
-def _tile_product_reference(kc, a, b, tile):
-    """tile[r*NR + j] = sum over p < kc of a[p*MR + r] * b[p*NR + j]."""
-    nr = panel_width(tile.itemsize)
-    acc = np.zeros((MR, nr), dtype=tile.dtype)
+def _tile_product_reference(kc, a, b, c, offset, ldc):
+    """c[offset + r*ldc + j] += sum over p < kc of a[p*MR + r] * b[p*NR + j]."""
+    nr = panel_width(c.itemsize)
+    acc = np.zeros((MR, nr), dtype=c.dtype)
     for p in range(kc):
         acc += np.outer(a[p * MR:(p + 1) * MR], b[p * nr:(p + 1) * nr])
-    tile[:MR * nr] = acc.reshape(-1)
+    for r in range(MR):
+        c[offset + r * ldc:offset + r * ldc + nr] += acc[r]
 
 
 def _vector_load(builder, base, offset, vty):
@@ -52,9 +55,13 @@ def _vector_load(builder, base, offset, vty):
 def _emit_tile_product(context, builder, sig, args):
     """The IR of tile_product: a loop over kc with the accumulators in allocas that
     LLVM's SROA promotes to registers (they never escape)."""
-    kc, a_ary, b_ary, t_ary = args
-    a_ptr, b_ptr, t_ptr = (context.make_array(ty)(context, builder, value).data
-                           for ty, value in zip(sig.args[1:], (a_ary, b_ary, t_ary)))
+    kc, a_ary, b_ary, c_ary, offset, ldc = args
+    a_ptr, b_ptr, c_ptr = (context.make_array(ty)(context, builder, value).data
+                           for ty, value in zip(sig.args[1:4], (a_ary, b_ary, c_ary)))
+    int_types = (sig.args[0], sig.args[4], sig.args[5])
+    kc, offset, ldc = (context.cast(builder, value, ty, types.intp)
+                       for value, ty in zip((kc, offset, ldc), int_types))
+    intp = kc.type
     fty = context.get_value_type(sig.args[3].dtype)
     lanes = VECTOR_BYTES // context.get_abi_sizeof(fty)
     nr = 2 * lanes
@@ -62,7 +69,6 @@ def _emit_tile_product(context, builder, sig, args):
     fma = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(vty, [vty] * 3),
         f"llvm.fma.v{lanes}{'f32' if lanes == 16 else 'f64'}")
-    intp = kc.type
     zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes)
     i32 = ir.IntType(32)
     splat = ir.Constant(ir.VectorType(i32, lanes), [ir.Constant(i32, 0)] * lanes)
@@ -81,10 +87,12 @@ def _emit_tile_product(context, builder, sig, args):
                 builder.store(builder.call(fma, [a_vec, b_vec[v], builder.load(acc[r][v])]),
                               acc[r][v])
     for r in range(MR):
+        row = builder.gep(c_ptr, [builder.add(offset, builder.mul(ldc, ir.Constant(intp, r)))])
         for v in range(2):
-            ptr = builder.gep(t_ptr, [ir.Constant(intp, r * nr + v * lanes)])
-            builder.store(builder.load(acc[r][v]), builder.bitcast(ptr, vty.as_pointer()),
-                          align=1)
+            ptr = builder.bitcast(builder.gep(row, [ir.Constant(intp, v * lanes)]),
+                                  vty.as_pointer())
+            builder.store(builder.fadd(builder.load(ptr, align=1), builder.load(acc[r][v])),
+                          ptr, align=1)
     return context.get_dummy_value()
 
 
@@ -92,14 +100,17 @@ if numba.config.DISABLE_JIT:
     tile_product = _tile_product_reference
 else:
     @intrinsic
-    def tile_product(typingctx, kc, a, b, tile):
-        """tile[r*NR + j] = sum over p < kc of a[p*MR + r] * b[p*NR + j]: a (>= kc*MR),
-        b (>= kc*NR) and tile (>= MR*NR) 1-d contiguous arrays of one float dtype,
-        kc an integer; tile is written, not read. No bounds are checked."""
-        arrays = (a, b, tile)
+    def tile_product(typingctx, kc, a, b, c, offset, ldc):
+        """c[offset + r*ldc + j] += sum over p < kc of a[p*MR + r] * b[p*NR + j] for
+        r < MR, j < NR: a (>= kc*MR values), b (>= kc*NR) and c 1-d contiguous arrays
+        of one float dtype; kc, offset, ldc integers. No bounds are checked: the
+        caller keeps the MR x NR tile inside c."""
+        arrays = (a, b, c)
         if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
-                   and t.dtype == tile.dtype for t in arrays):
+                   and t.dtype == c.dtype for t in arrays):
             return None
-        if tile.dtype not in (types.float32, types.float64):
+        if c.dtype not in (types.float32, types.float64):
             return None
-        return types.none(kc, a, b, tile), _emit_tile_product
+        if not all(isinstance(t, types.Integer) for t in (kc, offset, ldc)):
+            return None
+        return types.none(kc, a, b, c, offset, ldc), _emit_tile_product
