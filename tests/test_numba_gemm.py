@@ -91,19 +91,23 @@ def test_numba_conv_paths_match_reference(backend, dtype, case):
 @pytest.mark.parametrize("kc", [1, 2, 7, 256])
 def test_numba_micro_kernel_matches_its_reference(dtype, kc):
     from minigrad.backend.numba import microkernel as mk
-    nr = mk.panel_width(np.dtype(dtype).itemsize)
+    nr = mk.panel_width(np.empty(0, dtype))
     a = R.standard_normal(kc * mk.MR).astype(dtype)
     b = R.standard_normal(kc * nr).astype(dtype)
     # A tile in the middle of a wider c (offset 3 rows and 5 columns in), on c's values.
     ldc = nr + 9
     c = R.standard_normal((mk.MR + 5) * ldc).astype(dtype)
     got, want = c.copy(), c.copy()
-    _call_tile_product()(kc, a, b, got, 3 * ldc + 5, ldc)
-    mk._tile_product_reference(kc, a, b, want, 3 * ldc + 5, ldc)
+    _call_tile_product()(kc, a, b, got, 3 * ldc + 5, ldc, True)
+    mk._tile_product_reference(kc, a, b, want, 3 * ldc + 5, ldc, True)
     close(got, want, dtype, kc)
     untouched = np.ones(c.shape, bool)
     for r in range(mk.MR):
         untouched[(3 + r) * ldc + 5:(3 + r) * ldc + 5 + nr] = False
+    overwritten = c.copy()
+    _call_tile_product()(kc, a, b, overwritten, 3 * ldc + 5, ldc, False)
+    close(overwritten[~untouched], (want - c)[~untouched], dtype, kc)
+    assert np.array_equal(overwritten[untouched], c[untouched])
     assert np.array_equal(got[untouched], c[untouched])
 
 
@@ -113,8 +117,8 @@ def _call_tile_product():
     from minigrad.backend.numba import microkernel as mk
     if numba.config.DISABLE_JIT:
         return mk.tile_product
-    return numba.njit(lambda kc, a, b, c, offset, ldc: mk.tile_product(kc, a, b, c, offset,
-                                                                      ldc))
+    return numba.njit(lambda kc, a, b, c, offset, ldc, add: mk.tile_product(kc, a, b, c,
+                                                                           offset, ldc, add))
 
 
 def test_numba_gemm_micro_kernel_compiles_to_fma_vectors():
@@ -129,7 +133,8 @@ def test_numba_gemm_micro_kernel_compiles_to_fma_vectors():
     # A fresh (uncached) compile: Numba cannot show the code of a cached function.
     kernel = _call_tile_product()
     f32 = np.float32
-    kernel(8, np.ones(8 * mk.MR, f32), np.ones(8 * 32, f32), np.zeros(mk.MR * 32, f32), 0, 32)
+    kernel(8, np.ones(8 * mk.MR, f32), np.ones(8 * 32, f32), np.zeros(mk.MR * 32, f32), 0, 32,
+           True)
     asm = next(iter(kernel.inspect_asm().values()))
     fmas = re.findall(r"vfmadd\d+ps\s+[^\n]*", asm)
     assert len(fmas) >= 2 * mk.MR and all("zmm" in f for f in fmas), \

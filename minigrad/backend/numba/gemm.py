@@ -28,7 +28,7 @@ from numba import prange
 
 from .._check import check_matmul
 from .jit import jit, parallel_jit
-from .microkernel import MR, tile_product
+from .microkernel import MR, panel_width, tile_product
 from .threads import get_num_threads
 
 KC, MC, NC = 256, 768, 4096   # MG_GEMM_{KC,MC}_F32, MG_GEMM_NC of csrc/mg_internal.h
@@ -42,13 +42,7 @@ def dense(a, trans):
 
 
 @jit
-def _nr(c):
-    """Columns of a tile for c's dtype (microkernel.panel_width)."""
-    return 128 // c.itemsize
-
-
-@jit
-def _pack_a(a, rows, k_range, out):
+def pack_a(a, rows, k_range, out):
     """MR-row panels of op(a)[r0:r1, k0:k1], rows = (r0, r1), k_range = (k0, k1):
     out[panel*kc*MR + p*MR + i] = op(a)[r0 + panel*MR + i, k0 + p], zero past r1."""
     src, offsets, trans = a
@@ -97,11 +91,13 @@ def _pack_b(b, k_range, j_range, nr, out):
 
 
 @jit
-def _macro_kernel(kc, a_pack, b_pack, c, rows, cols, tile):
-    """c[r0:r1, j0:j1] += the packed blocks' product (rows = (r0, r1), cols = (j0,
-    j1)), tile by tile: a whole tile straight into c, a tile past its edge into the
-    zeroed `tile` (MR x NR) first, then its valid part."""
-    nr, ldc = _nr(c), c.shape[1]
+def macro_kernel(kc, a_pack, b_pack, c, rows, cols, tile, accumulate):
+    """c[r0:r1, j0:j1] (+)= the packed blocks' product (rows = (r0, r1), cols = (j0,
+    j1)), added when accumulate, else written; tile by tile: a whole tile straight
+    into c, a tile past its edge into `tile` (MR x NR) first, then its valid part.
+    a_pack: MR-row panels (pack_a's layout), b_pack: NR-column panels (_pack_b's);
+    c C-contiguous."""
+    nr, ldc = panel_width(c), c.shape[1]
     flat = c.reshape(c.size)
     for js in range(cols[0], cols[1], nr):
         b_panel = b_pack[(js - cols[0]) * kc:(js - cols[0] + nr) * kc]
@@ -110,14 +106,13 @@ def _macro_kernel(kc, a_pack, b_pack, c, rows, cols, tile):
             a_panel = a_pack[(i0 - rows[0]) * kc:(i0 - rows[0] + MR) * kc]
             height = min(MR, rows[1] - i0)
             if height == MR and width == nr:
-                tile_product(kc, a_panel, b_panel, flat, i0 * ldc + js, ldc)
+                tile_product(kc, a_panel, b_panel, flat, i0 * ldc + js, ldc, accumulate)
                 continue
-            tile[:] = 0
-            tile_product(kc, a_panel, b_panel, tile, 0, nr)
+            tile_product(kc, a_panel, b_panel, tile, 0, nr, False)
             for i in range(height):
                 dst, src = c[i0 + i, js:js + width], tile[i * nr:i * nr + width]
                 for j in range(width):
-                    dst[j] += src[j]
+                    dst[j] = dst[j] + src[j] if accumulate else src[j]
 
 
 @jit
@@ -157,7 +152,7 @@ def gemm_operands(a, b, depth, c, row_start, row_stop):
     """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, a and
     b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N),
     C-contiguous."""
-    n, nr = c.shape[1], _nr(c)
+    n, nr = c.shape[1], panel_width(c)
     if n == 0 or depth == 0 or row_stop <= row_start:
         return
     # Blocks split each dimension evenly, and the buffers fit the problem: a small
@@ -174,8 +169,8 @@ def gemm_operands(a, b, depth, c, row_start, row_stop):
             _pack_b(b, (k0, k1), (j0, j1), nr, b_pack)
             for i0 in range(row_start, row_stop, mb):
                 i1 = min(row_stop, i0 + mb)
-                _pack_a(a, (i0, i1), (k0, k1), a_pack)
-                _macro_kernel(k1 - k0, a_pack, b_pack, c, (i0, i1), (j0, j1), tile)
+                pack_a(a, (i0, i1), (k0, k1), a_pack)
+                macro_kernel(k1 - k0, a_pack, b_pack, c, (i0, i1), (j0, j1), tile, True)
 
 
 @parallel_jit

@@ -26,25 +26,35 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 MR = 12            # rows of a tile: 2 * MR accumulators + 2 values of b in 32 registers
 VECTOR_BYTES = 64  # one AVX-512 register; a tile row is two of them
 
 
-def panel_width(itemsize: int) -> int:
-    """NR, the columns of a tile: two vectors (32 float32, 16 float64)."""
-    return 2 * VECTOR_BYTES // itemsize
+def panel_width(like) -> int:
+    """NR, the columns of a tile for the dtype of array `like`: two vectors (32
+    float32, 16 float64). In jitted code a compile-time constant (an array's itemsize
+    is read at run time there, and loops bounded by it did not vectorize)."""
+    return 2 * VECTOR_BYTES // like.itemsize
 
 
-def _tile_product_reference(kc, a, b, c, offset, ldc):
-    """c[offset + r*ldc + j] += sum over p < kc of a[p*MR + r] * b[p*NR + j]."""
-    nr = panel_width(c.itemsize)
+@overload(panel_width)
+def _panel_width_constant(like):
+    nr = 2 * VECTOR_BYTES // (like.dtype.bitwidth // 8)
+    return lambda like: nr
+
+
+def _tile_product_reference(kc, a, b, c, offset, ldc, accumulate):
+    """c[offset + r*ldc + j] (+)= sum over p < kc of a[p*MR + r] * b[p*NR + j]: added
+    when accumulate, else written."""
+    nr = panel_width(c)
     acc = np.zeros((MR, nr), dtype=c.dtype)
     for p in range(kc):
         acc += np.outer(a[p * MR:(p + 1) * MR], b[p * nr:(p + 1) * nr])
     for r in range(MR):
-        c[offset + r * ldc:offset + r * ldc + nr] += acc[r]
+        row = c[offset + r * ldc:offset + r * ldc + nr]
+        row[:] = row + acc[r] if accumulate else acc[r]
 
 
 def _vector_load(builder, base, offset, vty):
@@ -55,7 +65,7 @@ def _vector_load(builder, base, offset, vty):
 def _emit_tile_product(context, builder, sig, args):
     """The IR of tile_product: a loop over kc with the accumulators in allocas that
     LLVM's SROA promotes to registers (they never escape)."""
-    kc, a_ary, b_ary, c_ary, offset, ldc = args
+    kc, a_ary, b_ary, c_ary, offset, ldc, accumulate = args
     a_ptr, b_ptr, c_ptr = (context.make_array(ty)(context, builder, value).data
                            for ty, value in zip(sig.args[1:4], (a_ary, b_ary, c_ary)))
     int_types = (sig.args[0], sig.args[4], sig.args[5])
@@ -86,13 +96,17 @@ def _emit_tile_product(context, builder, sig, args):
             for v in range(2):
                 builder.store(builder.call(fma, [a_vec, b_vec[v], builder.load(acc[r][v])]),
                               acc[r][v])
+    add = context.cast(builder, accumulate, sig.args[6], types.boolean)
     for r in range(MR):
         row = builder.gep(c_ptr, [builder.add(offset, builder.mul(ldc, ir.Constant(intp, r)))])
         for v in range(2):
             ptr = builder.bitcast(builder.gep(row, [ir.Constant(intp, v * lanes)]),
                                   vty.as_pointer())
-            builder.store(builder.fadd(builder.load(ptr, align=1), builder.load(acc[r][v])),
-                          ptr, align=1)
+            total = builder.load(acc[r][v])
+            with builder.if_then(add):
+                builder.store(builder.fadd(builder.load(ptr, align=1), total), ptr, align=1)
+            with builder.if_then(builder.not_(add)):
+                builder.store(total, ptr, align=1)
     return context.get_dummy_value()
 
 
@@ -100,11 +114,12 @@ if numba.config.DISABLE_JIT:
     tile_product = _tile_product_reference
 else:
     @intrinsic
-    def tile_product(typingctx, kc, a, b, c, offset, ldc):
-        """c[offset + r*ldc + j] += sum over p < kc of a[p*MR + r] * b[p*NR + j] for
-        r < MR, j < NR: a (>= kc*MR values), b (>= kc*NR) and c 1-d contiguous arrays
-        of one float dtype; kc, offset, ldc integers. No bounds are checked: the
-        caller keeps the MR x NR tile inside c."""
+    def tile_product(typingctx, kc, a, b, c, offset, ldc, accumulate):
+        """c[offset + r*ldc + j] (+)= sum over p < kc of a[p*MR + r] * b[p*NR + j] for
+        r < MR, j < NR, added when accumulate (a bool), else written: a (>= kc*MR
+        values), b (>= kc*NR) and c 1-d contiguous arrays of one float dtype; kc,
+        offset, ldc integers. No bounds are checked: the caller keeps the MR x NR
+        tile inside c."""
         arrays = (a, b, c)
         if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
                    and t.dtype == c.dtype for t in arrays):
@@ -113,4 +128,6 @@ else:
             return None
         if not all(isinstance(t, types.Integer) for t in (kc, offset, ldc)):
             return None
-        return types.none(kc, a, b, c, offset, ldc), _emit_tile_product
+        if not isinstance(accumulate, types.Boolean):
+            return None
+        return types.none(kc, a, b, c, offset, ldc, accumulate), _emit_tile_product
