@@ -263,12 +263,19 @@ def dy_panels(dy, a, pos, mr, z):
         for first in range(0, -(-img.shape[0] // nr) * nr, nr):
             count = min(nr, img.shape[0] - first)
             for t in range(nr):
-                n, r0, c0 = img[min(first + t, img.shape[0] - 1)], 0, 0
-                if t < count:
-                    r0, c0 = row[first + t], col[first + t]
+                if t >= count:
+                    for k in range(m * m):
+                        q[k, t] = 0.0
+                    continue
+                n, r0, c0 = img[first + t], row[first + t], col[first + t]
+                if r0 + m <= oh and c0 + m <= ow:   # inside: no bounds to test
+                    for i in range(m):
+                        for j in range(m):
+                            q[i * m + j, t] = dy[n, f, r0 + i, c0 + j]
+                    continue
                 for i in range(m):
                     for j in range(m):
-                        inside = t < count and r0 + i < oh and c0 + j < ow
+                        inside = r0 + i < oh and c0 + j < ow
                         q[i * m + j, t] = dy[n, f, r0 + i, c0 + j] if inside else 0.0
             _dy_2d(a, q.reshape(q.size), o.reshape(o.size))
             for e in range(a * a):
