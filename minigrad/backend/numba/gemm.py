@@ -31,7 +31,8 @@ from .jit import jit, parallel_jit
 from .microkernel import MR, panel_width, tile_product
 from .threads import get_num_threads
 
-KC, MC, NC = 256, 768, 4096   # MG_GEMM_{KC,MC}_F32, MG_GEMM_NC of csrc/mg_internal.h
+KC, NC = 256, 4096                 # MG_GEMM_KC_F32 / _F64, MG_GEMM_NC of mg_internal.h
+MC_F32, MC_F64 = 768, 256          # MG_GEMM_MC_*: the packed A block in L2
 
 
 @jit
@@ -158,7 +159,7 @@ def gemm_operands(a, b, depth, c, row_start, row_stop):
     # Blocks split each dimension evenly, and the buffers fit the problem: a small
     # product does not pay for (or page-fault through) the largest blocks.
     nb, kb = _even_block(n, NC), _even_block(depth, KC)
-    mb = _even_block(row_stop - row_start, MC)
+    mb = _even_block(row_stop - row_start, MC_F32 if c.itemsize == 4 else MC_F64)
     b_pack = aligned_empty(kb * _round_up(nb, nr), c)
     a_pack = aligned_empty(kb * _round_up(mb, MR), c)
     tile = aligned_empty(MR * nr, c)
