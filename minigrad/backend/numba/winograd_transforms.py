@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import jit
+from .jit import jit, wide_vectors
 from .microkernel import panel_width
 
 
@@ -98,6 +98,7 @@ def _put(dst, start, nr, t, values):
 @jit
 def _input_2d(a, src, dst):
     """dst[e] = (B^T d B)[e] for the a x a patches d in src."""
+    wide_vectors()
     nr = panel_width(src)
     for t in range(nr):
         if a == 6:
@@ -116,6 +117,7 @@ def _input_2d(a, src, dst):
 @jit
 def _output_2d(a, src, dst):
     """dst = (A^T M A) (m x m) for the a x a tiles M in src."""
+    wide_vectors()
     nr = panel_width(src)
     for t in range(nr):
         if a == 6:
@@ -134,6 +136,7 @@ def _output_2d(a, src, dst):
 @jit
 def _dy_2d(a, src, dst):
     """dst = (A dY A^T) (a x a) for the m x m tiles dY in src."""
+    wide_vectors()
     nr = panel_width(src)
     for t in range(nr):
         if a == 6:
