@@ -55,25 +55,27 @@ def test_winograd_dw_sums_every_block(kern, rng, tile, shape, padding):
     assert dw_error(dw, direct_dw(x, dy, padding)) <= BOUND[np.float32], kern.name
 
 
+@pytest.mark.parametrize("backend", ["c", "numba"])
 @pytest.mark.parametrize("tile", TILES)
-def test_winograd_dw_c_threads(rng, tile):
-    """Each thread sums its own blocks, then the partial sums are added in thread order:
-    a thread count gives the same bits every time, and 1 and 2 threads agree to
-    rounding."""
-    if "c" not in BACKENDS:
-        pytest.skip("the C extension is not built")
-    from minigrad.backend import c as c_backend
+def test_winograd_dw_threads(rng, backend, tile):
+    """Each thread sums its own blocks, then the partial sums are added in thread order
+    (C and Numba alike): a thread count gives the same bits every time, and 1 and 2
+    threads agree to rounding."""
+    if backend not in BACKENDS:
+        pytest.skip(f"the {backend} backend is not available")
+    with mg.backend.use(backend):
+        kern = mg.backend.current()
     x = rng.standard_normal((40, 4, 27, 29)).astype(np.float32)
     dy = rng.standard_normal((40, 8, 27, 29)).astype(np.float32)
-    before = c_backend.get_num_threads()
+    before = kern.get_num_threads()
     runs = {}
     try:
         for nt in (1, 2, 2):
-            c_backend.set_num_threads(nt)
+            kern.set_num_threads(nt)
             runs.setdefault(nt, []).append(
-                c_backend.conv2d_winograd_backward_weight(x, dy, (1, 1), tile=tile))
+                kern.conv2d_winograd_backward_weight(x, dy, (1, 1), tile=tile))
     finally:
-        c_backend.set_num_threads(before)
+        kern.set_num_threads(before)
     np.testing.assert_array_equal(runs[2][0], runs[2][1])
     expected = direct_dw(x, dy, (1, 1))
     for nt, (dw, *_) in runs.items():

@@ -1,8 +1,9 @@
 """The Numba GEMM micro-kernel and the convolution paths built on it (implicit GEMM,
 direct, im2col), checked on every backend against the numpy reference: tile
-boundaries (MR = 4 rows, K_STEP = 4, ROW_ALIGN = 16 columns, KC = 256, NC = 512), 1,
-primes, transposes, strided views and float64; and the micro-kernel's machine code
-for FMA vectors (zmm on AVX-512)."""
+boundaries (MR = 12 rows, NR = 32 float32 or 16 float64 columns, KC = 256, MC = 768),
+1, primes, transposes, strided views and float64; the micro-kernel against its Python
+reference; and its machine code: FMA vectors (zmm on AVX-512), accumulators kept in
+registers."""
 import re
 
 import numpy as np
@@ -26,7 +27,8 @@ def close(actual, expected, dtype, reduction):
 
 # (M, N, K) around the micro-tile and cache blocks of backend/numba/gemm.py
 GEMM_SHAPES = [(1, 1, 1), (4, 16, 4), (6, 8, 4), (7, 9, 5), (5, 3, 257), (13, 31, 2),
-               (12, 17, 255), (3, 33, 16), (2, 513, 3), (37, 1, 29), (19, 600, 300)]
+               (12, 17, 255), (3, 33, 16), (2, 513, 3), (37, 1, 29), (19, 600, 300),
+               (11, 32, 1), (12, 16, 512), (25, 65, 7), (769, 3, 5)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -85,21 +87,57 @@ def test_numba_conv_paths_match_reference(backend, dtype, case):
             close(got, want, dtype, longest)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kc", [1, 2, 7, 256])
+def test_numba_micro_kernel_matches_its_reference(dtype, kc):
+    from minigrad.backend.numba import microkernel as mk
+    nr = mk.panel_width(np.empty(0, dtype))
+    a = R.standard_normal(kc * mk.MR).astype(dtype)
+    b = R.standard_normal(kc * nr).astype(dtype)
+    # A tile in the middle of a wider c (offset 3 rows and 5 columns in), on c's values.
+    ldc = nr + 9
+    c = R.standard_normal((mk.MR + 5) * ldc).astype(dtype)
+    got, want = c.copy(), c.copy()
+    _call_tile_product()(kc, a, b, got, 3 * ldc + 5, ldc, True)
+    mk._tile_product_reference(kc, a, b, want, 3 * ldc + 5, ldc, True)
+    close(got, want, dtype, kc)
+    untouched = np.ones(c.shape, bool)
+    for r in range(mk.MR):
+        untouched[(3 + r) * ldc + 5:(3 + r) * ldc + 5 + nr] = False
+    overwritten = c.copy()
+    _call_tile_product()(kc, a, b, overwritten, 3 * ldc + 5, ldc, False)
+    close(overwritten[~untouched], (want - c)[~untouched], dtype, kc)
+    assert np.array_equal(overwritten[untouched], c[untouched])
+    assert np.array_equal(got[untouched], c[untouched])
+
+
+def _call_tile_product():
+    """tile_product callable from Python: an intrinsic is called from jitted code only."""
+    import numba
+    from minigrad.backend.numba import microkernel as mk
+    if numba.config.DISABLE_JIT:
+        return mk.tile_product
+    return numba.njit(lambda kc, a, b, c, offset, ldc, add: mk.tile_product(kc, a, b, c,
+                                                                           offset, ldc, add))
+
+
 def test_numba_gemm_micro_kernel_compiles_to_fma_vectors():
     numba = pytest.importorskip("numba")
     if numba.config.DISABLE_JIT:
         pytest.skip("NUMBA_DISABLE_JIT: nothing is compiled")
     import llvmlite.binding as llvm
     features = llvm.get_host_cpu_features()
-    if not (features.get("avx2") and features.get("fma")):
-        pytest.skip("the host CPU has no AVX2 + FMA")
-    from minigrad.backend.numba import gemm
+    if not features.get("avx512f"):
+        pytest.skip("the host CPU has no AVX-512")
+    from minigrad.backend.numba import microkernel as mk
     # A fresh (uncached) compile: Numba cannot show the code of a cached function.
-    kernel = numba.njit(fastmath={"contract"})(gemm._micro_kernel.py_func)
+    kernel = _call_tile_product()
     f32 = np.float32
-    kernel(np.ones((gemm.MR, 8), f32), np.ones((8, 16), f32), np.zeros((gemm.MR, 16), f32))
+    kernel(8, np.ones(8 * mk.MR, f32), np.ones(8 * 32, f32), np.zeros(mk.MR * 32, f32), 0, 32,
+           True)
     asm = next(iter(kernel.inspect_asm().values()))
-    # jit.wide_vectors lifts LLVM's 256-bit preference on AVX-512 CPUs
-    register = "zmm" if features.get("avx512f") else "ymm"
-    assert re.search(rf"vfmadd\d+ps\s+[^\n]*%{register}", asm), \
-        f"no packed FMA on {register} registers"
+    fmas = re.findall(r"vfmadd\d+ps\s+[^\n]*", asm)
+    assert len(fmas) >= 2 * mk.MR and all("zmm" in f for f in fmas), \
+        "the micro-kernel's products are not FMAs on zmm registers"
+    # Spilled accumulators would show as FMAs reading or writing the stack.
+    assert not any("rsp" in f for f in fmas), "accumulators spilled to the stack"

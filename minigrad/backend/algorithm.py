@@ -69,8 +69,10 @@ def winograd_applies(w_shape, stride) -> bool:
 #   F(2x2, 3x3) / GEMM on the same runs: 3.50, 2.87, 2.01, 1.09, 0.98, 0.85, 0.72, 0.70,
 #   0.62, 0.62: slower than F(4x4) everywhere Winograd wins, so ops use F(4x4) only.
 # The Numba twin measured slower than Numba's implicit GEMM (32->64 14x14 N=128, CPU
-# time: forward 31 against 24 ms, dw 44 against 25 ms; its GEMM on these small
-# products is the cost), so Numba and numpy keep "gemm" under "auto".
+# time, 1 thread: forward 31 against 24 ms, dw 44 against 25 ms). After the register-
+# tile GEMM and packed Winograd operands (wt-numba, 2026-12-03) both got faster and the
+# order stayed: forward 19.4 against 16.1 ms, forward + dx + dw 78.7 against 56.2 ms
+# (/tmp bench in the wt-numba report), so Numba and numpy keep "gemm" under "auto".
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_AUTO_BACKENDS = ("c",)
 

@@ -3,10 +3,11 @@ loops and jitted lazily (compiled on first use, cached on disk), one module per 
 family as minitorch splits its fast_ops:
 
     gemm       matmul, and the single-thread GEMM the convolutions share
+    microkernel  the GEMM's register-tile micro-kernel (LLVM vector IR, an intrinsic)
     conv       conv2d forward / backward: im2col + GEMM, or at stride 1
     conv_implicit  the implicit GEMM (and the direct kernel for few taps) of one image
     winograd   conv2d_winograd_forward / _backward_weight: Winograd F(2x2 or 4x4, 3x3)
-               on the GEMM above
+               on the GEMM above (winograd_transforms: its tile transforms)
     pool       max- and average-pooling
     batchnorm  batch norm over (N, C) and (N, C, H, W)
     bias_act   the fused bias + ReLU epilogue

@@ -1,5 +1,5 @@
 """Numba GEMM: c += op(a) @ op(b), packed and blocked for the caches; the twin of
-csrc/gemm.c.
+csrc/gemm.c, with its loop nest and packed layouts.
 
 Operands are given as (src, offsets, trans): row r of the matrix starts at
 src[offsets[r]] (src flat), and trans reads it transposed:
@@ -11,26 +11,15 @@ csrc/conv2d_impl.h).
 
 Loop nest of ``gemm_operands`` (one thread, rows [row_start, row_stop) of c):
     j0: NC columns of c
-      k0: KC of the reduction; the KC x NC block of op(b) packed once into b_pack
-        i: MR rows of c; their KC values of op(a) packed into a_pack, then the
-           micro-kernel adds a_pack @ b_pack to those rows.
-Packing makes every operand contiguous whatever its transpose flag, pads the
-reduction to a multiple of K_STEP and the columns to a multiple of ROW_ALIGN with zeros
-on both sides (0 * 0 adds nothing, even next to an inf), so the micro-kernel never
-branches and never runs a scalar remainder loop.
-
-Why the micro-kernel reads the way it does: Numba leaves LLVM's SLP vectorizer off, so
-accumulators in scalars stay scalar, and a loop of constant trip count (a 16-wide
-register tile) is unrolled into scalars before the loop vectorizer sees it. What
-vectorizes is a loop over the columns of a row. Numba does not tell LLVM that two
-array arguments never overlap, and with a dozen rows to check LLVM gives up
-vectorizing; the accumulator rows are therefore a fresh local array (its allocation
-is known not to alias anything), updated by a loop over contiguous columns that LLVM
-turns into FMA vectors (vfmadd...ps on zmm with jit.wide_vectors, 64-byte aligned
-rows; checked with inspect_asm in tests/test_numba_gemm.py). Each step keeps MR x
-K_STEP = 16 broadcasts of a in registers (6 x 4 spilled 14 of them: 1.2-1.4x slower)
-and reads K_STEP vectors of b: 16 FMAs per 4 loads of b and 4 loads and stores of the
-accumulators.
+      k0: KC of the reduction; the KC x NC block of op(b) packed once into NR-column
+          panels (p-major inside a panel: NR contiguous values per step)
+        i0: MC rows; their KC values of op(a) packed into MR-row panels (MR values
+            per step), the block staying in L2
+          jr, ir: one MR x NR tile per ``microkernel.tile_product`` call, its sum
+                  over the k block then added to c.
+Packing makes every operand contiguous whatever its transpose flag and pads the
+panels with zeros (0 * 0 adds nothing, even next to an inf), so the micro-kernel never
+branches; a tile past the edge of c is computed whole and only its valid part added.
 """
 from __future__ import annotations
 
@@ -38,12 +27,12 @@ import numpy as np
 from numba import prange
 
 from .._check import check_matmul
-from .jit import fma_jit, jit, parallel_jit, wide_vectors
+from .jit import jit, parallel_jit
+from .microkernel import MR, panel_width, tile_product
 from .threads import get_num_threads
 
-MR, K_STEP = 4, 4     # micro-tile: 4 rows of c, 4 steps of the reduction per pass
-KC, NC = 256, 512     # cache blocks: KC x NC of op(b) (512 KB in float32) in L2
-ROW_ALIGN = 16        # packed rows padded to 16 values: whole 64-byte lines, one zmm
+KC, NC = 256, 4096                 # MG_GEMM_KC_F32 / _F64, MG_GEMM_NC of mg_internal.h
+MC_F32, MC_F64 = 768, 256          # MG_GEMM_MC_*: the packed A block in L2
 
 
 @jit
@@ -54,88 +43,88 @@ def dense(a, trans):
 
 
 @jit
-def _pack_a(a, rows, k_range, a_pack):
-    """a_pack[r, k] = op(a)[r0 + r, k0 + k] for r0 + r in rows = (r0, r1) and k0 + k
-    in k_range = (k0, k1), else 0; a_pack is (MR, KP), KP >= k1 - k0."""
+def pack_a(a, rows, k_range, out):
+    """MR-row panels of op(a)[r0:r1, k0:k1], rows = (r0, r1), k_range = (k0, k1):
+    out[panel*kc*MR + p*MR + i] = op(a)[r0 + panel*MR + i, k0 + p], zero past r1."""
     src, offsets, trans = a
     (r0, r1), (k0, k1) = rows, k_range
-    a_pack[:] = 0
-    rows_here = min(MR, r1 - r0)
-    if trans:  # the rows' values of one k are contiguous in src
-        for k in range(k1 - k0):
-            start = offsets[k0 + k] + r0
-            for r in range(rows_here):
-                a_pack[r, k] = src[start + r]
-    else:
-        for r in range(rows_here):
-            start = offsets[r0 + r] + k0
-            for k in range(k1 - k0):
-                a_pack[r, k] = src[start + k]
+    kc = k1 - k0
+    for i0 in range(0, r1 - r0, MR):
+        panel = out[i0 * kc:(i0 + MR) * kc]
+        mr = min(MR, r1 - r0 - i0)
+        if mr < MR:
+            panel[:] = 0
+        if trans:  # the rows' values of one k are contiguous in src
+            for p in range(kc):
+                start = offsets[k0 + p] + r0 + i0
+                for i in range(mr):
+                    panel[p * MR + i] = src[start + i]
+        else:
+            for i in range(mr):
+                start = offsets[r0 + i0 + i] + k0
+                for p in range(kc):
+                    panel[p * MR + i] = src[start + p]
 
 
 @jit
-def _pack_b(b, k_range, j_range, b_pack):
-    """b_pack[k, j] = op(b)[k0 + k, j0 + j] for k0 + k in k_range = (k0, k1) and
-    j0 + j in j_range = (j0, j1), else 0 (rows past k1 - k0, columns past j1 - j0);
-    b_pack is (KP, NB), KP >= k1 - k0, NB >= j1 - j0."""
+def _pack_b(b, k_range, j_range, nr, out):
+    """NR-column panels of op(b)[k0:k1, j0:j1]: out[panel*kc*NR + p*NR + j] =
+    op(b)[k0 + p, j0 + panel*NR + j], zero past j1."""
     src, offsets, trans = b
     (k0, k1), (j0, j1) = k_range, j_range
-    valid, width = k1 - k0, j1 - j0
-    b_pack[valid:] = 0
-    b_pack[:valid, width:] = 0
-    if trans:  # 16 rows of src at a time, so that both sides stream
-        for js in range(0, width, 16):
-            group = offsets[j0 + js:j0 + min(width, js + 16)] + k0
-            for k in range(valid):
-                row = b_pack[k]
-                for j in range(group.shape[0]):
-                    row[js + j] = src[group[j] + k]
-    else:
-        for k in range(valid):
-            start = offsets[k0 + k] + j0
-            row = b_pack[k]
+    kc = k1 - k0
+    starts = np.empty(nr, dtype=np.int64)
+    for js in range(0, j1 - j0, nr):
+        panel = out[js * kc:(js + nr) * kc]
+        width = min(nr, j1 - j0 - js)
+        if width < nr:
+            panel[:] = 0
+        if trans:  # column j of op(b) is contiguous in src: read the panel's columns
+            # side by side, write its rows whole (1.5x faster than column by column)
             for j in range(width):
-                row[j] = src[start + j]
+                starts[j] = offsets[j0 + js + j] + k0
+            for p in range(kc):
+                dst = panel[p * nr:p * nr + width]
+                for j in range(width):
+                    dst[j] = src[starts[j] + p]
+        else:  # slices: LLVM then vectorizes the copy (1.5x faster than indexing src)
+            for p in range(kc):
+                start = offsets[k0 + p] + j0 + js
+                row, dst = src[start:start + width], panel[p * nr:p * nr + width]
+                for j in range(width):
+                    dst[j] = row[j]
 
 
 @jit
-def _four(row, k):
-    """row[k:k+4] as a tuple of scalars (they stay in registers)."""
-    return row[k], row[k + 1], row[k + 2], row[k + 3]
-
-
-@fma_jit
-def _micro_kernel(a_pack, b_pack, c_rows):
-    """c_rows (R <= MR, W) += (a_pack (MR, KP) @ b_pack (KP, NB))[:R, :W], W <= NB;
-    NB a multiple of ROW_ALIGN, b_pack 64-byte aligned."""
-    wide_vectors()
-    depth, width = b_pack.shape
-    acc = aligned_empty(MR * width, c_rows).reshape(MR, width)
-    acc[:] = 0
-    acc0, acc1, acc2, acc3 = acc[0], acc[1], acc[2], acc[3]
-    for k in range(0, depth, K_STEP):
-        a00, a01, a02, a03 = _four(a_pack[0], k)
-        a10, a11, a12, a13 = _four(a_pack[1], k)
-        a20, a21, a22, a23 = _four(a_pack[2], k)
-        a30, a31, a32, a33 = _four(a_pack[3], k)
-        b0, b1, b2, b3 = b_pack[k], b_pack[k + 1], b_pack[k + 2], b_pack[k + 3]
-        for j in range(width):  # left to right: each row a chain of 4 FMAs
-            x0, x1, x2, x3 = b0[j], b1[j], b2[j], b3[j]
-            acc0[j] = acc0[j] + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-            acc1[j] = acc1[j] + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-            acc2[j] = acc2[j] + a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
-            acc3[j] = acc3[j] + a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
-    for r in range(c_rows.shape[0]):
-        for j in range(c_rows.shape[1]):
-            c_rows[r, j] += acc[r, j]
+def macro_kernel(kc, a_pack, b_pack, c, rows, cols, tile, accumulate):
+    """c[r0:r1, j0:j1] (+)= the packed blocks' product (rows = (r0, r1), cols = (j0,
+    j1)), added when accumulate, else written; tile by tile: a whole tile straight
+    into c, a tile past its edge into `tile` (MR x NR) first, then its valid part.
+    a_pack: MR-row panels (pack_a's layout), b_pack: NR-column panels (_pack_b's);
+    c C-contiguous."""
+    nr, ldc = panel_width(c), c.shape[1]
+    flat = c.reshape(c.size)
+    for js in range(cols[0], cols[1], nr):
+        b_panel = b_pack[(js - cols[0]) * kc:(js - cols[0] + nr) * kc]
+        width = min(nr, cols[1] - js)
+        for i0 in range(rows[0], rows[1], MR):
+            a_panel = a_pack[(i0 - rows[0]) * kc:(i0 - rows[0] + MR) * kc]
+            height = min(MR, rows[1] - i0)
+            if height == MR and width == nr:
+                tile_product(kc, a_panel, b_panel, flat, i0 * ldc + js, ldc, accumulate)
+                continue
+            tile_product(kc, a_panel, b_panel, tile, 0, nr, False)
+            for i in range(height):
+                dst, src = c[i0 + i, js:js + width], tile[i * nr:i * nr + width]
+                for j in range(width):
+                    dst[j] = dst[j] + src[j] if accumulate else src[j]
 
 
 @jit
 def aligned_empty(size, like):
     """np.empty(size) of like's dtype starting on a 64-byte boundary (Numba aligns to
-    32): rows of a multiple of ROW_ALIGN values then never split a cache line in a
-    zmm load or store."""
-    buffer = np.empty(size + ROW_ALIGN, dtype=like.dtype)
+    32): a vector load of a packed panel then never splits a cache line."""
+    buffer = np.empty(size + 64 // like.itemsize, dtype=like.dtype)
     skip = (-buffer.ctypes.data % 64) // buffer.itemsize
     return buffer[skip:skip + size]
 
@@ -166,26 +155,27 @@ def gemm_accumulate(a, trans_a, b, trans_b, c, row_start, row_stop):
 @jit
 def gemm_operands(a, b, depth, c, row_start, row_stop):
     """c[row_start:row_stop] += op(a)[row_start:row_stop] @ op(b) on one thread, a and
-    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N)."""
-    n = c.shape[1]
+    b operands (src, offsets, trans) with `depth` columns / rows; c: (M, N),
+    C-contiguous."""
+    n, nr = c.shape[1], panel_width(c)
     if n == 0 or depth == 0 or row_stop <= row_start:
         return
+    # Blocks split each dimension evenly, and the buffers fit the problem: a small
+    # product does not pay for (or page-fault through) the largest blocks.
     nb, kb = _even_block(n, NC), _even_block(depth, KC)
-    kp_max = _round_up(kb, K_STEP)
-    b_buffer = aligned_empty(kp_max * _round_up(nb, ROW_ALIGN), c)
-    a_buffer = np.empty(MR * kp_max, dtype=c.dtype)
+    mb = _even_block(row_stop - row_start, MC_F32 if c.itemsize == 4 else MC_F64)
+    b_pack = aligned_empty(kb * _round_up(nb, nr), c)
+    a_pack = aligned_empty(kb * _round_up(mb, MR), c)
+    tile = aligned_empty(MR * nr, c)
     for j0 in range(0, n, nb):
-        width = min(nb, n - j0)
-        padded = _round_up(width, ROW_ALIGN)
+        j1 = min(n, j0 + nb)
         for k0 in range(0, depth, kb):
-            k_range = (k0, min(depth, k0 + kb))
-            kp = _round_up(k_range[1] - k0, K_STEP)
-            b_pack = b_buffer[:kp * padded].reshape(kp, padded)
-            a_pack = a_buffer[:MR * kp].reshape(MR, kp)
-            _pack_b(b, k_range, (j0, j0 + width), b_pack)
-            for i in range(row_start, row_stop, MR):
-                _pack_a(a, (i, row_stop), k_range, a_pack)
-                _micro_kernel(a_pack, b_pack, c[i:min(i + MR, row_stop), j0:j0 + width])
+            k1 = min(depth, k0 + kb)
+            _pack_b(b, (k0, k1), (j0, j1), nr, b_pack)
+            for i0 in range(row_start, row_stop, mb):
+                i1 = min(row_stop, i0 + mb)
+                pack_a(a, (i0, i1), (k0, k1), a_pack)
+                macro_kernel(k1 - k0, a_pack, b_pack, c, (i0, i1), (j0, j1), tile, True)
 
 
 @parallel_jit
