@@ -1,9 +1,10 @@
 """The Numba GEMM micro-kernel and the convolution paths built on it (implicit GEMM,
 direct, im2col), checked on every backend against the numpy reference: tile
-boundaries (MR = 12 rows, NR = 32 float32 or 16 float64 columns, KC = 256, MC = 768),
-1, primes, transposes, strided views and float64; the micro-kernel against its Python
-reference; and its machine code: FMA vectors (zmm on AVX-512), accumulators kept in
-registers."""
+boundaries (with AVX-512: MR = 12 rows, NR = 32 float32 or 16 float64 columns; KC =
+256, MC = 768), 1, primes, transposes, strided views and float64; the micro-kernel
+against its Python reference; and its machine code: FMA vectors (zmm on AVX-512, ymm
+on AVX2, the slow test), accumulators kept in registers."""
+import os
 import re
 
 import numpy as np
@@ -125,19 +126,37 @@ def test_numba_gemm_micro_kernel_compiles_to_fma_vectors():
     numba = pytest.importorskip("numba")
     if numba.config.DISABLE_JIT:
         pytest.skip("NUMBA_DISABLE_JIT: nothing is compiled")
-    import llvmlite.binding as llvm
-    features = llvm.get_host_cpu_features()
-    if not features.get("avx512f"):
-        pytest.skip("the host CPU has no AVX-512")
     from minigrad.backend.numba import microkernel as mk
+    import llvmlite.binding as llvm
+    if mk.VECTOR_BYTES == 32 and numba.config.CPU_NAME is None and \
+            not llvm.get_host_cpu_features().get("fma"):
+        pytest.skip("the host CPU has no FMA")
+    register = {64: "zmm", 32: "ymm"}[mk.VECTOR_BYTES]
     # A fresh (uncached) compile: Numba cannot show the code of a cached function.
     kernel = _call_tile_product()
     f32 = np.float32
-    kernel(8, np.ones(8 * mk.MR, f32), np.ones(8 * 32, f32), np.zeros(mk.MR * 32, f32), 0, 32,
-           True)
+    nr = mk.panel_width(np.zeros(1, f32))
+    kernel(8, np.ones(8 * mk.MR, f32), np.ones(8 * nr, f32), np.zeros(mk.MR * nr, f32), 0,
+           nr, True)
     asm = next(iter(kernel.inspect_asm().values()))
     fmas = re.findall(r"vfmadd\d+ps\s+[^\n]*", asm)
-    assert len(fmas) >= 2 * mk.MR and all("zmm" in f for f in fmas), \
-        "the micro-kernel's products are not FMAs on zmm registers"
+    assert len(fmas) >= 2 * mk.MR and all(register in f for f in fmas), \
+        f"the micro-kernel's products are not FMAs on {register} registers"
     # Spilled accumulators would show as FMAs reading or writing the stack.
     assert not any("rsp" in f for f in fmas), "accumulators spilled to the stack"
+
+
+@pytest.mark.slow
+def test_numba_gemm_on_an_avx2_target(tmp_path):
+    """This file again with Numba compiling for an AVX2 CPU (Haswell): the 6 x 2-ymm
+    tile the micro-kernel takes there, on any host that can run AVX2 code."""
+    import subprocess
+    import sys
+    llvm = pytest.importorskip("llvmlite.binding")
+    if not llvm.get_host_cpu_features().get("avx2"):
+        pytest.skip("the host cannot run AVX2 code")
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-m", "not slow", __file__], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -13,9 +13,12 @@ broadcasts of a per step, each product one llvm.fma. Measured alone on this mach
 (kc = 256, 1 thread): 163 GFLOP/s float32, 71 float64. The sums are added to c
 once, at the end.
 
+The tile follows the vector registers Numba compiles for, as csrc/mg_internal.h's
+table does for C: 12 x 2 vectors of 64 bytes with AVX-512 (32 registers), else
+6 x 2 vectors of 32 bytes (AVX2's 16 registers: 12 accumulators, 2 values of b, one
+broadcast), so no accumulator spills on either.
 The sum of each output runs over k in order, one rounding per step (the FMA): the
-same order as the reference loop below. On CPUs without AVX-512 LLVM splits each
-vector in two; the result is the same, with spills.
+same order as the reference loop below.
 
 With NUMBA_DISABLE_JIT=1 the reference loop runs in Python.
 """
@@ -28,8 +31,22 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-MR = 12            # rows of a tile: 2 * MR accumulators + 2 values of b in 32 registers
-VECTOR_BYTES = 64  # one AVX-512 register; a tile row is two of them
+
+
+def _compiles_for_avx512() -> bool:
+    """Whether Numba's target has AVX-512F: NUMBA_CPU_FEATURES if set, else the host
+    when Numba compiles for it (NUMBA_CPU_NAME unset or "host")."""
+    from llvmlite import binding
+    from numba.core import config
+    if config.CPU_FEATURES is not None:
+        return "+avx512f" in config.CPU_FEATURES.split(",")
+    if config.CPU_NAME not in (None, "host"):
+        return False
+    return bool(binding.get_host_cpu_features().get("avx512f", False))
+
+
+# rows of a tile and bytes of one vector register; a tile row is two vectors
+MR, VECTOR_BYTES = (12, 64) if _compiles_for_avx512() else (6, 32)
 
 
 def panel_width(like) -> int:
