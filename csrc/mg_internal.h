@@ -58,8 +58,11 @@ int mg_threads_avail(void);
    mg_on_every_thread runs fn once on the caller and once on each started worker
    (releasing their workspaces). */
 #define MG_POOL_MAX 1024   /* threads: larger counts are capped */
-#ifndef MG_POOL_SPIN_US    /* how long an idle worker spins before it sleeps (workers.c) */
+#ifndef MG_POOL_SPIN_US    /* an idle worker polls with pause this long (workers.c), */
 #define MG_POOL_SPIN_US 40
+#endif
+#ifndef MG_POOL_YIELD_US   /* then yielding its core this long, then sleeps */
+#define MG_POOL_YIELD_US 2000
 #endif
 #define MG_STR_(x) #x
 #define MG_STR(x) MG_STR_(x)

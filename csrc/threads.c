@@ -150,14 +150,16 @@ void mg_set_num_threads(int n) {
 
 const char *mg_build_info(void) {
     return "flags: " MG_BUILD_FLAGS
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__)
+           "; simd: avx512f"
+#elif defined(__AVX2__) && defined(__FMA__)
            "; simd: avx2+fma"
 #else
            "; simd: none (portable C micro-kernels)"
 #endif
 #ifdef __linux__
-           "; threads: own pool (workers sleep on a futex after "
-           MG_STR(MG_POOL_SPIN_US) " us)"
+           "; threads: own pool (idle workers spin " MG_STR(MG_POOL_SPIN_US) " us, yield "
+           "their core up to " MG_STR(MG_POOL_YIELD_US) " us, then sleep on a futex)"
 #else
            "; threads: none (the pool needs Linux futexes)"
 #endif

@@ -8,11 +8,11 @@
 
    Workers: started on the first call that needs them (never at import), up to the
    thread count - 1; each reserves its GEMM packing buffers (no page faults inside later
-   kernels), then waits for jobs. A waiting worker spins MG_POOL_SPIN_US, enough to
-   catch the next kernel of the same op, then sleeps on a futex until the next job:
-   between the ops of a Python training step it uses no CPU. A job's nt parts are
-   claimed by whichever thread comes first, the caller included (see CLAIM below): a
-   worker slow to wake costs at most the time of running serially, never a wait. Each
+   kernels), then waits for jobs: spinning briefly, then yielding its core to anyone
+   else who wants it, then asleep on a futex (the three stages below). A job's nt parts
+   are claimed by whichever thread comes first, the caller included (see CLAIM below):
+   a worker that wakes after the caller ran every part finds nothing left, one that
+   wakes midway makes the job end with its part (the cost measured below). Each
    part is independent of the thread that runs it (its own workspace) and of the others
    (no part waits for another), which makes the rest simple:
    one job at a time: a second caller (another Python thread) that finds the pool busy
@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,16 +36,24 @@
 #include <sys/syscall.h>
 #endif
 
-/* MG_POOL_SPIN_US (mg_internal.h): how long an idle worker spins before sleeping. Measured: the gaps from the end of one job to the
-   start of the next, training on Fashion-MNIST at 2 threads (50 steps of batch 128,
-   Emerald Rapids, 2 cores shared), in log2 bins:
-     MLP     19% under 33 us (two kernels of one op, a wrapper call apart),
-             then none until 65 us; 81% from 65 us to 2 ms (ops with Python between);
-     MLP-BN  20% under 33 us, 80% from 65 us up;
-     CNN     none under 33 us, 6% 33-65 us, 94% from 65 us up (each op one job).
-   40 us covers the first group with some margin for a slower machine and sleeps
-   through nearly all of the second. */
+/* An idle worker waits for the next job in three stages (mg_internal.h's times):
+   - MG_POOL_SPIN_US polling with pause: the next kernel of the same op. Measured, the
+     gaps from the end of one job to the start of the next, training on Fashion-MNIST
+     at 2 threads (50 steps of batch 128, Emerald Rapids, 2 cores shared), log2 bins:
+       MLP     19% under 33 us (two kernels of one op, a wrapper call apart),
+               then none until 65 us; 81% from 65 us to 2 ms (ops with Python between);
+       MLP-BN  20% under 33 us, 80% from 65 us up;
+       CNN     none under 33 us, 6% 33-65 us, 94% from 65 us up (each op one job).
+   - up to MG_POOL_YIELD_US polling with sched_yield between looks: the ops of a
+     Python training step. Being woken from the futex took 65-500 us on this VM, longer
+     than an MLP's GEMM (a 2-thread x @ W.T, 128x784x300, with 100 us of Python
+     between calls: 714 us with workers asleep by then, 616 us on one thread, 435 us
+     with libgomp's spinning workers); a worker that yields stays ready without taking
+     the core from anyone: any other runnable thread on it (a data loader, BLAS, Numba
+     workers, another process) runs first.
+   - then it sleeps on the futex: no CPU at all while Python does anything longer. */
 #define SPIN_NS ((uint64_t)MG_POOL_SPIN_US * 1000u)
+#define YIELD_NS ((uint64_t)MG_POOL_YIELD_US * 1000u)
 
 /* The parts of a job are claimed, not assigned: the claim word holds the job's part
    count (high 16 bits) and the next unclaimed part (low 16 bits); whoever takes a part
@@ -109,12 +118,33 @@ static int spin_until(const int *addr, int val, int equal, uint64_t ns) {
     }
 }
 
+/* Polls job_word with pause for at most `ns`, calling sched_yield every
+   YIELD_EVERY_NS: another runnable thread on this core gets it then, and when there
+   is none the call returns at once (a yield at every look, a syscall each, made the
+   2-thread MLP epoch 10% slower here than pauses alone). 1 when the word changed
+   from `seen`. */
+#define YIELD_EVERY_NS 20000u
+static int yield_until_job(unsigned seen, uint64_t ns) {
+    uint64_t t0 = now_ns(), next = t0 + YIELD_EVERY_NS;
+    for (unsigned i = 1; __atomic_load_n(&job_word, __ATOMIC_ACQUIRE) == seen; i++) {
+        cpu_relax();
+        if (i % 16) continue;
+        uint64_t t = now_ns();
+        if (t - t0 > ns) return 0;
+        if (t >= next) {
+            sched_yield();
+            next = t + YIELD_EVERY_NS;
+        }
+    }
+    return 1;
+}
+
 /* The next job's word after `seen`. The sleeper count and the word are each written
    and then the other read, all sequentially consistent: either the publisher sees the
    sleeper and wakes it, or the sleeper sees the new word and does not sleep. */
 static unsigned next_job(unsigned seen) {
     int *word = (int *)&job_word;
-    if (!spin_until(word, (int)seen, 0, SPIN_NS)) {
+    if (!spin_until(word, (int)seen, 0, SPIN_NS) && !yield_until_job(seen, YIELD_NS)) {
         __atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
         while (__atomic_load_n(&job_word, __ATOMIC_SEQ_CST) == seen)
             futex_wait(word, (int)seen);
@@ -206,22 +236,30 @@ static int run_here(int nt, mg_task_fn fn, void *ctx) {
    workers, runs parts itself while any is unclaimed, then waits until all are done;
    under pool_lock, with job_fn and job_ctx set. Everything a part reads is written
    before the claim word: a worker still in run_parts from the last job may claim a
-   part the moment it is stored. */
+   part the moment it is stored. The caller's part 0 is claimed before the job is
+   published, so a spinning worker cannot take it first: each thread keeps the same
+   part from one job to the next (at 2 threads always), and with it that part's strip
+   of the operands in its own L2 (a 2-thread dW = dy^T x of the MLP, 300x784x128:
+   391 us with the parts falling to either thread, 303 us with libgomp's fixed ones). */
 static int run_job(int parts, unsigned claim) {
+    int own_first = (claim >> 16) > 0;
     job_err = 0;
     __atomic_store_n(&job_left, parts, __ATOMIC_RELAXED);
-    __atomic_store_n(&job_claim, claim, __ATOMIC_RELEASE);
+    __atomic_store_n(&job_claim, claim + own_first, __ATOMIC_RELEASE);
     __atomic_add_fetch(&job_word, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0) futex_wake((int *)&job_word, INT_MAX);
     uint64_t t0 = now_ns();
     tls_inside = 1;
+    if (own_first) part_done(job_fn(job_ctx, 0, (int)(claim >> 16)));
     run_parts();
     tls_inside = 0;
-    /* The parts still running are about as long as the caller's own were: wait that
-       long spinning (busy inside the kernel, not between kernels), then sleep. Being
-       woken took 65-500 us on this shared VM, longer than most parts. */
+    /* The parts still running are about as long as the caller's own were: wait for
+       them spinning (this thread has nothing else to do, and its core is its own)
+       that long and up to MG_POOL_YIELD_US more, then sleep. Being woken took 65-500 us
+       on this shared VM: sleeping after only as long as its own parts took, the
+       2-thread MLP epoch was 10% slower. */
     uint64_t own = now_ns() - t0;
-    if (!spin_until(&job_left, 0, 1, own > SPIN_NS ? own : SPIN_NS)) {
+    if (!spin_until(&job_left, 0, 1, own + YIELD_NS)) {
         __atomic_store_n(&caller_asleep, 1, __ATOMIC_SEQ_CST);
         int left;
         while ((left = __atomic_load_n(&job_left, __ATOMIC_SEQ_CST)) != 0)

@@ -192,8 +192,9 @@ def test_pool_fork_child_runs_kernels():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_pool_workers_sleep_when_idle():
     """After a 2-thread GEMM the process uses (almost) no CPU while Python sleeps: the
-    worker spins MG_POOL_SPIN_US and then waits on a futex. A worker that kept spinning
-    would use ~0.3 s of CPU here. A behaviour check, not a speed test."""
+    worker spins MG_POOL_SPIN_US, yields its core up to MG_POOL_YIELD_US (2 ms) and then
+    waits on a futex. A worker that kept spinning would use ~0.3 s of CPU here. A
+    behaviour check, not a speed test."""
     out = run_child(WORKERS + """
         import time, numpy as np
         from minigrad.backend import c
