@@ -21,23 +21,31 @@ import numpy as np
 
 from .. import backend
 
-try:
-    from .. import _C
-except ImportError:  # not built: the per-parameter Numba kernels do the work
-    _C = None
+# dtype -> (cffi type of a buffer, of an array of pointers, the kernel), filled on the
+# first step on the C backend, from the C backend's own handle on minigrad._C (optim
+# sits above the backend layer; importing it earlier would make `import minigrad`
+# load the extension): from_buffer with a type object is the cheapest pointer
+_KERNELS: dict = {}
+_ffi: Any = None
 
-# dtype -> (cffi type of a buffer, of an array of pointers, the kernel), resolved once:
-# from_buffer with a type object is the cheapest pointer
-_KERNELS = {} if _C is None else {
-    np.dtype(t): (_C.ffi.typeof(c + "[]"), _C.ffi.typeof(c + " *[]"), fn)
-    for t, c, fn in ((np.float32, "float", _C.lib.mg_adam_multi_f32),
-                     (np.float64, "double", _C.lib.mg_adam_multi_f64))}
+
+def _resolve_kernels() -> dict:
+    global _ffi
+    if not _KERNELS:
+        from ..backend.c import ffi, lib   # the backend is "c": already imported
+        _ffi = ffi
+        _KERNELS.update({
+            np.dtype(t): (ffi.typeof(c + "[]"), ffi.typeof(c + " *[]"), fn)
+            for t, c, fn in ((np.float32, "float", lib.mg_adam_multi_f32),
+                             (np.float64, "double", lib.mg_adam_multi_f64))})
+    return _KERNELS
 
 
 def batch_for_step() -> "Batch | None":
     """A fresh Batch when the C backend runs this thread's kernels, else None."""
-    if not _KERNELS or backend.get_backend() != "c":
+    if backend.get_backend() != "c":
         return None
+    _resolve_kernels()
     return Batch()
 
 
@@ -66,9 +74,9 @@ class Batch:
             buf, _, fn = _KERNELS[h.dtype]
             gs = ptrs["g"]
             for j, (_, g) in enumerate(members):
-                gs[j] = _C.ffi.from_buffer(buf, g)
+                gs[j] = _ffi.from_buffer(buf, g)
             code = fn(len(members), ptrs["p"], gs, ptrs["m"], ptrs["v"], ptrs["vmax"],
-                      ptrs["size"], _C.ffi.from_buffer(buf, h), *flags)
+                      ptrs["size"], _ffi.from_buffer(buf, h), *flags)
             if code != 0:
                 raise ValueError(f"adam: the C multi-tensor kernel rejected the "
                                  f"arrays, code {code}")
@@ -88,7 +96,7 @@ class Cache:
         if hit is not None and len(hit[0]) == len(arrays) and all(
                 all(map(operator.is_, a, b)) for a, b in zip(hit[0], arrays)):
             return hit[1]
-        ffi, (buf, table, _) = _C.ffi, _KERNELS[arrays[0][0].dtype]
+        ffi, (buf, table, _) = _ffi, _KERNELS[arrays[0][0].dtype]
         ptrs: dict[str, Any] = {"g": ffi.new(table, len(arrays)),
                                 "size": ffi.new("long[]", [a[0].size for a in arrays])}
         for j, name in enumerate(("p", "m", "v", "vmax")):
