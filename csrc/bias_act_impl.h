@@ -44,8 +44,10 @@ static int FN(relu_rows_)(void *p, long lo, long hi) {
 static int FN(relu_planes_)(void *p, long lo, long hi) {
     const FN(bias_act_job_) *q = p;
     long f = q->f, s = q->s;
+    T *z = q->z;
+    const T *b = q->b;
     for (long pl = lo; pl < hi; pl++) {
-        T *plane = q->z + pl * s, bias = q->b ? q->b[pl % f] : 0;
+        T *plane = z + pl * s, bias = b ? b[pl % f] : 0;
         for (long k = 0; k < s; k++) {
             T v = plane[k] + bias;
             plane[k] = v < 0 ? 0 : v;
@@ -65,10 +67,15 @@ int BIAS_RELU_FORWARD(T *z, const T *b, long n, long f, long s) {
 /* Backward, S == 1: dz for rows [lo, hi). */
 static int FN(relu_grad_rows_)(void *p, long lo, long hi) {
     const FN(bias_act_job_) *q = p;
+    /* locals, not q->: with -fno-strict-aliasing a store through q->dz could change
+       q itself, so GCC reloaded every pointer per element and vectorized nothing
+       (the conv case took 30 ms instead of 5) */
+    const T *dy = q->dy, *y = q->y;
+    T *dz = q->dz;
     long f = q->f;
     for (long i = lo; i < hi; i++)
         for (long j = 0; j < f; j++)
-            q->dz[i * f + j] = q->dy[i * f + j] * (T)(q->y[i * f + j] > 0);
+            dz[i * f + j] = dy[i * f + j] * (T)(y[i * f + j] > 0);
     return 0;
 }
 
@@ -77,11 +84,12 @@ static int FN(bias_grad_cols_)(void *p, long lo, long hi) {
     const FN(bias_act_job_) *q = p;
     long n = q->n, f = q->f;
     T *db = q->db;
+    const T *dz = q->dz;   /* a local: see relu_grad_rows_ */
     for (long j0 = lo * 64; j0 < f && j0 < hi * 64; j0 += 64) {
         long j1 = j0 + 64 < f ? j0 + 64 : f;
         for (long j = j0; j < j1; j++) db[j] = 0;
         for (long i = 0; i < n; i++)
-            for (long j = j0; j < j1; j++) db[j] += q->dz[i * f + j];
+            for (long j = j0; j < j1; j++) db[j] += dz[i * f + j];
     }
     return 0;
 }
@@ -90,19 +98,21 @@ static int FN(bias_grad_cols_)(void *p, long lo, long hi) {
 static int FN(relu_grad_channels_)(void *p, long lo, long hi) {
     const FN(bias_act_job_) *q = p;
     long n = q->n, f = q->f, s = q->s;
+    const T *dy = q->dy, *y = q->y;   /* locals: see relu_grad_rows_ */
+    T *dz = q->dz, *db = q->db;
     for (long c = lo; c < hi; c++) {
         double sum = 0;  /* per-plane sums in T, their total in double */
         for (long i = 0; i < n; i++) {
             long off = (i * f + c) * s;
             T part = 0;
             for (long k = 0; k < s; k++) {
-                T g = q->dy[off + k] * (T)(q->y[off + k] > 0);
-                q->dz[off + k] = g;
+                T g = dy[off + k] * (T)(y[off + k] > 0);
+                dz[off + k] = g;
                 part += g;
             }
             sum += part;
         }
-        if (q->db) q->db[c] = (T)sum;
+        if (db) db[c] = (T)sum;
     }
     return 0;
 }
